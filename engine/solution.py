@@ -1,0 +1,120 @@
+"""`solve()`: reference forward values and gradients of a variant, and the valid
+subgradients where the variant sits on a kink or tie."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from engine.variants import Variant
+
+if TYPE_CHECKING:
+    from engine.explain import Step
+
+# Beyond this many combinations of kink choices, each kink is varied on its own.
+_MAX_KINK_COMBINATIONS = 64
+# Each explored choice costs a backward pass; past this many node visits in all, the
+# kinks farthest from the output keep only their convention. Exercises are far below
+# it; it bounds the cost of pathological generated graphs full of ties.
+_KINK_WORK_BUDGET = 2_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """The reference solution of a variant.
+
+    ``values`` and ``grads`` (d output / d node) are keyed by node id, inputs included.
+    At a kink they hold the documented convention; ``grad_ranges`` and
+    ``local_ranges`` then give, for the blanks whose answer depends on the choice of
+    subgradient, the closed interval of valid answers.
+    """
+
+    variant: Variant
+    values: Mapping[str, float]
+    grads: Mapping[str, float]
+    grad_ranges: Mapping[str, tuple[float, float]]
+    local_ranges: Mapping[tuple[str, str], tuple[float, float]]
+    _value_list: Sequence[float]
+
+    @property
+    def exercise(self):  # noqa: ANN201 - an Exercise; typed loosely to avoid an import cycle
+        return self.variant.exercise
+
+    @property
+    def output(self) -> str:
+        return self.variant.exercise.output
+
+    def local_gradients(self, gate: str) -> dict[str, float]:
+        """d gate / d input for each distinct input of a gate (summed where an input
+        is used more than once, as in x·x)."""
+        graph = self.variant.exercise.graph
+        k = graph.index[gate]
+        result: dict[str, float] = {}
+        for slot_input, d in zip(
+            graph.inputs_of(k), graph.local_gradients(self._value_list, k), strict=True
+        ):
+            name = graph.names[slot_input]
+            result[name] = result.get(name, 0.0) + d
+        return result
+
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        """The worked solution, built on first use."""
+        from engine.explain import worked_steps
+
+        return worked_steps(self)
+
+
+def solve(variant: Variant) -> Solution:
+    """Forward values and gradients of every node of a variant."""
+    graph = variant.exercise.graph
+    values = graph.forward([variant.inputs[name] for name in graph.input_names])
+    grads = graph.backward(values)
+    names = graph.names
+    grad_ranges: dict[str, tuple[float, float]] = {}
+    local_ranges: dict[tuple[str, str], tuple[float, float]] = {}
+    kinks = graph.kinks(values)
+    if kinks:
+        # A kink with no gradient flowing into it changes no gradient, whatever the choice.
+        live = {k: c for k, c in kinks.items() if grads[k] != 0.0}
+        if live:
+            grad_ranges = _grad_ranges(graph, values, grads, live)
+        for k, choices in kinks.items():
+            ins = graph.inputs_of(k)
+            for name in {names[j] for j in ins}:
+                sums = [sum(c[s] for s, j in enumerate(ins) if names[j] == name) for c in choices]
+                local_ranges[(names[k], name)] = (min(sums), max(sums))
+    return Solution(
+        variant=variant,
+        values=dict(zip(names, values, strict=True)),
+        grads=dict(zip(names, grads, strict=True)),
+        grad_ranges=grad_ranges,
+        local_ranges=local_ranges,
+        _value_list=values,
+    )
+
+
+def _grad_ranges(graph, values, grads, kinks) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+    positions = sorted(kinks, reverse=True)  # nearest the output first
+    options = [kinks[k] for k in positions]
+    total = math.prod(len(o) for o in options)
+    if total <= _MAX_KINK_COMBINATIONS:
+        combos = [dict(zip(positions, pick, strict=True)) for pick in itertools.product(*options)]
+    else:
+        combos = [{k: choice} for k in positions for choice in kinks[k]]
+    combos = combos[: max(1, _KINK_WORK_BUDGET // len(values))]
+    lo = list(grads)
+    hi = list(grads)
+    for combo in combos:
+        for j, g in enumerate(graph.backward(values, combo)):
+            if g < lo[j]:
+                lo[j] = g
+            elif g > hi[j]:
+                hi[j] = g
+    return {
+        graph.names[j]: (lo[j], hi[j]) for j in range(len(values)) if lo[j] != hi[j]
+    }

@@ -1,0 +1,664 @@
+"""The YAML exercise format: pydantic models, `load_exercise()`, and located errors.
+
+Loading is three steps, each reporting every problem it finds:
+
+1. YAML -> Python with PyYAML's C loader where available (anchors and aliases are
+   rejected: they let a small file expand into an exponentially large document);
+2. the document -> pydantic models (types, ops, parameters, unknown keys);
+3. graph checks as small pure functions (duplicate ids, undefined references, arity,
+   cycles, an output that is not a gate, nodes that do not reach the output).
+
+Line numbers are only looked up when there is something to report, so a valid file
+pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+
+from engine.errors import ExerciseError, Problem
+from engine.expressions import ExpressionError, expand_expression
+from engine.graph import Gate, Graph, topological_order
+from engine.ops import OPS
+
+DEFAULT_MAX_BYTES = 1_048_576
+DEFAULT_REL_TOLERANCE = 0.01
+DEFAULT_ABS_TOLERANCE = 0.005
+
+_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _reject_non_numbers(value: Any) -> Any:
+    # pydantic's lax float accepts True and "1.5"; a spec must say what it means.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {type(value).__name__} {value!r}")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_reject_non_numbers), Field(allow_inf_nan=False)]
+NodeId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+ExerciseId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
+Blank = Literal["forward", "backward", "local"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Tolerance(_Strict):
+    """How close a typed number must be: rel+abs (default), significant figures, or
+    decimal places. A blank is right when |x - ref| <= max(abs, rel·|ref|)."""
+
+    rel: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    abs: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    sigfigs: Annotated[int, Field(ge=1, le=15)] | None = None
+    decimals: Annotated[int, Field(ge=0, le=15)] | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Tolerance:
+        modes = [self.rel is not None or self.abs is not None,
+                 self.sigfigs is not None, self.decimals is not None]
+        if sum(modes) > 1:
+            raise ValueError("choose one of rel/abs, sigfigs or decimals")
+        return self
+
+    @property
+    def mode(self) -> Literal["relabs", "sigfigs", "decimals"]:
+        if self.sigfigs is not None:
+            return "sigfigs"
+        if self.decimals is not None:
+            return "decimals"
+        return "relabs"
+
+    def resolved(self) -> Tolerance:
+        """The same tolerance with the documented defaults filled in."""
+        if self.mode != "relabs":
+            return self
+        return Tolerance(
+            rel=DEFAULT_REL_TOLERANCE if self.rel is None else self.rel,
+            abs=DEFAULT_ABS_TOLERANCE if self.abs is None else self.abs,
+        )
+
+
+class Uniform(_Strict):
+    """A random real in [lo, hi]: on a grid of `step` when given, else to `decimals`."""
+
+    uniform: tuple[Number, Number]
+    step: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    decimals: Annotated[int, Field(ge=0, le=6)] = 2
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.uniform[0] >= self.uniform[1]:
+            raise ValueError("uniform: [low, high] needs low < high")
+        return self
+
+
+class RandInt(_Strict):
+    """A random integer in [lo, hi], both ends included."""
+
+    randint: tuple[int, int]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RandInt:
+        if self.randint[0] > self.randint[1]:
+            raise ValueError("randint: [low, high] needs low <= high")
+        return self
+
+
+class Choice(_Strict):
+    """One of the listed values."""
+
+    choice: Annotated[list[Number], Field(min_length=1)]
+
+
+def _input_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("uniform", "randint", "choice"):
+            if key in value:
+                return key
+        return None
+    return "fixed"
+
+
+InputValue = Annotated[
+    Annotated[Number, Tag("fixed")]
+    | Annotated[Uniform, Tag("uniform")]
+    | Annotated[RandInt, Tag("randint")]
+    | Annotated[Choice, Tag("choice")],
+    Discriminator(
+        _input_kind,
+        custom_error_type="input_kind",
+        custom_error_message="an input is a number, or {uniform: [lo, hi]}, "
+        "{randint: [lo, hi]} or {choice: [...]}",
+    ),
+]
+
+
+class _NodeBase(_Strict):
+    id: NodeId
+    tolerance: Tolerance | None = None
+
+
+class ExprNode(_NodeBase):
+    """Shorthand: an arithmetic expression that expands into primitive gates."""
+
+    expr: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class GateNode(_NodeBase):
+    """Base of the generated per-op models: `in` lists the inputs, in order."""
+
+    inputs: Annotated[list[NodeId], Field(alias="in", min_length=1)]
+
+
+def _gate_model(op_name: str) -> type[GateNode]:
+    params = {p: (Number, ...) for p in OPS[op_name].params}
+    return create_model(  # one model per op, so a misspelled parameter is caught
+        f"{op_name.title().replace('_', '')}Node",
+        __base__=GateNode,
+        op=(Literal[op_name], ...),
+        **params,  # type: ignore[arg-type]
+    )
+
+
+GATE_MODELS: dict[str, type[GateNode]] = {name: _gate_model(name) for name in OPS}
+
+
+def _node_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        if "op" in value:
+            op = value["op"]
+            return op if isinstance(op, str) and op in GATE_MODELS else "?unknown-op"
+        if "expr" in value:
+            return "expr"
+    return None
+
+
+# The union of every op's model is built from the registry, so adding an op needs no edit here.
+_node_choices = tuple(Annotated[m, Tag(name)] for name, m in GATE_MODELS.items())
+NodeSpec = Annotated[
+    Union[(*_node_choices, Annotated[ExprNode, Tag("expr")])],
+    Discriminator(
+        _node_kind,
+        custom_error_type="node_kind",
+        custom_error_message="a node needs `op` (one of: " + ", ".join(OPS) + ") or `expr`",
+    ),
+]
+
+
+_NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(NodeSpec)
+
+
+class ExerciseSpec(_Strict):
+    """The document an instructor writes, as validated (before graph checks)."""
+
+    id: ExerciseId
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: str = ""
+    inputs: Annotated[dict[NodeId, InputValue], Field(min_length=1)]
+    nodes: Annotated[list[NodeSpec], Field(min_length=1)]
+    output: NodeId
+    tolerance: Tolerance = Tolerance()
+    ask: Annotated[list[Blank], Field(min_length=1)] = ["forward", "backward"]
+    practice: bool = True
+
+    @model_validator(mode="after")
+    def _unique_ask(self) -> ExerciseSpec:
+        if len(set(self.ask)) != len(self.ask):
+            raise ValueError("ask lists a blank kind twice")
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class Exercise:
+    """A validated exercise: the spec, its gates in topological order, and its graph."""
+
+    id: str
+    title: str
+    description: str
+    inputs: Mapping[str, float | Uniform | RandInt | Choice]
+    gates: tuple[Gate, ...]
+    output: str
+    tolerance: Tolerance
+    node_tolerances: Mapping[str, Tolerance]
+    ask: tuple[Blank, ...]
+    practice: bool
+    source: str = "<text>"
+    text: str = field(default="", repr=False)
+
+    @cached_property
+    def graph(self) -> Graph:
+        return Graph(list(self.inputs), self.gates, self.output)
+
+    @property
+    def randomized(self) -> bool:
+        return any(not isinstance(v, float) for v in self.inputs.values())
+
+    @cached_property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def line_of(self, node: str) -> int | None:
+        """The line of the spec that defines a node (or the `expr` it came from)."""
+        gate = next((g for g in self.gates if g.id == node), None)
+        name = gate.expanded_from or node if gate is not None else node
+        locate = _Locator(self.text, self.source, {})
+        if name in self.inputs:
+            return locate.line(("inputs", name))
+        for k, item in enumerate(_spec_nodes(locate)):
+            if item == name:
+                return locate.line(("nodes", k))
+        return None
+
+    def tolerance_for(self, node: str) -> Tolerance:
+        """The tolerance a node's blanks are graded with (defaults filled in)."""
+        return self.node_tolerances.get(node, self.tolerance).resolved()
+
+
+# ---------------------------------------------------------------- loading
+
+
+class _AliasError(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _NoAliasLoader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, refusing anchors/aliases (a node constructed twice)."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects:
+            raise _AliasError(node.start_mark.line + 1)
+        return super().construct_object(node, deep)
+
+
+def load_exercise(
+    source: str | os.PathLike[str], *, max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> Exercise:
+    """Load and validate an exercise from a path or from YAML text.
+
+    A `str` is read as a path when it is a single line naming an existing file,
+    otherwise as YAML text. Raises `ExerciseError` carrying every located problem.
+    `max_bytes=None` lifts the size limit.
+    """
+    text, file = _read_source(source, max_bytes)
+    data = _parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise ExerciseError([Problem("the document must be a mapping (id:, title:, ...)", file, 1)])
+    locate = _Locator(text, file, data)
+    try:
+        spec = ExerciseSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = locate.pydantic_problems(exc)
+        outline = _Outline.of_invalid(data)
+        gates, more = _expand_nodes(outline, locate)
+        problems += more + check_graph(outline, gates, locate, complete=False)
+        raise ExerciseError(problems) from None
+    outline = _Outline.of_spec(spec)
+    gates, problems = _expand_nodes(outline, locate)
+    problems += check_graph(outline, gates, locate)
+    if problems:
+        raise ExerciseError(problems)
+    ordered = topological_order(spec.inputs, gates)
+    return Exercise(
+        id=spec.id,
+        title=spec.title,
+        description=spec.description,
+        inputs=dict(spec.inputs),
+        gates=tuple(ordered),  # type: ignore[arg-type]  # no cycle: checked above
+        output=spec.output,
+        tolerance=spec.tolerance,
+        node_tolerances={n.id: n.tolerance for n in spec.nodes if n.tolerance is not None},
+        ask=tuple(spec.ask),
+        practice=spec.practice,
+        source=file,
+        text=text,
+    )
+
+
+def _read_source(source: str | os.PathLike[str], max_bytes: int | None) -> tuple[str, str]:
+    is_path = isinstance(source, os.PathLike) or (
+        "\n" not in source and len(source) < 4096 and os.path.isfile(source)
+    )
+    if not is_path:
+        text, file = str(source), "<text>"
+        size = len(text.encode())
+    else:
+        path = Path(source)
+        file = str(source)
+        try:
+            size = path.stat().st_size
+            if max_bytes is None or size <= max_bytes:
+                text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ExerciseError([Problem(f"cannot read the file: {exc}", file)]) from None
+    if max_bytes is not None and size > max_bytes:
+        raise ExerciseError(
+            [Problem(f"the document is {size} bytes, over the limit of {max_bytes}", file)]
+        )
+    return text, file
+
+
+def _parse_yaml(text: str, file: str) -> Any:
+    loader = _NoAliasLoader(text)
+    try:
+        return loader.get_single_data()
+    except _AliasError as exc:
+        message = "YAML anchors and aliases are not allowed (write the value out)"
+        raise ExerciseError([Problem(message, file, exc.line)]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise ExerciseError([Problem(f"invalid YAML: {reason}", file, line)]) from None
+    except yaml.YAMLError as exc:
+        raise ExerciseError([Problem(f"invalid YAML: {exc}", file)]) from None
+    finally:
+        loader.dispose()
+
+
+class _Locator:
+    """Maps a path in the document (("nodes", 3, "in")) to a line and a node id."""
+
+    def __init__(self, text: str, file: str, data: dict[str, Any]) -> None:
+        self.text = text
+        self.file = file
+        self.data = data
+        self._root: yaml.Node | None = None
+
+    @property
+    def root(self) -> yaml.Node | None:
+        if self._root is None:
+            try:
+                self._root = yaml.compose(self.text, Loader=_SafeLoader)
+            except yaml.YAMLError:
+                return None
+        return self._root
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        node = self.root
+        if node is None:
+            return None
+        for key in path:
+            child = None
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                        # a mapping key names the line of the field itself
+                        child = v if isinstance(v, yaml.CollectionNode) else k
+                        break
+            elif (isinstance(node, yaml.SequenceNode) and isinstance(key, int)
+                  and 0 <= key < len(node.value)):
+                child = node.value[key]
+            if child is None:
+                continue  # a tag or a key that is not in the text: stay on the parent
+            node = child
+        return node.start_mark.line + 1
+
+    def node_id(self, path: Sequence[str | int]) -> str | None:
+        if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], int):
+            nodes = self.data.get("nodes")
+            if isinstance(nodes, list) and 0 <= path[1] < len(nodes):
+                item = nodes[path[1]]
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    return item["id"]
+                return f"nodes[{path[1]}]"
+        if len(path) >= 2 and path[0] == "inputs" and isinstance(path[1], str):
+            return path[1]
+        return None
+
+    def problem(self, path: Sequence[str | int], message: str, field: str | None = None) -> Problem:
+        if field is None:
+            field = _field_name(path)
+        return Problem(message, self.file, self.line(path), self.node_id(path), field)
+
+    def pydantic_problems(self, exc: ValidationError) -> list[Problem]:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = [part for part in err["loc"] if not _is_tag(part)]
+            if err["type"] == "node_kind" and isinstance(err.get("input"), dict):
+                loc.append("op" if "op" in err["input"] else "expr")
+            message = _pydantic_message(err)
+            problems.append(self.problem(loc, message))
+        return problems
+
+
+def _spec_nodes(locate: _Locator) -> list[str | None]:
+    """The ids of the `nodes:` entries, in written order, read from the YAML tree."""
+    root = locate.root
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "nodes" and isinstance(value, yaml.SequenceNode):
+            ids: list[str | None] = []
+            for item in value.value:
+                found = None
+                if isinstance(item, yaml.MappingNode):
+                    found = next((v.value for k, v in item.value if k.value == "id"), None)
+                ids.append(found)
+            return ids
+    return []
+
+
+def _is_tag(part: str | int) -> bool:
+    return isinstance(part, str) and (part in GATE_MODELS or part in
+                                      ("expr", "fixed", "uniform-tag", "?unknown-op"))
+
+
+def _field_name(path: Sequence[str | int]) -> str | None:
+    if not path:
+        return None
+    if path[0] in ("nodes", "inputs") and len(path) >= 2:
+        rest = [str(p) for p in path[2:]]
+        return ".".join(rest) if rest else None
+    return ".".join(str(p) for p in path)
+
+
+def _pydantic_message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "node_kind" and isinstance(err.get("input"), dict):
+        op = err["input"].get("op")
+        if op is not None:
+            return f"unknown op {op!r}; valid ops: {', '.join(OPS)}"
+    if kind == "extra_forbidden":
+        return "unknown field (misspelled?)"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+@dataclass(frozen=True)
+class _Outline:
+    """What the graph checks need: input names, the nodes that validated (with their
+    position in `nodes:`), the output, and every id written (valid node or not)."""
+
+    inputs: tuple[str, ...]
+    nodes: tuple[tuple[int, ExprNode | GateNode], ...]
+    output: str | None
+    written_ids: frozenset[str]
+
+    @classmethod
+    def of_spec(cls, spec: ExerciseSpec) -> _Outline:
+        return cls(tuple(spec.inputs), tuple(enumerate(spec.nodes)), spec.output,
+                   frozenset(n.id for n in spec.nodes))
+
+    @classmethod
+    def of_invalid(cls, data: dict[str, Any]) -> _Outline:
+        """The parts of a document that failed validation which are still sound, so
+        that graph problems are reported along with the type errors."""
+        raw_inputs = data.get("inputs")
+        inputs = tuple(k for k in raw_inputs if isinstance(k, str)) if isinstance(
+            raw_inputs, dict) else ()
+        raw_nodes = data.get("nodes") if isinstance(data.get("nodes"), list) else []
+        nodes = []
+        ids = set()
+        for k, item in enumerate(raw_nodes):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                ids.add(item["id"])
+            try:
+                nodes.append((k, _NODE_ADAPTER.validate_python(item)))
+            except ValidationError:
+                continue
+        output = data.get("output") if isinstance(data.get("output"), str) else None
+        return cls(inputs, tuple(nodes), output, frozenset(ids))
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def _expand_nodes(outline: _Outline, locate: _Locator) -> tuple[list[Gate], list[Problem]]:
+    gates: list[Gate] = []
+    problems: list[Problem] = []
+    for k, node in outline.nodes:
+        if isinstance(node, ExprNode):
+            try:
+                expanded = expand_expression(node.id, node.expr)
+            except ExpressionError as exc:
+                problems.append(locate.problem(("nodes", k, "expr"), str(exc), "expr"))
+                continue
+            gates.extend(expanded)
+        else:
+            params = {p: getattr(node, p) for p in OPS[node.op].params}  # type: ignore[attr-defined]
+            gates.append(Gate(node.id, node.op, tuple(node.inputs), params))  # type: ignore[attr-defined]
+    return gates, problems
+
+
+# ---------------------------------------------------------------- graph checks
+
+
+def check_graph(
+    spec: _Outline, gates: Sequence[Gate], locate: _Locator, *, complete: bool = True
+) -> list[Problem]:
+    """Every structural problem of the graph, each located. On an outline of an invalid
+    document (`complete=False`) only the checks that cannot cascade are run."""
+    where = _GateLocations(spec)
+    problems: list[Problem] = []
+    for check in (_duplicate_ids, _arity, _undefined_references, _output_is_gate):
+        problems += check(spec, gates, where, locate)
+    if problems or not complete:
+        return problems  # cycles and reachability only make sense on a sound graph
+    problems += _cycles(spec, gates, where, locate)
+    if problems:
+        return problems
+    return _unused(spec, gates, where, locate)
+
+
+class _GateLocations:
+    """The document path of each gate (gates from an `expr` point at that node)."""
+
+    def __init__(self, spec: _Outline) -> None:
+        self.by_id: dict[str, int] = {}
+        for k, node in spec.nodes:
+            self.by_id.setdefault(node.id, k)
+
+    def path(self, gate: Gate, *rest: str | int) -> tuple[str | int, ...]:
+        k = self.by_id[gate.expanded_from or gate.id]
+        if gate.expanded_from is not None:
+            return ("nodes", k, "expr")
+        return ("nodes", k, *rest)
+
+
+def _duplicate_ids(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
+                   locate: _Locator) -> list[Problem]:
+    problems = []
+    seen: set[str] = set(spec.inputs)
+    for k, node in spec.nodes:
+        if node.id in seen:
+            kind = "an input" if node.id in spec.inputs else "another node"
+            problems.append(locate.problem(
+                ("nodes", k, "id"), f"id {node.id!r} is already used by {kind}", "id"))
+        seen.add(node.id)
+    return problems
+
+
+def _arity(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
+           locate: _Locator) -> list[Problem]:
+    problems = []
+    for gate in gates:
+        op = OPS[gate.op]
+        n = len(gate.inputs)
+        if n < op.min_inputs or (op.max_inputs is not None and n > op.max_inputs):
+            problems.append(locate.problem(
+                where.path(gate, "in"), f"{op.name} takes {op.arity_text()}, got {n}", "in"))
+    return problems
+
+
+def _undefined_references(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
+                          locate: _Locator) -> list[Problem]:
+    # Nodes whose `expr` failed to expand count as defined: no cascade of errors.
+    defined = set(spec.inputs) | spec.written_ids | {g.id for g in gates}
+    problems = []
+    for gate in gates:
+        for slot, name in enumerate(gate.inputs):
+            if name not in defined:
+                field = "expr" if gate.expanded_from else f"in.{slot}"
+                problems.append(locate.problem(
+                    where.path(gate, "in", slot), f"{name!r} is not an input or a node", field))
+    return problems
+
+
+def _output_is_gate(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
+                    locate: _Locator) -> list[Problem]:
+    if spec.output is None or spec.output in spec.written_ids:
+        return []
+    what = "an input, not a gate" if spec.output in spec.inputs else "not a node"
+    return [locate.problem(("output",), f"output {spec.output!r} is {what}", "output")]
+
+
+def _cycles(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
+            locate: _Locator) -> list[Problem]:
+    result = topological_order(spec.inputs, gates)
+    if (result and isinstance(result[0], Gate)) or not result:
+        return []
+    cycle: list[str] = result  # type: ignore[assignment]
+    first = next(g for g in gates if g.id == cycle[0])
+    loop = " -> ".join([*cycle, cycle[0]])
+    return [locate.problem(where.path(first, "in"), f"cycle: {loop}", "in")]
+
+
+def _unused(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
+            locate: _Locator) -> list[Problem]:
+    by_id = {g.id: g for g in gates}
+    reached = {spec.output}
+    stack = [spec.output]
+    while stack:
+        gate = by_id.get(stack.pop())
+        if gate is None:
+            continue
+        for name in gate.inputs:
+            if name not in reached:
+                reached.add(name)
+                stack.append(name)
+    problems = []
+    for gate in gates:
+        if gate.id not in reached:
+            problems.append(locate.problem(
+                where.path(gate), f"{gate.id!r} does not lead to the output {spec.output!r}"))
+    for name in spec.inputs:
+        if name not in reached:
+            problems.append(locate.problem(
+                ("inputs", name), f"input {name!r} is not used on the way to the output"))
+    return problems

@@ -1,0 +1,1 @@
+"""Backprop Grader: scoring, the HTTP service and the command line."""

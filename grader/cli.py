@@ -1,0 +1,270 @@
+"""The `grader` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import click
+
+from engine import (
+    Exercise,
+    ExerciseError,
+    Problem,
+    Solution,
+    draw_variant,
+    load_exercise,
+    solve,
+)
+from engine.explain import fmt
+from engine.gradcheck import gradient_mismatches
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+CHECK_SEEDS = 20  # seeds drawn by `grader check` for a randomized exercise
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Backprop Grader: check, solve and grade backpropagation exercises."""
+
+
+def main() -> None:
+    cli()
+
+
+def spec_files(paths: Iterable[str]) -> Iterator[Path]:
+    """The spec files named, folders searched recursively, in a stable order."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES)
+        else:
+            yield path
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+def check(paths: tuple[str, ...]) -> None:
+    """Validate exercise specs (files or folders) and evaluate them.
+
+    Exit 0 when every spec is valid; 1 with one `file:line: node: message` line per
+    problem otherwise.
+    """
+    problems: list[Problem] = []
+    count = 0
+    for path in spec_files(paths):
+        count += 1
+        problems += check_exercise_file(path)
+    for problem in problems:
+        click.echo(str(problem))
+    if count == 0:
+        click.echo("no exercise files (*.yaml, *.yml) found", err=True)
+        sys.exit(1)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{count} exercise(s) OK", err=True)
+
+
+def check_exercise_file(path: Path) -> list[Problem]:
+    """Every problem of one spec file: validation, then evaluation of its variants."""
+    try:
+        exercise = load_exercise(path)
+    except ExerciseError as exc:
+        return list(exc.problems)
+    return evaluate_exercise(exercise)
+
+
+def evaluate_exercise(exercise: Exercise) -> list[Problem]:
+    """Draw the exercise's variants (the fixed one, or CHECK_SEEDS seeds) and solve
+    each, checking every gradient against finite differences."""
+    seeds: list[int | None] = list(range(CHECK_SEEDS)) if exercise.randomized else [None]
+    problems: list[Problem] = []
+    for seed in seeds:
+        try:
+            variant = draw_variant(exercise, seed)
+        except ExerciseError as exc:
+            problems += exc.problems
+            break
+        for node, message in gradient_mismatches(solve(variant)):
+            problems.append(Problem(message, exercise.source, exercise.line_of(node), node))
+    return problems
+
+
+@cli.command("solve")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--seed", type=int, default=None, help="Draw this variant (default: fixed values, or seed 0)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--explain", is_flag=True, help="Print the worked solution step by step.")
+def solve_command(paths: tuple[str, ...], seed: int | None, as_json: bool, explain: bool) -> None:
+    """Print the reference solution of exercises: every node's value and gradient."""
+    files = list(spec_files(paths))
+    failed = False
+    for n, path in enumerate(files):
+        try:
+            solution = solve(draw_variant(load_exercise(path), seed))
+        except ExerciseError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            failed = True
+            continue
+        if as_json:
+            click.echo(json.dumps(solution_json(solution), indent=None if len(files) > 1 else 2))
+            continue
+        if n:
+            click.echo()
+        click.echo(explain_text(solution) if explain else solution_table(solution))
+    if failed or not files:
+        sys.exit(1)
+
+
+def solution_json(solution: Solution) -> dict[str, object]:
+    exercise = solution.exercise
+    variant = solution.variant
+    nodes: list[dict[str, object]] = [
+        {"id": name, "op": "input", "in": [], "value": value, "grad": solution.grads[name]}
+        for name, value in variant.inputs.items()
+    ]
+    for gate in exercise.gates:
+        node: dict[str, object] = {
+            "id": gate.id, "op": gate.op, "in": list(gate.inputs),
+            "value": solution.values[gate.id], "grad": solution.grads[gate.id],
+        }
+        if gate.params:
+            node["params"] = dict(gate.params)
+        nodes.append(node)
+    return {
+        "exercise": exercise.id,
+        "seed": variant.seed,
+        "output": exercise.output,
+        "inputs": dict(variant.inputs),
+        "nodes": nodes,
+    }
+
+
+def _header(solution: Solution) -> str:
+    exercise = solution.exercise
+    seed = solution.variant.seed
+    variant = "fixed inputs" if seed is None else f"seed {seed}"
+    return f"{exercise.id}: {exercise.title} ({variant}; output {exercise.output})"
+
+
+def solution_table(solution: Solution) -> str:
+    exercise = solution.exercise
+    rows = [("node", "op", "inputs", "value", "grad")]
+    for name in solution.variant.inputs:
+        rows.append((name, "input", "", fmt(solution.values[name]), fmt(solution.grads[name])))
+    for gate in exercise.gates:
+        op = gate.op + "".join(f" {k}={v:g}" for k, v in gate.params.items())
+        rows.append((gate.id, op, ", ".join(gate.inputs),
+                     fmt(solution.values[gate.id]), fmt(solution.grads[gate.id])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = [_header(solution)]
+    for r in rows:
+        left = "  ".join(r[i].ljust(widths[i]) for i in range(3))
+        right = "  ".join(r[i].rjust(widths[i]) for i in range(3, 5))
+        lines.append(f"  {left}  {right}")
+    for node, (lo, hi) in solution.grad_ranges.items():
+        lines.append(f"  note: at a kink, any df/d{node} in [{fmt(lo)}, {fmt(hi)}] is valid")
+    return "\n".join(lines)
+
+
+def explain_text(solution: Solution) -> str:
+    lines = [_header(solution), "", "Forward pass:"]
+    steps = solution.steps
+    for step in steps:
+        lines.append(f"  {step.forward}")
+    lines += ["", "Backward pass (from the output back):"]
+    for step in reversed(steps):
+        lines.append(f"  {step.node}:")
+        for local in step.local_gradients:
+            lines.append(f"    local  {local.formula}")
+        lines.append(f"    grad   {step.backward}")
+        if step.grad_range is not None:
+            lo, hi = step.grad_range
+            lines.append(f"    kink   any value in [{fmt(lo)}, {fmt(hi)}] is a valid subgradient")
+    return "\n".join(lines)
+
+
+
+@cli.command("grade")
+@click.argument("path")
+@click.argument("submission_path", metavar="SUBMISSION.json")
+@click.option("--seed", type=int, default=None,
+              help="Grade against this variant (default: fixed values, or seed 0).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result object as JSON.")
+def grade_command(path: str, submission_path: str, seed: int | None, as_json: bool) -> None:
+    """Grade a submission file against an exercise, blank by blank.
+
+    Exit 0 when graded (whatever the score); 1 with located messages when the exercise
+    or the submission cannot be used, or when blanks hold no number (not graded).
+    """
+    # Imported here so that the whole command stays one block at the end of the file.
+    from grader.scoring import SubmissionError, grade, parse_submission
+
+    try:
+        files = list(spec_files([path]))
+        if len(files) != 1:
+            raise UnusableFile([f"{path}: grade takes one exercise file, found {len(files)}"])
+        try:
+            exercise = load_exercise(files[0])
+            solution = solve(draw_variant(exercise, seed))
+        except ExerciseError as exc:
+            raise UnusableFile([str(problem) for problem in exc.problems]) from None
+        try:
+            submission = parse_submission(read_json(submission_path), exercise)
+        except SubmissionError as exc:
+            raise UnusableFile([f"{submission_path}: {error}" for error in exc.errors]) from None
+    except UnusableFile as exc:
+        for line in exc.lines:
+            click.echo(line, err=True)
+        sys.exit(1)
+    result = grade(solution, submission)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        for blank in result.format_errors:
+            where = ".".join(p for p in (blank.kind, blank.node, blank.input) if p)
+            click.echo(f"{submission_path}: {where}: {blank.message}", err=True)
+    else:
+        click.echo(_header(solution))
+        click.echo(f"score: {result.score:.2f}  ({_tally(b.status for b in result.blanks)})")
+        for blank in result.blanks:
+            if blank.status != "correct":
+                mistake = f" [{blank.mistake}]" if blank.mistake else ""
+                click.echo(f"  {blank.kind:<8} {result.label(blank):<12} {blank.status}{mistake}: "
+                           f"{blank.message}")
+        click.echo(result.summary())
+    if result.has_format_errors:
+        sys.exit(1)  # blanks without a number: not graded
+
+
+class UnusableFile(Exception):
+    """An exercise or submission file that cannot be graded, as located message lines."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def read_json(path: str) -> object:
+    """A JSON file's document; UnusableFile (one located line) when it cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UnusableFile([f"{path}: cannot read the file: {reason}"]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnusableFile([f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"]) from None
+
+
+def _tally(statuses: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    order = ("correct", "consistent", "incorrect", "missing", "invalid")
+    return ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
