@@ -21,6 +21,7 @@ _MAX_KINK_COMBINATIONS = 64
 # kinks farthest from the output keep only their convention. Exercises are far below
 # it; it bounds the cost of pathological generated graphs full of ties.
 _KINK_WORK_BUDGET = 2_000_000
+_FEW_KINKS = 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +80,11 @@ def solve(variant: Variant) -> Solution:
     local_ranges: dict[tuple[str, str], tuple[float, float]] = {}
     kinks = graph.kinks(values)
     if kinks:
-        # A kink with no gradient flowing into it changes no gradient, whatever the choice.
-        live = {k: c for k, c in kinks.items() if grads[k] != 0.0}
+        live = kinks
+        if len(kinks) > _FEW_KINKS:
+            # Many kinks (a generated graph full of ties): keep those with gradient
+            # flowing in. This misses a kink fed only through another kink's choice.
+            live = {k: c for k, c in kinks.items() if grads[k] != 0.0}
         if live:
             grad_ranges = _grad_ranges(graph, values, grads, live)
         for k, choices in kinks.items():

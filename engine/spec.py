@@ -24,11 +24,13 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StringConstraints,
     Tag,
     TypeAdapter,
@@ -45,6 +47,7 @@ from engine.ops import OPS
 DEFAULT_MAX_BYTES = 1_048_576
 DEFAULT_REL_TOLERANCE = 0.01
 DEFAULT_ABS_TOLERANCE = 0.005
+MAX_GRID_POINTS = 1_000_000_000
 
 _SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -56,7 +59,9 @@ def _reject_non_numbers(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float, BeforeValidator(_reject_non_numbers), Field(allow_inf_nan=False)]
+Number = Annotated[float, BeforeValidator(_reject_non_numbers), AllowInfNan(False)]
+NonNegative = Annotated[Number, Field(ge=0)]
+Count = Annotated[int, Strict()]  # no True for 1, no "2" for 2
 NodeId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 ExerciseId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 Blank = Literal["forward", "backward", "local"]
@@ -70,10 +75,10 @@ class Tolerance(_Strict):
     """How close a typed number must be: rel+abs (default), significant figures, or
     decimal places. A blank is right when |x - ref| <= max(abs, rel·|ref|)."""
 
-    rel: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    abs: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    sigfigs: Annotated[int, Field(ge=1, le=15)] | None = None
-    decimals: Annotated[int, Field(ge=0, le=15)] | None = None
+    rel: NonNegative | None = None
+    abs: NonNegative | None = None
+    sigfigs: Annotated[Count, Field(ge=1, le=15)] | None = None
+    decimals: Annotated[Count, Field(ge=0, le=15)] | None = None
 
     @model_validator(mode="after")
     def _one_mode(self) -> Tolerance:
@@ -105,20 +110,23 @@ class Uniform(_Strict):
     """A random real in [lo, hi]: on a grid of `step` when given, else to `decimals`."""
 
     uniform: tuple[Number, Number]
-    step: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    decimals: Annotated[int, Field(ge=0, le=6)] = 2
+    step: Annotated[Number, Field(gt=0)] | None = None
+    decimals: Annotated[Count, Field(ge=0, le=6)] = 2
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
-        if self.uniform[0] >= self.uniform[1]:
+        lo, hi = self.uniform
+        if lo >= hi:
             raise ValueError("uniform: [low, high] needs low < high")
+        if self.step is not None and not (hi - lo) / self.step <= MAX_GRID_POINTS:
+            raise ValueError(f"step is too small: more than {MAX_GRID_POINTS} values in the range")
         return self
 
 
 class RandInt(_Strict):
     """A random integer in [lo, hi], both ends included."""
 
-    randint: tuple[int, int]
+    randint: tuple[Count, Count]
 
     @model_validator(mode="after")
     def _ordered(self) -> RandInt:
@@ -280,18 +288,40 @@ class Exercise:
 # ---------------------------------------------------------------- loading
 
 
-class _AliasError(Exception):
-    def __init__(self, line: int) -> None:
+class _LocatedYAMLError(Exception):
+    def __init__(self, message: str, line: int, node: str | None = None) -> None:
+        self.message = message
         self.line = line
+        self.node = node
 
 
-class _NoAliasLoader(_SafeLoader):  # type: ignore[misc, valid-type]
-    """The safe loader, refusing anchors/aliases (a node constructed twice)."""
+class _StrictLoader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, refusing anchors/aliases (a node constructed twice) and keys
+    written twice, and locating the errors of PyYAML's own constructors."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        line = node.start_mark.line + 1
         if node in self.constructed_objects:
-            raise _AliasError(node.start_mark.line + 1)
-        return super().construct_object(node, deep)
+            raise _LocatedYAMLError(
+                "YAML anchors and aliases are not allowed (write the value out)", line)
+        try:
+            return super().construct_object(node, deep)
+        except (_LocatedYAMLError, yaml.YAMLError):
+            raise
+        except Exception as exc:
+            raise _LocatedYAMLError(f"invalid YAML value: {exc}", line) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep)
+        if len(mapping) != len(node.value):  # a key written twice: the last would win
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.value in seen:
+                    raise _LocatedYAMLError(
+                        f"{key_node.value!r} is written twice in the same mapping",
+                        key_node.start_mark.line + 1, str(key_node.value))
+                seen.add(key_node.value)
+        return mapping
 
 
 def load_exercise(
@@ -344,7 +374,10 @@ def _read_source(source: str | os.PathLike[str], max_bytes: int | None) -> tuple
     )
     if not is_path:
         text, file = str(source), "<text>"
-        size = len(text.encode())
+        try:
+            size = len(text.encode())
+        except UnicodeError:
+            raise ExerciseError([Problem("the text is not valid Unicode", file)]) from None
     else:
         path = Path(source)
         file = str(source)
@@ -362,12 +395,11 @@ def _read_source(source: str | os.PathLike[str], max_bytes: int | None) -> tuple
 
 
 def _parse_yaml(text: str, file: str) -> Any:
-    loader = _NoAliasLoader(text)
+    loader = _StrictLoader(text)
     try:
         return loader.get_single_data()
-    except _AliasError as exc:
-        message = "YAML anchors and aliases are not allowed (write the value out)"
-        raise ExerciseError([Problem(message, file, exc.line)]) from None
+    except _LocatedYAMLError as exc:
+        raise ExerciseError([Problem(exc.message, file, exc.line, exc.node)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -375,6 +407,8 @@ def _parse_yaml(text: str, file: str) -> Any:
         raise ExerciseError([Problem(f"invalid YAML: {reason}", file, line)]) from None
     except yaml.YAMLError as exc:
         raise ExerciseError([Problem(f"invalid YAML: {exc}", file)]) from None
+    except Exception as exc:
+        raise ExerciseError([Problem(f"invalid YAML: {exc}", file, 1)]) from None
     finally:
         loader.dispose()
 
@@ -437,7 +471,7 @@ class _Locator:
     def pydantic_problems(self, exc: ValidationError) -> list[Problem]:
         problems = []
         for err in exc.errors(include_url=False):
-            loc = [part for part in err["loc"] if not _is_tag(part)]
+            loc = _without_tag(err["loc"])
             if err["type"] == "node_kind" and isinstance(err.get("input"), dict):
                 loc.append("op" if "op" in err["input"] else "expr")
             message = _pydantic_message(err)
@@ -462,9 +496,12 @@ def _spec_nodes(locate: _Locator) -> list[str | None]:
     return []
 
 
-def _is_tag(part: str | int) -> bool:
-    return isinstance(part, str) and (part in GATE_MODELS or part in
-                                      ("expr", "fixed", "uniform-tag", "?unknown-op"))
+def _without_tag(loc: Sequence[str | int]) -> list[str | int]:
+    """pydantic puts the union tag after a node's or input's key: drop it."""
+    loc = list(loc)
+    if len(loc) >= 3 and loc[0] in ("nodes", "inputs"):
+        del loc[2]
+    return loc
 
 
 def _field_name(path: Sequence[str | int]) -> str | None:
