@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -184,9 +185,10 @@ def _prepare(expr: str) -> tuple[str, int]:
 def _parse(text: str, lead: int) -> ast.expr:
     shown = _short(text.strip())
     try:
-        # Text like "1if x" may also make Python print a SyntaxWarning (an error under
-        # pytest's filters); such text is refused below either way.
-        return ast.parse(text, mode="eval").body
+        # Text like "1if x" also makes Python warn; it is refused below either way.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return ast.parse(text, mode="eval").body
     except SyntaxError as exc:
         if exc.offset is not None and 1 <= exc.offset <= len(text):
             column = exc.offset + lead

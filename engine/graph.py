@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
 
 from engine.errors import DomainError
-from engine.ops import OPS, Op, local_gradients
-
-_EVAL_ERRORS = (ArithmeticError, ValueError)
+from engine.ops import OPS, KinkChoices, Op, local_gradients
+from engine.solver import CONSTANT, GENERAL, GateFailure, backward_loop, code_of, forward_loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,21 +83,6 @@ def _find_cycle(
     return [gates[j].id for j in path[seen[k]:]]
 
 
-# How a gate sends its gradient back; see Graph.backward.
-_ONES, _CONSTANT, _UNARY, _GENERAL = "ones", "constant", "unary", "general"
-
-
-def _backward_entry(k: int, op: Op, ins: tuple[int, ...], get: Any, params: dict) -> tuple:
-    if op.constant_local is not None:
-        local = op.constant_local(len(ins), params)
-        if all(d == 1.0 for d in local):
-            return (k, _ONES, ins, local, get, params)
-        return (k, _CONSTANT, ins, local, get, params)
-    if op.unary:
-        return (k, _UNARY, ins[0], op.local, get, params)
-    return (k, _GENERAL, ins, op.local, get, params)
-
-
 class Graph:
     """A validated exercise graph compiled for evaluation.
 
@@ -107,10 +91,12 @@ class Graph:
     """
 
     __slots__ = (
+        "_backward",
         "_backward_plan",
         "_consumers",
+        "_forward",
         "_forward_plan",
-        "_kink_plan",
+        "_kink_gates",
         "gates",
         "index",
         "input_names",
@@ -125,22 +111,35 @@ class Graph:
         self.index = {name: k for k, name in enumerate(self.names)}
         self.output = self.index[output]
         self._consumers: list[list[tuple[int, int]]] | None = None
-        forward_plan = []
-        backward_plan = []
-        kink_plan = []
+        forward_plan: list[tuple] = []
+        backward_plan: list[tuple] = []
+        kink_gates: list[tuple[int, Op]] = []
+        counts: Counter[int] = Counter()
+        index = self.index
         for k, gate in enumerate(self.gates, start=len(self.input_names)):
             op = OPS[gate.op]
-            ins = tuple(self.index[name] for name in gate.inputs)
-            get = itemgetter(*ins)  # one index: the value; several: a tuple
-            params = dict(gate.params)
-            forward_plan.append((op.forward, get, params))
-            backward_plan.append(_backward_entry(k, op, ins, get, params))
+            ins = tuple(index[name] for name in gate.inputs)
+            code = code_of(op, len(ins))
+            if code == GENERAL:
+                params = dict(gate.params)
+                get = itemgetter(*ins)
+                forward_plan.append((GENERAL, get, (op.forward, params, op.kink), 0.0))
+                backward_plan.append((k, GENERAL, get, (op.local, ins, params), 0.0))
+            else:
+                counts[code] += 1
+                prm = float(gate.params[op.param]) if op.param else 0.0
+                second = ins[1] if len(ins) > 1 else 0
+                forward_plan.append((code, ins[0], second, prm))
+                backward_plan.append((k, code, ins[0], second, prm))
             if op.kink is not None:
-                kink_plan.append((k, op.kink, get, params))
+                kink_gates.append((k, op))
         backward_plan.reverse()
-        self._kink_plan = tuple(kink_plan)
+        codes = tuple(code for code, _ in counts.most_common())
         self._forward_plan = tuple(forward_plan)
         self._backward_plan = tuple(backward_plan)
+        self._kink_gates = tuple(kink_gates)
+        self._forward = forward_loop(codes)
+        self._backward = backward_loop(codes)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -166,15 +165,17 @@ class Graph:
             self._consumers = table
         return self._consumers[position]
 
-    def forward(self, inputs: Sequence[float]) -> list[float]:
-        """Every node's value, inputs first; raises DomainError naming the gate."""
+    def forward(self, inputs: Sequence[float], kinks: list[int] | None = None) -> list[float]:
+        """Every node's value, inputs first; raises DomainError naming the gate.
+
+        When a list is given as `kinks`, the positions of the gates sitting exactly on
+        a kink or tie are appended to it.
+        """
         values = [float(v) for v in inputs]
-        append = values.append
         try:
-            for fn, get, params in self._forward_plan:
-                append(fn(get(values), params))
-        except _EVAL_ERRORS as exc:
-            raise self._domain_error(len(values), exc) from None
+            self._forward(values, self._forward_plan, [] if kinks is None else kinks)
+        except GateFailure as failure:
+            raise self._domain_error(failure.position, failure.cause) from None
         # One C-speed sum finds any inf/nan; only then is the culprit looked for.
         if not math.isfinite(sum(values)):
             for k, v in enumerate(values):
@@ -194,41 +195,22 @@ class Graph:
         """
         grads = [0.0] * len(values)
         grads[self.output] = 1.0
-        plan = self._backward_plan if not choices else self._plan_with(values, choices)
-        k = self.output
+        plan = self._backward_plan if not choices else self._plan_with(choices)
         try:
-            for k, kind, ins, local, get, params in plan:
-                g = grads[k]
-                if g == 0.0:
-                    continue  # nothing flows back through this gate
-                if kind is _ONES:
-                    for j in ins:
-                        grads[j] += g
-                elif kind is _CONSTANT:
-                    for j, d in zip(ins, local, strict=False):
-                        grads[j] += g * d
-                elif kind is _UNARY:
-                    grads[ins] += g * local(get(values), values[k], params)
-                else:
-                    for j, d in zip(ins, local(get(values), values[k], params), strict=False):
-                        grads[j] += g * d
-        except _EVAL_ERRORS as exc:
-            raise self._domain_error(k, exc, gradient=True) from None
+            self._backward(values, grads, plan)
+        except GateFailure as failure:
+            raise self._domain_error(failure.position, failure.cause, gradient=True) from None
         if not math.isfinite(sum(grads)):
             for j, v in enumerate(grads):
                 if not math.isfinite(v):
                     raise self._domain_error(j, None, gradient=True)
         return grads
 
-    def _plan_with(
-        self, values: Sequence[float], choices: Mapping[int, Sequence[float]]
-    ) -> list[tuple]:
+    def _plan_with(self, choices: Mapping[int, Sequence[float]]) -> list[tuple]:
         plan = list(self._backward_plan)
         last = len(plan) - 1 + len(self.input_names)
         for k, local_grads in choices.items():
-            _, _, ins, _, get, params = plan[last - k]
-            slots = ins if isinstance(ins, tuple) else (ins,)
-            plan[last - k] = (k, _CONSTANT, slots, tuple(local_grads), get, params)
+            plan[last - k] = (k, CONSTANT, self.inputs_of(k), tuple(local_grads), 0.0)
         return plan
 
     def local_gradients(self, values: Sequence[float], position: int) -> tuple[float, ...]:
@@ -240,11 +222,19 @@ class Graph:
         params = self.gates[position - len(self.input_names)].params
         return local_gradients(op, xs, values[position], params)
 
-    def kinks(self, values: Sequence[float]) -> dict[int, tuple[tuple[float, ...], ...]]:
-        """Gates sitting exactly on a kink or tie: position -> extreme local gradients."""
+    def kinks(
+        self, values: Sequence[float], positions: Iterable[int] | None = None
+    ) -> dict[int, KinkChoices]:
+        """Gates sitting exactly on a kink or tie: position -> extreme local gradients.
+        `positions` limits the search (e.g. to what `forward` reported)."""
+        wanted = None if positions is None else set(positions)
         found = {}
-        for k, kink, get, params in self._kink_plan:
-            choices = kink(get(values), values[k], params)
+        for k, op in self._kink_gates:
+            if wanted is not None and k not in wanted:
+                continue
+            xs = [values[j] for j in self.inputs_of(k)]
+            params = self.gates[k - len(self.input_names)].params
+            choices = op.kink(xs[0] if op.unary else tuple(xs), values[k], params)  # type: ignore[misc]
             if choices is not None:
                 found[k] = choices
         return found

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from engine.errors import DomainError
 from engine.variants import Variant
 
 if TYPE_CHECKING:
@@ -22,6 +23,33 @@ _MAX_KINK_COMBINATIONS = 64
 # it; it bounds the cost of pathological generated graphs full of ties.
 _KINK_WORK_BUDGET = 2_000_000
 _FEW_KINKS = 12
+_SAME = 1e-12
+
+
+class NodeMap(Mapping[str, float]):
+    """A read-only mapping from node id to a number, over the solver's list: built in
+    constant time, however large the graph. `dict(m)` makes a copy."""
+
+    __slots__ = ("_index", "_list")
+
+    def __init__(self, index: Mapping[str, int], numbers: Sequence[float]) -> None:
+        self._index = index
+        self._list = numbers
+
+    def __getitem__(self, node: str) -> float:
+        return self._list[self._index[node]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._index
+
+    def __repr__(self) -> str:
+        return f"NodeMap({dict(self)!r})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,13 +101,14 @@ class Solution:
 def solve(variant: Variant) -> Solution:
     """Forward values and gradients of every node of a variant."""
     graph = variant.exercise.graph
-    values = graph.forward([variant.inputs[name] for name in graph.input_names])
+    on_kinks: list[int] = []
+    values = graph.forward([variant.inputs[name] for name in graph.input_names], on_kinks)
     grads = graph.backward(values)
     names = graph.names
     grad_ranges: dict[str, tuple[float, float]] = {}
     local_ranges: dict[tuple[str, str], tuple[float, float]] = {}
-    kinks = graph.kinks(values)
-    if kinks:
+    if on_kinks:
+        kinks = graph.kinks(values, on_kinks)
         live = kinks
         if len(kinks) > _FEW_KINKS:
             # Many kinks (a generated graph full of ties): keep those with gradient
@@ -94,8 +123,8 @@ def solve(variant: Variant) -> Solution:
                 local_ranges[(names[k], name)] = (min(sums), max(sums))
     return Solution(
         variant=variant,
-        values=dict(zip(names, values, strict=True)),
-        grads=dict(zip(names, grads, strict=True)),
+        values=NodeMap(graph.index, values),
+        grads=NodeMap(graph.index, grads),
         grad_ranges=grad_ranges,
         local_ranges=local_ranges,
         _value_list=values,
@@ -114,11 +143,18 @@ def _grad_ranges(graph, values, grads, kinks) -> dict[str, tuple[float, float]]:
     lo = list(grads)
     hi = list(grads)
     for combo in combos:
-        for j, g in enumerate(graph.backward(values, combo)):
+        try:
+            alternative = graph.backward(values, combo)
+        except DomainError:
+            continue  # this choice needs a derivative that does not exist there
+        for j, g in enumerate(alternative):
             if g < lo[j]:
                 lo[j] = g
             elif g > hi[j]:
                 hi[j] = g
+    # Choices that differ only in the order of the same sums give rounding noise.
     return {
-        graph.names[j]: (lo[j], hi[j]) for j in range(len(values)) if lo[j] != hi[j]
+        graph.names[j]: (lo[j], hi[j])
+        for j in range(len(values))
+        if hi[j] - lo[j] > _SAME * max(1.0, abs(lo[j]), abs(hi[j]))
     }

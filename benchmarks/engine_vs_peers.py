@@ -1,0 +1,558 @@
+"""The engine against micrograd and PyTorch scalar autograd on one random DAG.
+
+Builds a random graph of ``--nodes`` gates with branches everywhere, runs it through
+`engine.solve`, micrograd (`micrograd.engine.Value`) and PyTorch (one 0-d float64 tensor
+per node), checks that all three agree on the output and on the gradient of every input,
+and times each (best of ``--repeat``). Loading the same graph as a YAML exercise is timed
+against a bare ``yaml.load`` with PyYAML's C loader.
+
+Targets: ``solve`` at least 10x faster than each peer; loading at most 2x a bare
+``yaml.load``. The exit code is 0 only when every target is met and the engines agree.
+
+Run (needs the ``bench`` extras: ``pip install -e '.[dev,bench]'``)::
+
+    python benchmarks/engine_vs_peers.py [--nodes 100000] [--seed 0] [--repeat 3]
+
+The graph is assembled from small units, each a few gates of the engine:
+
+* mean(a, b)     = scale(add(a, b), 0.5)
+* product(a, b)  = scale(mul(a, b), 2^k), the power of two bringing it into [0.5, 1)
+* max(a, b), min(a, b)
+* hinge(a, b, c) = add(c, relu(add(a, scale(b, -1))))     # c + relu(a - b)
+
+A unit reads two or three earlier unit outputs or inputs, mostly from a recent window,
+now and then from anywhere before, so most nodes have several consumers; the last gate
+adds up every node that nothing else reads. The generator evaluates each candidate unit
+and redraws it unless its output lies in [0.5, 2], its relu input and max/min pair are
+clearly apart from a kink or tie, and a bound on its sensitivity to the inputs stays
+small: values never overflow or underflow, gradients stay moderate at any depth, and
+round-off cannot send two engines down different branches.
+
+micrograd has no max/min, so both peers build them from relu:
+max(a, b) = a + relu(b + (-1)·a) and min(a, b) = a + (-1)·relu(a + (-1)·b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import math
+import pstats
+import random
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from engine import Variant, draw_variant, load_exercise, solve
+
+try:
+    from micrograd.engine import Value
+
+    with warnings.catch_warnings():
+        # torch warns at import when NumPy is absent; scalar autograd does not need it.
+        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+        import torch
+except ImportError as missing:  # pragma: no cover - depends on the environment
+    sys.exit(f"{missing}: install the benchmark extras with  pip install -e '.[dev,bench]'")
+
+SPEED_TARGET = 10.0  # each peer's time / ours, at least
+LOAD_TARGET = 2.0  # load_exercise time / bare yaml.load time, at most
+REL_TOLERANCE = 1e-9
+ABS_TOLERANCE = 1e-12
+
+WINDOW = 64  # a unit reads from the last WINDOW unit outputs ...
+FAR_BACK = 0.05  # ... except with this probability, when it reads from anywhere before,
+FROM_INPUTS = 0.02  # ... and with this one, when it reads an input
+VALUE_RANGE = (0.5, 2.0)  # every unit output lies in this range
+KINK_MARGIN = 1e-6  # relative distance kept from a relu kink or a max/min tie
+SENSITIVITY_CAP = 8.0  # see _DagBuilder
+MAX_REDRAWS = 1000
+
+# (unit, weight, gates it adds)
+UNITS = (("mean", 0.30, 2), ("product", 0.40, 2), ("max", 0.10, 1), ("min", 0.10, 1),
+         ("hinge", 0.10, 4))
+
+_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# ---------------------------------------------------------------- the random DAG
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """One gate: an op of the engine over earlier node positions (inputs come first)."""
+
+    op: str  # add, mul, scale, relu, max, min
+    inputs: tuple[int, ...]
+    factor: float = 0.0  # the constant of a scale gate
+
+
+@dataclass(frozen=True, slots=True)
+class RandomDag:
+    """Input values and gates in evaluation order; the last gate is the output."""
+
+    input_values: tuple[float, ...]
+    gates: tuple[Gate, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.input_values) + len(self.gates)
+
+    def name(self, position: int) -> str:
+        n = len(self.input_values)
+        return f"x{position}" if position < n else f"n{position - n}"
+
+
+class _DagBuilder:
+    """Draws units one by one, keeping every node's value to vet the next unit.
+
+    Next to each value it keeps a bound on the node's sensitivity to the inputs,
+    sum_i |d node / d x_i| <= sum over the unit's inputs of |local gradient|·bound;
+    a unit that would exceed SENSITIVITY_CAP is redrawn. Products and active hinges
+    raise the bound, means and max/min never do, so gradients stay moderate however
+    deep the graph.
+    """
+
+    def __init__(self, rng: random.Random, n_inputs: int) -> None:
+        self.rng = rng
+        self.values = [rng.uniform(0.5, 1.5) for _ in range(n_inputs)]
+        self.bounds = [1.0] * n_inputs
+        self.n_inputs = n_inputs
+        self.gates: list[Gate] = []
+        self.readable: list[int] = list(range(n_inputs))  # inputs and unit outputs
+        self.consumers = [0] * n_inputs
+        self.next_unused_input = 0
+
+    def _add(self, op: str, inputs: tuple[int, ...], value: float, factor: float = 0.0) -> int:
+        for j in inputs:
+            self.consumers[j] += 1
+        self.gates.append(Gate(op, inputs, factor))
+        self.values.append(value)
+        self.bounds.append(0.0)  # only unit outputs are read, and get theirs in try_unit
+        self.consumers.append(0)
+        return len(self.values) - 1
+
+    def _pick(self, count: int) -> tuple[int, ...] | None:
+        """Distinct readable positions; inputs nobody reads yet go first."""
+        picked: list[int] = []
+        if self.next_unused_input < self.n_inputs:
+            picked.append(self.next_unused_input)
+        readable = self.readable
+        for _ in range(4 * count):
+            if len(picked) == count:
+                break
+            draw = self.rng.random()
+            if draw < FROM_INPUTS:
+                j = self.rng.randrange(self.n_inputs)
+            elif draw < FROM_INPUTS + FAR_BACK:
+                j = readable[self.rng.randrange(len(readable))]
+            else:
+                j = readable[-1 - self.rng.randrange(min(WINDOW, len(readable)))]
+            if j not in picked:
+                picked.append(j)
+        return tuple(picked) if len(picked) == count else None
+
+    def _apart(self, u: float, v: float) -> bool:
+        return abs(u - v) > KINK_MARGIN * max(abs(u), abs(v))
+
+    def try_unit(self, kind: str) -> bool:
+        """Append one unit of this kind if a draw of its inputs is acceptable.
+
+        Values are computed with the same float operations as the engine and the peers.
+        """
+        picked = self._pick(3 if kind == "hinge" else 2)
+        if picked is None:
+            return False
+        vals = self.values
+        bounds = self.bounds
+        if kind == "mean":
+            a, b = picked
+            total = vals[a] + vals[b]
+            bound = 0.5 * (bounds[a] + bounds[b])
+            self._add("scale", (self._add("add", (a, b), total),), 0.5 * total, 0.5)
+        elif kind == "product":
+            a, b = picked
+            prod = vals[a] * vals[b]
+            factor = 2.0 ** -math.frexp(prod)[1]  # exact: brings the product into [0.5, 1)
+            bound = factor * (vals[b] * bounds[a] + vals[a] * bounds[b])
+            if bound > SENSITIVITY_CAP:
+                return False
+            self._add("scale", (self._add("mul", (a, b), prod),), factor * prod, factor)
+        elif kind in ("max", "min"):
+            a, b = picked
+            if not self._apart(vals[a], vals[b]):
+                return False
+            win = a if (vals[a] > vals[b]) == (kind == "max") else b
+            bound = bounds[win]
+            self._add(kind, (a, b), vals[win])
+        else:  # hinge: c + relu(a - b)
+            a, b, c = picked
+            if not self._apart(vals[a], vals[b]):
+                return False
+            diff = vals[a] + -1.0 * vals[b]
+            bent = diff if diff > 0.0 else 0.0
+            out = vals[c] + bent
+            bound = bounds[c] + (bounds[a] + bounds[b] if diff > 0.0 else 0.0)
+            if out > VALUE_RANGE[1] or bound > SENSITIVITY_CAP:
+                return False
+            neg = self._add("scale", (b,), -1.0 * vals[b], -1.0)
+            d = self._add("add", (a, neg), diff)
+            r = self._add("relu", (d,), bent)
+            self._add("add", (c, r), out)
+        self.bounds[-1] = bound
+        self.readable.append(len(vals) - 1)
+        if self.next_unused_input < self.n_inputs:
+            self.next_unused_input += 1
+        return True
+
+    def finish(self) -> RandomDag:
+        """Add the output gate, summing every node that nothing reads."""
+        unread = tuple(j for j, n in enumerate(self.consumers) if n == 0)
+        inputs = unread if len(unread) >= 2 else (unread[0], unread[0])
+        self._add("add", inputs, math.fsum(self.values[j] for j in inputs))
+        return RandomDag(tuple(self.values[: self.n_inputs]), tuple(self.gates))
+
+
+def random_dag(n_gates: int, seed: int) -> RandomDag:
+    """A random DAG of exactly ``n_gates`` gates (the output gate included)."""
+    rng = random.Random(seed)
+    builder = _DagBuilder(rng, n_inputs=min(100, max(2, n_gates // 1000)))
+    kinds = [k for k, _, _ in UNITS]
+    weights = [w for _, w, _ in UNITS]
+    size = {k: s for k, _, s in UNITS}
+    while (room := n_gates - 1 - len(builder.gates)) > 0:
+        for _ in range(MAX_REDRAWS):
+            kind = rng.choices(kinds, weights)[0]
+            if size[kind] <= room and builder.try_unit(kind):
+                break
+        else:
+            raise RuntimeError("could not draw a unit that avoids every kink")
+    return builder.finish()
+
+
+def exercise_yaml(dag: RandomDag) -> str:
+    """The DAG as an exercise spec for `engine.load_exercise`."""
+    name = dag.name
+    lines = [
+        "id: bench-random-dag",
+        f"title: Random DAG of {len(dag.gates)} gates",
+        "inputs:",
+    ]
+    lines += [f"  {name(j)}: {_yaml_float(v)}" for j, v in enumerate(dag.input_values)]
+    lines.append("nodes:")
+    first = len(dag.input_values)
+    for k, gate in enumerate(dag.gates, start=first):
+        ins = ", ".join(name(j) for j in gate.inputs)
+        param = f", a: {_yaml_float(gate.factor)}" if gate.op == "scale" else ""
+        lines.append(f"  - {{id: {name(k)}, op: {gate.op}, in: [{ins}]{param}}}")
+    lines.append(f"output: {name(dag.size - 1)}")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_float(x: float) -> str:
+    # YAML 1.1 (PyYAML) reads "1e-05" as a string: its floats need a point.
+    text = repr(float(x))
+    if "." not in text and "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+# ---------------------------------------------------------------- the engines
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One engine's output value and d output / d input for every input, in order."""
+
+    output: float
+    input_grads: tuple[float, ...]
+
+
+def build_peer_graph(
+    dag: RandomDag, leaves: Sequence[Any], total: Callable[[list[Any]], Any]
+) -> Any:
+    """Evaluate the DAG with autograd scalars that support +, * and .relu().
+
+    ``total`` sums the output gate's terms, each peer in its own way.
+    """
+    nodes: list[Any] = list(leaves)
+    append = nodes.append
+    *body, last = dag.gates
+    for gate in body:
+        op = gate.op
+        ins = gate.inputs
+        if op == "add":
+            append(nodes[ins[0]] + nodes[ins[1]])
+        elif op == "scale":
+            append(nodes[ins[0]] * gate.factor)
+        elif op == "mul":
+            append(nodes[ins[0]] * nodes[ins[1]])
+        elif op == "relu":
+            append(nodes[ins[0]].relu())
+        elif op == "max":  # max(a, b) = a + relu(b - a)
+            a, b = nodes[ins[0]], nodes[ins[1]]
+            append(a + (b + a * -1.0).relu())
+        elif op == "min":  # min(a, b) = a - relu(a - b)
+            a, b = nodes[ins[0]], nodes[ins[1]]
+            append(a + (a + b * -1.0).relu() * -1.0)
+        else:
+            raise ValueError(f"no peer translation for op {op!r}")
+    return total([nodes[j] for j in last.inputs])
+
+
+def run_ours(
+    variant: Variant, output: str, inputs: Sequence[str], clock: Clock
+) -> tuple[float, Result]:
+    """`solve` on a loaded exercise: forward and backward; returns (seconds, result)."""
+    start = clock()
+    solution = solve(variant)
+    seconds = clock() - start
+    return seconds, Result(solution.values[output], tuple(solution.grads[n] for n in inputs))
+
+
+def run_micrograd(dag: RandomDag, clock: Clock) -> tuple[float, Result]:
+    """Build the graph from `Value`s and backpropagate; returns (seconds, result).
+
+    Needs a deep stack: see `in_big_thread`.
+    """
+    start = clock()
+    leaves = [Value(v) for v in dag.input_values]
+    out = build_peer_graph(dag, leaves, sum)
+    out.backward()
+    seconds = clock() - start
+    return seconds, Result(float(out.data), tuple(float(leaf.grad) for leaf in leaves))
+
+
+def run_torch(dag: RandomDag, clock: Clock) -> tuple[float, Result]:
+    """Build the graph from 0-d float64 tensors and backpropagate; (seconds, result)."""
+    start = clock()
+    leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in dag.input_values]
+    out = build_peer_graph(dag, leaves, lambda terms: torch.stack(terms).sum())
+    out.backward()
+    seconds = clock() - start
+    grads = tuple(float(leaf.grad.item()) if leaf.grad is not None else 0.0 for leaf in leaves)
+    return seconds, Result(float(out.item()), grads)
+
+
+def in_big_thread(fn: Callable[[], Any], stack_bytes: int, recursion: int) -> Any:
+    """Run ``fn`` in a thread with a large stack and recursion limit (micrograd's
+    topological sort recurses once per node along the longest path)."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, fn()))
+        except BaseException as exc:  # handed to the calling thread below
+            outcome.append((False, exc))
+
+    old_stack = threading.stack_size(stack_bytes)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, recursion))
+    try:
+        thread = threading.Thread(target=target, name="deep-stack")
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old_stack)
+        sys.setrecursionlimit(old_limit)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+# ---------------------------------------------------------------- timing and checks
+
+Run = Callable[[], tuple[float, Any]]
+
+
+def best_of(repeat: int, runs: dict[str, Run], *, pause_gc: bool) -> dict[str, tuple[float, Any]]:
+    """The fastest of ``repeat`` runs of each (each run times itself) and its last result.
+
+    The runs take turns, round after round, so a busy moment on the machine is shared
+    rather than landing on one of them. With ``pause_gc`` the cyclic garbage collector
+    is paused while a run is timed (as `timeit` does); it runs between runs either way,
+    so nobody pays for another's garbage.
+    """
+    best = dict.fromkeys(runs, math.inf)
+    results: dict[str, Any] = dict.fromkeys(runs)
+    for _ in range(repeat):
+        for name, run in runs.items():
+            results[name] = None
+            gc.collect()
+            if pause_gc:
+                gc.disable()
+            try:
+                seconds, results[name] = run()
+            finally:
+                gc.enable()
+            best[name] = min(best[name], seconds)
+    return {name: (best[name], results[name]) for name in runs}
+
+
+def timed(fn: Callable[[], Any], clock: Clock) -> Run:
+    def run() -> tuple[float, Any]:
+        start = clock()
+        value = fn()
+        return clock() - start, value
+
+    return run
+
+
+def max_relative_difference(ours: Result, theirs: Result) -> tuple[float, bool]:
+    """The largest |theirs - ours| / |ours| over the output and every input gradient,
+    and whether every difference is within max(REL_TOLERANCE·|ours|, ABS_TOLERANCE)."""
+    worst = 0.0
+    agree = True
+    pairs = zip((ours.output, *ours.input_grads), (theirs.output, *theirs.input_grads),
+                strict=True)
+    for mine, other in pairs:
+        diff = abs(other - mine)
+        if not diff <= max(REL_TOLERANCE * abs(mine), ABS_TOLERANCE):  # NaN fails too
+            agree = False
+        if mine != 0.0:
+            worst = max(worst, diff / abs(mine))
+        elif diff:
+            worst = math.inf
+    return worst, agree
+
+
+def profile_solve(variant: Variant, top: int) -> None:
+    """Print where one `solve` spends its time (cProfile, by own time)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    solve(variant)
+    profiler.disable()
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=100_000, help="gates in the DAG")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random DAG")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per engine; the best counts")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: time.perf_counter; cpu: time.process_time, steadier "
+                        "when other programs compete for the processor")
+    parser.add_argument("--keep-gc", action="store_true",
+                        help="leave the garbage collector running while timing")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a cProfile breakdown of one solve()")
+    args = parser.parse_args(argv)
+    if args.nodes < 10:
+        parser.error("--nodes must be at least 10")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    clock: Clock = time.perf_counter if args.clock == "wall" else time.process_time
+    pause_gc = not args.keep_gc
+    torch.set_num_threads(1)
+
+    start = time.perf_counter()
+    dag = random_dag(args.nodes, args.seed)
+    text = exercise_yaml(dag)
+    ops = sorted({g.op for g in dag.gates})
+    print(f"DAG: {len(dag.gates)} gates, {len(dag.input_values)} inputs, "
+          f"{len(dag.gates[-1].inputs)} terms in the output sum, seed {args.seed}, "
+          f"{len(text) / 1e6:.1f} MB of YAML (built in {time.perf_counter() - start:.1f} s)")
+    print("gates by op: " + ", ".join(f"{op} {sum(g.op == op for g in dag.gates)}" for op in ops))
+    print(f"timing: best of {args.repeat}, {args.clock} clock, garbage collector "
+          + ("running" if args.keep_gc else "paused while timed") + "\n")
+
+    # Loading (parse and validate) against a bare parse with the same C loader.
+    loads = best_of(args.repeat, {
+        "ours": timed(lambda: load_exercise(text, max_bytes=None), clock),
+        "yaml": timed(lambda: yaml.load(text, Loader=_YAML_LOADER), clock),
+    }, pause_gc=pause_gc)
+    t_load, exercise = loads["ours"]
+    t_yaml = loads["yaml"][0]
+    del loads
+
+    # draw_variant compiles the graph and evaluates it once; solve is timed after that.
+    start = time.perf_counter()
+    variant = draw_variant(exercise)
+    t_prepare = time.perf_counter() - start
+    output = dag.name(dag.size - 1)
+    inputs = [dag.name(j) for j in range(len(dag.input_values))]
+
+    # Everything runs in one deep-stack thread, taking turns (micrograd needs the stack).
+    timings = in_big_thread(
+        lambda: best_of(args.repeat, {
+            "ours": lambda: run_ours(variant, output, inputs, clock),
+            "micrograd": lambda: run_micrograd(dag, clock),
+            "torch": lambda: run_torch(dag, clock),
+        }, pause_gc=pause_gc),
+        stack_bytes=512 * 1024 * 1024,
+        recursion=10 * dag.size + 10_000,  # micrograd makes about 3 Values per gate
+    )
+    t_ours, ours = timings["ours"]
+    t_micrograd, micrograd = timings["micrograd"]
+    t_torch, torch_result = timings["torch"]
+
+    diff_micrograd, agree_micrograd = max_relative_difference(ours, micrograd)
+    diff_torch, agree_torch = max_relative_difference(ours, torch_result)
+    speed_micrograd = t_micrograd / t_ours
+    speed_torch = t_torch / t_ours
+    load_ratio = t_load / t_yaml
+    speed_ok = speed_micrograd >= SPEED_TARGET and speed_torch >= SPEED_TARGET
+    load_ok = load_ratio <= LOAD_TARGET
+    agree = agree_micrograd and agree_torch
+
+    solution = solve(variant)
+    zero = sum(g == 0.0 for g in solution.grads.values())
+    grads = ours.input_grads
+    print(f"output {ours.output:.6g}; input gradients {min(grads):.3g} to {max(grads):.3g}; "
+          f"{zero} of {dag.size} nodes ({zero / dag.size:.0%}) have gradient 0")
+    print(f"draw_variant (compiles the graph; not part of the solve time): {t_prepare:.3f} s\n")
+    del solution
+
+    target = f">= {SPEED_TARGET:g}x"
+    rows = [
+        ("solve (ours)", t_ours, "", "", ""),
+        ("micrograd", t_micrograd, f"{speed_micrograd:.2f}x", target,
+         verdict(speed_micrograd >= SPEED_TARGET)),
+        ("torch scalar", t_torch, f"{speed_torch:.2f}x", target,
+         verdict(speed_torch >= SPEED_TARGET)),
+        ("load_exercise", t_load, f"{load_ratio:.2f}x", f"<= {LOAD_TARGET:g}x", verdict(load_ok)),
+        ("yaml.load (C)", t_yaml, "", "", ""),
+    ]
+    print(f"{'':16}{'seconds':>10}  {'ratio':>7}  {'target':>7}  result")
+    for label, seconds, ratio, goal, result in rows:
+        print(f"{label:16}{seconds:10.4f}  {ratio:>7}  {goal:>7}  {result}".rstrip())
+    print("ratio: peer time / solve time; load_exercise time / yaml.load time\n")
+
+    print(f"agreement with solve on the output and {len(grads)} input gradients "
+          f"(within {REL_TOLERANCE:g} relative, {ABS_TOLERANCE:g} absolute):")
+    print(f"  micrograd  max relative difference {diff_micrograd:.2e}  {verdict(agree_micrograd)}")
+    print(f"  torch      max relative difference {diff_torch:.2e}  {verdict(agree_torch)}")
+
+    if args.profile:
+        print("\ncProfile of one solve():")
+        profile_solve(variant, top=15)
+
+    all_ok = speed_ok and load_ok and agree
+    print(f"\noverall: {verdict(all_ok)} (speed {verdict(speed_ok)}, loading {verdict(load_ok)}, "
+          f"agreement {verdict(agree)})")
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
