@@ -41,7 +41,7 @@ from pydantic import (
 
 from engine.errors import ExerciseError, Problem
 from engine.expressions import ExpressionError, expand_expression
-from engine.graph import Gate, Graph, topological_order
+from engine.graph import CycleError, Gate, Graph, topological_order
 from engine.ops import OPS
 
 DEFAULT_MAX_BYTES = 1_048_576
@@ -295,9 +295,30 @@ class _LocatedYAMLError(Exception):
         self.node = node
 
 
-class _StrictLoader(_SafeLoader):  # type: ignore[misc, valid-type]
-    """The safe loader, refusing anchors/aliases (a node constructed twice) and keys
-    written twice, and locating the errors of PyYAML's own constructors."""
+class _NoDuplicateKeys:
+    """Refuses a key written twice in one mapping (PyYAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep)  # type: ignore[misc]
+        if len(mapping) != len(node.value):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.value in seen:
+                    raise _LocatedYAMLError(
+                        f"{key_node.value!r} is written twice in the same mapping",
+                        key_node.start_mark.line + 1, str(key_node.value))
+                seen.add(key_node.value)
+        return mapping
+
+
+class _FastLoader(_NoDuplicateKeys, _SafeLoader):  # type: ignore[misc, valid-type]
+    """For text without `&` or `*`, where no anchor or alias can be."""
+
+
+class _StrictLoader(_NoDuplicateKeys, _SafeLoader):  # type: ignore[misc, valid-type]
+    """Refuses anchors/aliases (a node constructed twice) and locates the errors of
+    PyYAML's own constructors. It costs a Python call per node, so it runs only
+    where the fast loader cannot be used or has failed."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         line = node.start_mark.line + 1
@@ -310,18 +331,6 @@ class _StrictLoader(_SafeLoader):  # type: ignore[misc, valid-type]
             raise
         except Exception as exc:
             raise _LocatedYAMLError(f"invalid YAML value: {exc}", line) from None
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep)
-        if len(mapping) != len(node.value):  # a key written twice: the last would win
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if key_node.value in seen:
-                    raise _LocatedYAMLError(
-                        f"{key_node.value!r} is written twice in the same mapping",
-                        key_node.start_mark.line + 1, str(key_node.value))
-                seen.add(key_node.value)
-        return mapping
 
 
 def load_exercise(
@@ -344,22 +353,22 @@ def load_exercise(
         problems = locate.pydantic_problems(exc)
         outline = _Outline.of_invalid(data)
         gates, more = _expand_nodes(outline, locate)
-        problems += more + check_graph(outline, gates, locate, complete=False)
+        problems += more + check_graph(outline, gates, locate, complete=False)[0]
         raise ExerciseError(problems) from None
     outline = _Outline.of_spec(spec)
     gates, problems = _expand_nodes(outline, locate)
     # A node whose expression failed is missing from the graph: skip the checks that
     # would then report its inputs as unused.
-    problems += check_graph(outline, gates, locate, complete=not problems)
+    more, ordered = check_graph(outline, gates, locate, complete=not problems)
+    problems += more
     if problems:
         raise ExerciseError(problems)
-    ordered = topological_order(spec.inputs, gates)
     return Exercise(
         id=spec.id,
         title=spec.title,
         description=spec.description,
         inputs=dict(spec.inputs),
-        gates=tuple(ordered),  # type: ignore[arg-type]  # no cycle: checked above
+        gates=tuple(ordered),
         output=spec.output,
         tolerance=spec.tolerance,
         node_tolerances={n.id: n.tolerance for n in spec.nodes if n.tolerance is not None},
@@ -397,6 +406,14 @@ def _read_source(source: str | os.PathLike[str], max_bytes: int | None) -> tuple
 
 
 def _parse_yaml(text: str, file: str) -> Any:
+    if "&" not in text and "*" not in text:
+        fast = _FastLoader(text)
+        try:
+            return fast.get_single_data()
+        except Exception:
+            pass
+        finally:
+            fast.dispose()
     loader = _StrictLoader(text)
     try:
         return loader.get_single_data()
@@ -590,19 +607,23 @@ def _expand_nodes(outline: _Outline, locate: _Locator) -> tuple[list[Gate], list
 
 def check_graph(
     spec: _Outline, gates: Sequence[Gate], locate: _Locator, *, complete: bool = True
-) -> list[Problem]:
-    """Every structural problem of the graph, each located. On an outline of an invalid
-    document (`complete=False`) only the checks that cannot cascade are run."""
+) -> tuple[list[Problem], list[Gate]]:
+    """Every structural problem of the graph, each located, and (when there are none)
+    the gates in topological order. On an outline of an invalid document
+    (`complete=False`) only the checks that cannot cascade are run."""
     where = _GateLocations(spec)
     problems: list[Problem] = []
     for check in (_duplicate_ids, _arity, _undefined_references, _output_is_gate):
         problems += check(spec, gates, where, locate)
     if problems or not complete:
-        return problems  # cycles and reachability only make sense on a sound graph
-    problems += _cycles(spec, gates, where, locate)
-    if problems:
-        return problems
-    return _unused(spec, gates, where, locate)
+        return problems, []  # cycles and reachability only make sense on a sound graph
+    try:
+        ordered = topological_order(spec.inputs, gates)
+    except CycleError as exc:
+        first = next(g for g in gates if g.id == exc.cycle[0])
+        loop = " -> ".join([*exc.cycle, exc.cycle[0]])
+        return [locate.problem(where.path(first, "in"), f"cycle: {loop}", "in")], []
+    return _unused(spec, gates, where, locate), ordered
 
 
 class _GateLocations:
@@ -665,17 +686,6 @@ def _output_is_gate(spec: _Outline, gates: Sequence[Gate], where: _GateLocations
         return []
     what = "an input, not a gate" if spec.output in spec.inputs else "not a node"
     return [locate.problem(("output",), f"output {spec.output!r} is {what}", "output")]
-
-
-def _cycles(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
-            locate: _Locator) -> list[Problem]:
-    result = topological_order(spec.inputs, gates)
-    if (result and isinstance(result[0], Gate)) or not result:
-        return []
-    cycle: list[str] = result  # type: ignore[assignment]
-    first = next(g for g in gates if g.id == cycle[0])
-    loop = " -> ".join([*cycle, cycle[0]])
-    return [locate.problem(where.path(first, "in"), f"cycle: {loop}", "in")]
 
 
 def _unused(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
