@@ -7,7 +7,7 @@ from engine.errors import DomainError, ExerciseError, Problem
 from engine.explain import Step
 from engine.ops import OPS, Op
 from engine.solution import Solution, solve
-from engine.spec import Exercise, Tolerance, load_exercise
+from engine.spec import Exercise, Tolerance, load_exercise, parse_exercise
 from engine.variants import Variant, draw_variant
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "Variant",
     "draw_variant",
     "load_exercise",
+    "parse_exercise",
     "solve",
 ]

@@ -343,6 +343,19 @@ def load_exercise(
     `max_bytes=None` lifts the size limit.
     """
     text, file = _read_source(source, max_bytes)
+    return _parse(text, file)
+
+
+def parse_exercise(
+    text: str, *, file: str = "<text>", max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> Exercise:
+    """Load and validate an exercise from YAML text, never read as a path (for text
+    from a client). `file` names it in error messages."""
+    _check_size(text, file, max_bytes)
+    return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> Exercise:
     data = _parse_yaml(text, file)
     if not isinstance(data, dict):
         raise ExerciseError([Problem("the document must be a mapping (id:, title:, ...)", file, 1)])
@@ -384,25 +397,31 @@ def _read_source(source: str | os.PathLike[str], max_bytes: int | None) -> tuple
         "\n" not in source and len(source) < 4096 and os.path.isfile(source)
     )
     if not is_path:
-        text, file = str(source), "<text>"
-        try:
-            size = len(text.encode())
-        except UnicodeError:
-            raise ExerciseError([Problem("the text is not valid Unicode", file)]) from None
-    else:
-        path = Path(source)
-        file = str(source)
-        try:
-            size = path.stat().st_size
-            if max_bytes is None or size <= max_bytes:
-                text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ExerciseError([Problem(f"cannot read the file: {exc}", file)]) from None
+        text = str(source)
+        _check_size(text, "<text>", max_bytes)
+        return text, "<text>"
+    path = Path(source)
+    file = str(source)
+    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise ExerciseError([_too_big(size, max_bytes, file)])
+        return path.read_text(encoding="utf-8"), file
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExerciseError([Problem(f"cannot read the file: {exc}", file)]) from None
+
+
+def _check_size(text: str, file: str, max_bytes: int | None) -> None:
+    try:
+        size = len(text.encode())
+    except UnicodeError:
+        raise ExerciseError([Problem("the text is not valid Unicode", file)]) from None
     if max_bytes is not None and size > max_bytes:
-        raise ExerciseError(
-            [Problem(f"the document is {size} bytes, over the limit of {max_bytes}", file)]
-        )
-    return text, file
+        raise ExerciseError([_too_big(size, max_bytes, file)])
+
+
+def _too_big(size: int, max_bytes: int, file: str) -> Problem:
+    return Problem(f"the document is {size} bytes, over the limit of {max_bytes}", file)
 
 
 def _parse_yaml(text: str, file: str) -> Any:
