@@ -1,0 +1,199 @@
+"""Every diagnosed mistake: detected on a purpose-made wrong submission, never raised
+on a right one."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from engine import Solution, draw_variant, load_exercise, solve
+from grader.mistakes import MISTAKES, Mistake, WrongBlank, diagnose
+from grader.scoring import ScoringPolicy, grade
+
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
+NAMED = ("branch-not-summed", "no-upstream", "mul-not-swapped", "max-misrouted",
+         "sigmoid-derivative", "inv-sign", "inv-derivative", "exp-derivative",
+         "scale-factor", "sign-flip", "forward-as-gradient")
+
+ADD_CONST = """\
+id: add-const-3
+title: c + x with c = 3
+inputs: {x: 2.0, y: -1.5}
+nodes:
+  - {id: p, op: mul, in: [x, y]}
+  - {id: f, op: add_const, in: [p], c: 3}
+output: f
+"""
+
+
+def solved(name: str, *, local: bool = False) -> Solution:
+    text = ADD_CONST if name == "add-const-3" else (EXERCISES / f"{name}.yaml").read_text()
+    if local:
+        text += "ask: [forward, backward, local]\n"
+    return solve(draw_variant(load_exercise(text)))
+
+
+def reference(solution: Solution) -> dict:
+    exercise = solution.exercise
+    submission: dict = {"forward": {g.id: solution.values[g.id] for g in exercise.gates},
+                        "backward": dict(solution.grads)}
+    if "local" in exercise.ask:
+        submission["local"] = {g.id: solution.local_gradients(g.id) for g in exercise.gates}
+    return submission
+
+
+# (exercise, node, wrong value, expected code): the right df/d(node) and why it is wrong
+BACKWARD_CASES = [
+    ("branching", "x", -2.0, "branch-not-summed"),  # only via a (x·y): -2; right: -7
+    ("branching", "x", -6.0, "branch-not-summed"),  # only via b (x + y)
+    ("branching", "x", 1.0, "branch-not-summed"),  # only via c (max)
+    ("sigmoid-neuron", "x0", 2.0, "no-upstream"),  # w0 alone; right: 0.1966·2
+    ("sigmoid-neuron", "x0", -0.1966, "mul-not-swapped"),  # 0.1966·x0
+    ("gate-patterns", "w", 2.0, "max-misrouted"),  # w lost the max: right is 0
+    ("gate-patterns", "w", 1.0, "max-misrouted"),  # split between z and w
+    ("gate-patterns", "z", 0.0, "max-misrouted"),  # the winner got nothing
+    ("sigmoid-neuron-one-gate", "s", 0.7311, "sigmoid-derivative"),  # σ(s); right 0.1966
+    ("sigmoid-neuron-one-gate", "s", 1.0, "sigmoid-derivative"),  # s itself
+    ("rule-inv", "s", 0.16, "inv-sign"),  # +1/s²; right -0.16
+    ("rule-inv", "s", -0.4, "inv-derivative"),  # -1/s
+    ("rule-exp", "p", -2.0, "exp-derivative"),  # p itself; right e^-2
+    ("rule-exp", "p", 1.0, "exp-derivative"),
+    ("rule-scale", "s", 1.0, "scale-factor"),  # forgot a = -2
+    ("add-const-3", "p", 3.0, "scale-factor"),  # multiplied by c; right 1
+    ("sigmoid-neuron", "x0", -0.3932, "sign-flip"),
+    ("sigmoid-neuron", "e", 0.5344, "sign-flip"),
+    ("sigmoid-neuron", "d", 0.5344, "inv-sign"),  # at an inv gate, the specific rule
+    ("sigmoid-neuron", "p0", -2.0, "forward-as-gradient"),
+    ("sigmoid-neuron", "f", 0.7311, "forward-as-gradient"),
+]
+
+# (exercise, gate, input, wrong value, expected code): the right d gate / d input
+LOCAL_CASES = [
+    ("sigmoid-neuron", "p0", "x0", -1.0, "mul-not-swapped"),  # x0 itself; right w0 = 2
+    ("gate-patterns", "m", "w", 1.0, "max-misrouted"),
+    ("gate-patterns", "m", "z", 0.5, "max-misrouted"),
+    ("sigmoid-neuron-one-gate", "f", "s", 0.7311, "sigmoid-derivative"),
+    ("sigmoid-neuron", "f", "d", 0.5344, "inv-sign"),
+    ("sigmoid-neuron", "f", "d", -0.7311, "inv-derivative"),
+    ("sigmoid-neuron", "e", "n", -1.0, "exp-derivative"),
+    ("sigmoid-neuron", "n", "s", 1.0, "scale-factor"),
+    ("sigmoid-neuron", "p0", "w0", 1.0, "sign-flip"),
+    ("sigmoid-neuron", "d", "e", 1.3679, "forward-as-gradient"),
+]
+
+
+@pytest.mark.parametrize(("name", "node", "value", "code"), BACKWARD_CASES)
+def test_each_mistake_is_detected_in_a_gradient(name, node, value, code):
+    solution = solved(name)
+    submission = reference(solution)
+    submission["backward"][node] = value
+    result = grade(solution, submission)
+    found = next(b for b in result.blanks if (b.kind, b.node) == ("backward", node))
+    assert (found.status, found.mistake) == ("incorrect", code), found.message
+    others = [b for b in result.blanks if b is not found]
+    assert all(b.mistake is None for b in others)
+
+
+@pytest.mark.parametrize(("name", "gate", "input_", "value", "code"), LOCAL_CASES)
+def test_each_mistake_is_detected_in_a_local_gradient(name, gate, input_, value, code):
+    solution = solved(name, local=True)
+    submission = reference(solution)
+    submission["local"][gate][input_] = value
+    result = grade(solution, submission)
+    found = next(b for b in result.blanks if (b.kind, b.node, b.input) == ("local", gate, input_))
+    assert (found.status, found.mistake) == ("incorrect", code), found.message
+
+
+@pytest.mark.parametrize("name", sorted({case[0] for case in BACKWARD_CASES + LOCAL_CASES}))
+def test_no_mistake_is_raised_on_a_right_submission(name):
+    for local in (False, True):
+        solution = solved(name, local=local)
+        result = grade(solution, reference(solution))
+        assert result.score == 1.0
+        assert all(b.mistake is None for b in result.blanks)
+
+
+def test_a_right_answer_that_equals_a_mistakes_value_is_right():
+    # At c + x with c = 1, "multiplied by c" gives the right answer; at the output's
+    # only consumer the upstream gradient is 1, so "no upstream" is right too.
+    solution = solve(draw_variant(load_exercise(EXERCISES / "rule-add-const.yaml")))
+    submission = reference(solution)
+    submission["backward"]["p"] = 1.0
+    result = grade(solution, submission)
+    assert result.score == 1.0
+    assert all(b.mistake is None for b in result.blanks)
+
+
+def test_every_named_mistake_is_registered_once():
+    codes = [m.code for m in MISTAKES]
+    assert len(codes) == len(set(codes))
+    assert set(NAMED) <= set(codes)
+    detected = {case[-1] for case in BACKWARD_CASES + LOCAL_CASES}
+    assert detected == set(codes)
+
+
+def test_specific_rules_are_tried_before_generic_ones():
+    codes = [m.code for m in MISTAKES]
+    for specific in ("inv-sign", "scale-factor", "mul-not-swapped"):
+        assert codes.index(specific) < codes.index("sign-flip")
+    assert codes.index("sigmoid-derivative") < codes.index("forward-as-gradient")
+
+
+def test_a_consistent_blank_is_not_diagnosed():
+    solution = solved("sigmoid-neuron")
+    submission = reference(solution)
+    submission["backward"]["p0"] = 0.5
+    submission["backward"]["x0"] = 0.5 * 2.0  # right, given their df/dp0
+    result = grade(solution, submission)
+    x0 = next(b for b in result.blanks if (b.kind, b.node) == ("backward", "x0"))
+    assert (x0.status, x0.mistake) == ("consistent", None)
+
+
+def test_a_diagnosis_uses_the_students_own_upstream_gradient():
+    solution = solved("sigmoid-neuron")  # w0 = 2, x0 = -1
+    submission = reference(solution)
+    submission["backward"]["p0"] = 0.5  # a slip, then two mistakes made with it:
+    submission["backward"]["w0"] = 0.5  # df/dp0 · x0 = -0.5, with the sign flipped
+    submission["backward"]["x0"] = -0.5  # df/dp0 · x0: x0's own value, not w0's
+    result = grade(solution, submission)
+    by_node = {b.node: b for b in result.blanks if b.kind == "backward"}
+    assert by_node["w0"].mistake == "sign-flip"
+    assert by_node["x0"].mistake == "mul-not-swapped"
+
+
+def test_a_mistake_can_be_added_through_the_policy():
+    def halved(b: WrongBlank) -> str | None:
+        return "half of it" if b.fits(b.expected / 2) else None
+
+    solution = solved("sigmoid-neuron")
+    submission = reference(solution)
+    submission["backward"]["x0"] = 0.3932 / 2
+    policy = ScoringPolicy(mistakes=(Mistake("halved", halved), *MISTAKES))
+    found = next(b for b in grade(solution, submission, policy=policy).blanks
+                 if (b.kind, b.node) == ("backward", "x0"))
+    assert (found.mistake, found.message) == ("halved", "half of it")
+
+
+def test_a_hypothesis_that_cannot_be_evaluated_does_not_match():
+    def broken(_b: WrongBlank) -> str | None:
+        raise ZeroDivisionError
+
+    blank = WrongBlank(kind="backward", node="x", input=None, output="f", value=1.0,
+                       forward_value=0.0, expected=2.0, edges=(), fits=lambda v: v == 1.0)
+    assert diagnose(blank, (Mistake("broken", broken),)) is None
+    assert diagnose(blank, (Mistake("broken", broken), *MISTAKES)) is None
+
+
+def test_a_hypothesis_predicting_an_overflow_never_matches():
+    def infinite(b: WrongBlank) -> str | None:
+        return "overflowed" if b.fits(math.inf) or b.fits(math.nan) else None
+
+    solution = solved("sigmoid-neuron")
+    submission = reference(solution)
+    submission["backward"]["x0"] = 1e308
+    policy = ScoringPolicy(mistakes=(Mistake("infinite", infinite), *MISTAKES))
+    found = next(b for b in grade(solution, submission, policy=policy).blanks
+                 if (b.kind, b.node) == ("backward", "x0"))
+    assert found.mistake != "infinite"

@@ -1,0 +1,194 @@
+"""Properties of grade() over random exercises (hypothesis).
+
+* a submission built from the reference solution always scores 1 (kinks included);
+* perturbing exactly one forward value, and computing every later blank from it, makes
+  exactly that blank incorrect and every blank downstream correct or consistent;
+* the same for one gradient, and the blanks upstream of it;
+* whatever is typed, grading does not fail, the score is within [0, 1], and no message
+  of a wrong blank holds its reference number.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from test_scoring import carried_submission
+
+from engine import Solution, draw_variant, load_exercise, solve
+from engine.explain import fmt
+from grader.scoring import DEGENERATE_FEEDS, GradeResult, grade
+from grader.tolerance import NOISE_ABS, same_number
+
+SMOOTH = ("add", "sub", "mul", "scale", "add_const", "neg", "sigmoid", "tanh", "sin", "cos")
+KINKED = ("max", "min", "relu", "abs")
+ARITY = {"add": 2, "sub": 2, "mul": 2, "max": 2, "min": 2}
+PARAMS = {"scale": "a", "add_const": "c"}
+
+SETTINGS = settings(max_examples=150, deadline=None)
+
+
+@st.composite
+def exercise_texts(draw: st.DrawFn, ops: tuple[str, ...], asks_local: bool | None = None) -> str:
+    """A random small exercise as YAML: fixed inputs, gates reading earlier nodes, and a
+    last gate adding up every node nothing else reads."""
+    count = draw(st.integers(2, 4))
+    value = st.floats(-2, 2, allow_nan=False).map(lambda v: round(v, 3))
+    names = [f"x{i}" for i in range(count)]
+    lines = ["id: random", "title: random", "inputs:"]
+    lines += [f"  {n}: {draw(value)!r}" for n in names]
+    lines.append("nodes:")
+    read: set[str] = set()
+    for k in range(draw(st.integers(1, 7))):
+        op = draw(st.sampled_from(ops))
+        ins = [draw(st.sampled_from(names)) for _ in range(ARITY.get(op, 1))]
+        extra = ""
+        if op in PARAMS:
+            extra = f", {PARAMS[op]}: {draw(st.sampled_from([-2.0, -0.5, 0.5, 1.5, 3.0]))}"
+        lines.append(f"  - {{id: g{k}, op: {op}, in: [{', '.join(ins)}]{extra}}}")
+        read.update(ins)
+        names.append(f"g{k}")
+    sinks = [n for n in names if n not in read] or [names[-1]]
+    if len(sinks) == 1:
+        sinks *= 2
+    lines.append(f"  - {{id: out, op: add, in: [{', '.join(sinks)}]}}")
+    lines.append("output: out")
+    local = draw(st.booleans()) if asks_local is None else asks_local
+    lines.append(f"ask: [forward, backward{', local' if local else ''}]")
+    return "\n".join(lines) + "\n"
+
+
+def solved(text: str) -> Solution:
+    return solve(draw_variant(load_exercise(text)))
+
+
+def perturbed(value: float, direction: int) -> float:
+    """Far outside any default tolerance of `value`, never 0."""
+    moved = value + direction * max(0.25 * abs(value), 0.25)
+    return moved if moved != 0.0 else 0.5
+
+
+def degenerate_carry(solution: Solution, submission: dict[str, Any]) -> bool:
+    """Whether a value that differs from the reference is degenerate: such values earn
+    no carried credit by design, so they are outside these properties."""
+    exercise = solution.exercise
+    graph = exercise.graph
+    ops = {g.id: g.op for g in exercise.gates}
+    for name, value in submission.get("forward", {}).items():
+        if same_number(value, solution.values[name]):
+            continue
+        if abs(value) <= NOISE_ABS:
+            return True
+        feeds = {ops[graph.names[c]] for c, _ in graph.consumers(graph.index[name])}
+        if any(same_number(value, v) for op in feeds for v in DEGENERATE_FEEDS.get(op, ())):
+            return True
+    return any(abs(value) <= NOISE_ABS and not same_number(value, solution.grads[name])
+               for name, value in submission.get("backward", {}).items())
+
+
+def by_blank(result: GradeResult) -> dict[tuple[str, str, str | None], str]:
+    return {(b.kind, b.node, b.input): b.status for b in result.blanks}
+
+
+def downstream(solution: Solution, node: str) -> set[str]:
+    graph = solution.exercise.graph
+    found = {node}
+    for k in range(graph.index[node], len(graph.names)):
+        if any(graph.names[j] in found for j in graph.inputs_of(k)):
+            found.add(graph.names[k])
+    return found
+
+
+@SETTINGS
+@given(exercise_texts(SMOOTH + KINKED))
+def test_the_reference_submission_always_scores_one(text):
+    solution = solved(text)
+    result = grade(solution, carried_submission(solution))
+    assert result.score == 1.0, [b for b in result.blanks if b.status != "correct"]
+    assert result.first_error is None
+
+
+@SETTINGS
+@given(exercise_texts(SMOOTH), st.data())
+def test_one_wrong_forward_value_costs_only_that_blank(text, data):
+    solution = solved(text)
+    exercise = solution.exercise
+    gate = data.draw(st.sampled_from([g.id for g in exercise.gates]))
+    slip = perturbed(solution.values[gate], data.draw(st.sampled_from([-1, 1])))
+    submission = carried_submission(solution, forward={gate: slip})
+    assume(not degenerate_carry(solution, submission))
+    result = grade(solution, submission)
+    statuses = by_blank(result)
+    assert statuses.pop(("forward", gate, None)) == "incorrect"
+    assert set(statuses.values()) <= {"correct", "consistent"}, result.blanks
+    after = downstream(solution, gate)
+    for (kind, node, _), status in statuses.items():
+        if kind == "forward" and node not in after:
+            assert status == "correct"
+    assert result.first_error is not None
+    assert (result.first_error.blank.kind, result.first_error.blank.node) == ("forward", gate)
+    carried = {(b.kind, b.node, b.input) for b in result.first_error.propagated_into}
+    assert carried == {key for key, status in statuses.items() if status == "consistent"}
+
+
+@SETTINGS
+@given(exercise_texts(SMOOTH), st.data())
+def test_one_wrong_gradient_costs_only_that_blank(text, data):
+    solution = solved(text)
+    graph = solution.exercise.graph
+    node = data.draw(st.sampled_from(graph.names))
+    slip = perturbed(solution.grads[node], data.draw(st.sampled_from([-1, 1])))
+    submission = carried_submission(solution, backward={node: slip})
+    assume(not degenerate_carry(solution, submission))
+    result = grade(solution, submission)
+    statuses = by_blank(result)
+    assert statuses.pop(("backward", node, None)) == "incorrect"
+    assert set(statuses.values()) <= {"correct", "consistent"}, result.blanks
+    upstream = {n for n in graph.names if node in downstream(solution, n)}
+    for (kind, name, _), status in statuses.items():
+        if kind != "backward" or name not in upstream:
+            assert status == "correct", (kind, name)
+
+
+ANYTHING = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-3, 3).map(lambda v: round(v, 2)),
+    st.integers(-3, 3),
+    st.sampled_from([0.0, 1.0, -1.0, None, "", "0.5", True, False]),
+)
+
+
+@SETTINGS
+@given(exercise_texts(SMOOTH + KINKED, asks_local=True), st.data())
+def test_anything_typed_is_graded_safely_and_never_reveals_a_reference(text, data):
+    solution = solved(text)
+    exercise = solution.exercise
+    submission: dict[str, Any] = {"forward": {}, "backward": {}, "local": {}}
+    for gate in exercise.gates:
+        if data.draw(st.booleans()):
+            submission["forward"][gate.id] = data.draw(ANYTHING)
+        for name in gate.inputs:
+            if data.draw(st.booleans()):
+                submission["local"].setdefault(gate.id, {})[name] = data.draw(ANYTHING)
+    for name in exercise.graph.names:
+        if data.draw(st.booleans()):
+            submission["backward"][name] = data.draw(ANYTHING)
+    result = grade(solution, submission)
+    assert 0.0 <= result.score <= 1.0
+    assert result.has_format_errors == any(b.status == "invalid" for b in result.blanks)
+    for b in result.blanks:
+        if b.status not in ("incorrect", "consistent"):
+            continue
+        if b.kind == "forward":
+            reference = solution.values[b.node]
+        elif b.kind == "backward":
+            reference = solution.grads[b.node]
+        else:
+            assert b.input is not None
+            reference = solution.local_gradients(b.node)[b.input]
+        if math.isfinite(reference) and abs(reference) >= 0.005 and reference not in (
+                1.0, -1.0, 2.0, -2.0, 0.5, -0.5):  # small constants appear in rules
+            assert fmt(reference) not in b.message
+            assert repr(reference) not in b.message
