@@ -25,7 +25,24 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 CHECK_SEEDS = 20  # seeds drawn by `grader check` for a randomized exercise
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _WithServiceCommands(click.Group):
+    """Adds the service's commands (serve, migrate, user, token), imported only when
+    one of them runs: they load Flask and SQLAlchemy, which check and solve need not."""
+
+    service_commands = ("migrate", "serve", "token", "user")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.service_commands])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.service_commands:
+            from grader import service_cli
+
+            return getattr(service_cli, name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_WithServiceCommands, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Backprop Grader: check, solve and grade backpropagation exercises."""
 
@@ -260,6 +277,8 @@ def read_json(path: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnusableFile([f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"]) from None
+    except (ValueError, RecursionError) as exc:  # an integer too long, nesting too deep
+        raise UnusableFile([f"{path}: invalid JSON: {exc}"]) from None
 
 
 def _tally(statuses: Iterable[str]) -> str:

@@ -1,0 +1,384 @@
+"""Submit throughput of the grading service under gunicorn on PostgreSQL.
+
+    .venv/bin/python benchmarks/submit_load.py [--clients 32] [--seconds 15]
+        [--workers N] [--threads T] [--worker-class gthread|sync]
+
+Sets up a course with 200 students and a 30-blank exercise (forward values and
+gradients of a 13-gate graph) directly in a fresh PostgreSQL schema, serves
+`grader.app:create_app()` with the gunicorn configuration of `grader serve`
+(grader/gunicorn_conf.py) on a free loopback port, and drives concurrent
+practice and assignment submissions from persistent connections. In the same run, the
+same gunicorn configuration serves the ceiling: a minimal Flask endpoint that only
+parses the same JSON and inserts one row. Prints requests/s and p50/p99 latency of
+both, the ratio, the errors, and checks that every acknowledged attempt is stored.
+
+DATABASE_URL selects the server (default: the local CI database,
+postgresql+psycopg://postgres@127.0.0.1:5432/test); the schema is dropped at the end.
+Traffic goes to 127.0.0.1 only, and every loop is bounded in time and count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine import Variant, solve  # noqa: E402
+from grader import db, service  # noqa: E402
+from grader.config import Settings  # noqa: E402
+from grader.models import Attempt, CourseRole, Role  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+STUDENTS = 200
+MAX_REQUESTS_PER_RUN = 200_000  # a hard bound besides the time limit
+
+# 4 inputs, 13 gates: 13 forward values + 17 gradients = 30 blanks.
+EXERCISE_YAML = """\
+id: bench-thirty-blanks
+title: Thirty blanks (benchmark)
+inputs:
+  x0: {uniform: [0.5, 1.5], step: 0.25}
+  x1: {uniform: [-1.5, -0.5], step: 0.25}
+  x2: {uniform: [0.5, 1.5], step: 0.25}
+  x3: {uniform: [0.5, 2.0], step: 0.25}
+nodes:
+  - {id: a, op: mul, in: [x0, x1]}
+  - {id: b, op: add, in: [x2, x3]}
+  - {id: c, op: mul, in: [a, b]}
+  - {id: d, op: sigmoid, in: [c]}
+  - {id: e, op: mul, in: [d, x0]}
+  - {id: f, op: add, in: [e, b]}
+  - {id: g, op: tanh, in: [f]}
+  - {id: h, op: scale, in: [g], a: 2}
+  - {id: i, op: add_const, in: [h], c: 1}
+  - {id: j, op: mul, in: [i, a]}
+  - {id: k, op: sin, in: [j]}
+  - {id: l, op: add, in: [k, d]}
+  - {id: m, op: mul, in: [l, x3]}
+output: m
+ask: [forward, backward]
+"""
+
+CEILING_APP = '''
+"""The ceiling: parse the JSON body, insert one row, answer 201."""
+import json, os
+from flask import Flask, Response, request
+from sqlalchemy import create_engine, text
+
+def create_app():
+    app = Flask("ceiling")
+    engine = create_engine(os.environ["DATABASE_URL"], pool_size=5, max_overflow=5,
+                           pool_pre_ping=True)
+    @app.post("/ingest")
+    def ingest():
+        body = json.loads(request.get_data())
+        with engine.begin() as connection:
+            new_id = connection.execute(
+                text("INSERT INTO bench_ingest (body) VALUES (:body) RETURNING id"),
+                {"body": json.dumps(body)}).scalar_one()
+        return Response(json.dumps({"id": new_id}), status=201, mimetype="application/json")
+    return app
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def with_schema(url: str, schema: str) -> str:
+    parsed = make_url(url)
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False)
+
+
+@dataclass
+class Setup:
+    tokens: list[str]
+    practice_bodies: list[bytes]
+    assignment_bodies: list[bytes]
+    assignment_id: int
+
+
+def right_answers(solution: Any, exercise: Any) -> dict[str, Any]:
+    gates = [g.id for g in exercise.gates]
+    return {
+        "forward": {g: round(solution.values[g], 6) for g in gates},
+        "backward": {n: round(solution.grads[n], 6) for n in [*exercise.inputs, *gates]},
+    }
+
+
+def set_up(url: str) -> Setup:
+    """Users, tokens, course, enrollments, assignment and each student's variants,
+    written directly through the service layer (setup is not what is measured)."""
+    settings = Settings(database_url=url, testing=True)
+    engine = db.make_engine(url, settings)
+    session = sessionmaker(engine, expire_on_commit=False)()
+    exercise = service.parse_exercise_text(EXERCISE_YAML, max_bytes=None)
+    version = service.store_exercise(session, exercise, owner=None).version
+    teacher = service.create_user(session, "teacher", Role.INSTRUCTOR)
+    course = service.create_course(session, teacher, "Benchmark course")
+    assignment = service.create_assignment(session, teacher, course.id, exercise.id, None,
+                                           None, None, False)
+    tokens, practice, assigned = [], [], []
+    for n in range(STUDENTS):
+        username = f"student{n:03d}"
+        student = service.create_user(session, username, Role.STUDENT)
+        service.enroll(session, teacher, course.id, username, CourseRole.STUDENT)
+        tokens.append(service.create_token(session, username))
+        for target, assignment_or_none in ((practice, None), (assigned, assignment)):
+            record = service.current_variant(session, student, version, assignment_or_none)
+            solution = solve(Variant(exercise, record.seed, dict(record.inputs)))
+            target.append(json.dumps(right_answers(solution, exercise)).encode())
+    session.close()
+    engine.dispose()
+    return Setup(tokens, practice, assigned, assignment.id)
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    seconds: float = 0.0
+
+    def record(self, status: int, latency: float) -> None:
+        with self.lock:
+            self.latencies.append(latency)
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    def line(self, name: str) -> str:
+        ordered = sorted(self.latencies)
+        p50 = statistics.median(ordered) * 1000
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+        rate = self.requests / self.seconds
+        return (f"{name:<28} {rate:9.1f} req/s   p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   "
+                f"statuses {dict(sorted(self.statuses.items()))}")
+
+
+def drive(port: int, requests: list[tuple[str, bytes, dict[str, str]]], clients: int,
+          seconds: float) -> Run:
+    """`clients` threads, each on one keep-alive connection, cycling through the
+    requests until the time is up."""
+    run = Run()
+    deadline = time.monotonic() + seconds
+    counter = iter(range(MAX_REQUESTS_PER_RUN))
+    counter_lock = threading.Lock()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < deadline:
+            with counter_lock:
+                n = next(counter, None)
+            if n is None:
+                return
+            path, body, headers = requests[n % len(requests)]
+            started = time.perf_counter()
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                status = 0
+            run.record(status, time.perf_counter() - started)
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def wait_ready(port: int, path: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            if connection.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def workers_cpu_seconds(master: int) -> float:
+    """CPU time used so far by a gunicorn master's worker processes (Linux /proc)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every local postgres process (0 when the server is elsewhere)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
+    args = parser.parse_args()
+
+    base = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    schema = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base, poolclass=NullPool)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = with_schema(base, schema)
+    servers: list[subprocess.Popen] = []
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / schema
+    try:
+        db.upgrade(url)
+        with create_engine(url, poolclass=NullPool).begin() as connection:
+            connection.execute(text("CREATE TABLE bench_ingest (id serial PRIMARY KEY, "
+                                    "body json NOT NULL)"))
+        print(f"setting up {STUDENTS} students ...", flush=True)
+        setup = set_up(url)
+
+        workdir.mkdir(parents=True)
+        (workdir / "ceiling_app.py").write_text(CEILING_APP)
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(48),
+               "GRADER_ACCESS_LOG": "", "GRADER_LOG_LEVEL": "warning"}
+        if args.workers:
+            env["GRADER_WORKERS"] = str(args.workers)
+        if args.threads:
+            env["GRADER_THREADS"] = str(args.threads)
+        gunicorn_options = ["--worker-class", args.worker_class]
+
+        ceiling_port, grader_port = free_port(), free_port()
+        ceiling = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:grader.gunicorn_conf",
+             *gunicorn_options, "--bind", f"127.0.0.1:{ceiling_port}",
+             "--chdir", str(workdir), "ceiling_app:create_app()"], env=env)
+        servers.append(ceiling)
+        grader = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:grader.gunicorn_conf",
+             *gunicorn_options, "--bind", f"127.0.0.1:{grader_port}",
+             "grader.app:create_app()"], env=env, cwd=ROOT)
+        servers.append(grader)
+        wait_ready(ceiling_port, "/", ceiling)
+        wait_ready(grader_port, "/readyz", grader)
+
+        submissions: list[tuple[str, bytes, dict[str, str]]] = []
+        ingest: list[tuple[str, bytes, dict[str, str]]] = []
+        for n, token in enumerate(setup.tokens):
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            submissions.append(("/api/v1/exercises/bench-thirty-blanks/attempts",
+                                setup.practice_bodies[n], auth))
+            submissions.append((f"/api/v1/assignments/{setup.assignment_id}/attempts",
+                                setup.assignment_bodies[n], auth))
+            ingest.append(("/ingest", setup.practice_bodies[n],
+                           {"Content-Type": "application/json"}))
+
+        warmup = min(2.0, args.seconds / 5)
+        drive(ceiling_port, ingest, args.clients, warmup)
+        drive(grader_port, submissions, args.clients, warmup)
+        with create_engine(url, poolclass=NullPool).connect() as connection:
+            before = connection.execute(select(func.count(Attempt.id))).scalar_one()
+
+        print(f"{args.clients} clients, {args.seconds:g} s each, worker class "
+              f"{args.worker_class}, workers {env.get('GRADER_WORKERS', 'default')}, "
+              f"threads {env.get('GRADER_THREADS', 'default')}", flush=True)
+        cpu, pg = workers_cpu_seconds(ceiling.pid), postgres_cpu_seconds()
+        ceiling_run = drive(ceiling_port, ingest, args.clients, args.seconds)
+        ceiling_cpu = (workers_cpu_seconds(ceiling.pid) - cpu) / ceiling_run.requests
+        ceiling_pg = (postgres_cpu_seconds() - pg) / ceiling_run.requests
+        print(ceiling_run.line("ceiling (parse + insert)"), flush=True)
+        cpu, pg = workers_cpu_seconds(grader.pid), postgres_cpu_seconds()
+        submit_run = drive(grader_port, submissions, args.clients, args.seconds)
+        submit_cpu = (workers_cpu_seconds(grader.pid) - cpu) / submit_run.requests
+        submit_pg = (postgres_cpu_seconds() - pg) / submit_run.requests
+        print(submit_run.line("submit (practice+assignment)"), flush=True)
+        print(f"CPU per request, workers: ceiling {ceiling_cpu * 1000:.2f} ms, submit "
+              f"{submit_cpu * 1000:.2f} ms; postgres: ceiling {ceiling_pg * 1000:.2f} ms, "
+              f"submit {submit_pg * 1000:.2f} ms")
+
+        with create_engine(url, poolclass=NullPool).connect() as connection:
+            stored = connection.execute(select(func.count(Attempt.id))).scalar_one() - before
+        acknowledged = submit_run.statuses.get(201, 0)
+        errors = submit_run.requests - acknowledged
+        ratio = (submit_run.requests / submit_run.seconds) / (
+            ceiling_run.requests / ceiling_run.seconds)
+        p99 = sorted(submit_run.latencies)[int(len(submit_run.latencies) * 0.99)] * 1000
+        print(f"submit/ceiling throughput: {ratio:.0%} (target >= 50%)")
+        print(f"submit p99: {p99:.1f} ms (target < 100 ms)")
+        print(f"errors: {errors}; acknowledged {acknowledged}, stored {stored} "
+              f"({'equal' if stored == acknowledged else 'MISMATCH'})")
+    finally:
+        for server in servers:
+            stop(server)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        for leftover in workdir.glob("*"):
+            leftover.unlink()
+        if workdir.exists():
+            workdir.rmdir()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""/api/v1/courses: courses, enrollments, assignments and the gradebook."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, request
+
+from grader import service
+from grader.api import present, schemas
+from grader.api.operations import Reply, operation
+from grader.db import get_session
+from grader.models import User
+
+bp = Blueprint("courses", __name__, url_prefix="/courses")
+
+# Integer ids above the column's range would fail in the database, not in routing.
+COURSE = "<int(max=2147483647):course_id>"
+CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@bp.post("")
+@operation("Create a course; the caller becomes its instructor", response=schemas.CourseOut,
+           status=201, body=schemas.CourseCreate, problems=(400, 403, 415, 422))
+def create_course(actor: User, body: schemas.CourseCreate) -> Reply:
+    course = service.create_course(get_session(), actor, body.title)
+    out = schemas.CourseOut(id=course.id, title=course.title, role="instructor",
+                            created_at=course.created_at)
+    return Reply(out, 201, {"Location": f"/api/v1/courses/{course.id}"})
+
+
+@bp.get("")
+@operation("Courses the caller is enrolled in (admins: all)", response=list[schemas.CourseOut])
+def list_courses(actor: User) -> list[schemas.CourseOut]:
+    return [
+        schemas.CourseOut(id=c.id, title=c.title, role=role, created_at=c.created_at)
+        for c, role in service.visible_courses(get_session(), actor)
+    ]
+
+
+@bp.get(f"/{COURSE}")
+@operation("One course", response=schemas.CourseOut, problems=(403, 404))
+def get_course(actor: User, course_id: int) -> schemas.CourseOut:
+    course, enrollment = service.course_access(get_session(), actor, course_id)
+    return schemas.CourseOut(id=course.id, title=course.title,
+                             role=enrollment.role if enrollment else None,
+                             created_at=course.created_at)
+
+
+@bp.post(f"/{COURSE}/enrollments")
+@operation("Enroll a user (course instructors)", response=schemas.EnrollmentOut, status=201,
+           body=schemas.EnrollmentCreate, problems=(400, 403, 404, 409, 415, 422))
+def enroll(actor: User, course_id: int, body: schemas.EnrollmentCreate) -> schemas.EnrollmentOut:
+    enrollment = service.enroll(get_session(), actor, course_id, body.user, body.role)
+    return schemas.EnrollmentOut(user=body.user, role=enrollment.role,
+                                 created_at=enrollment.created_at)
+
+
+@bp.get(f"/{COURSE}/enrollments")
+@operation("The course's enrollments (course instructors)",
+           response=list[schemas.EnrollmentOut], problems=(403, 404))
+def list_enrollments(actor: User, course_id: int) -> list[schemas.EnrollmentOut]:
+    return [
+        schemas.EnrollmentOut(user=e.user.username, role=e.role, created_at=e.created_at)
+        for e in service.course_enrollments(get_session(), actor, course_id)
+    ]
+
+
+@bp.post(f"/{COURSE}/assignments")
+@operation("Set an exercise as an assignment (course instructors)",
+           response=schemas.AssignmentOut, status=201, body=schemas.AssignmentCreate,
+           problems=(400, 403, 404, 415, 422))
+def create_assignment(actor: User, course_id: int, body: schemas.AssignmentCreate) -> Reply:
+    assignment = service.create_assignment(
+        get_session(), actor, course_id, body.exercise, body.max_attempts, body.opens_at,
+        body.due_at, body.new_variant_each_attempt,
+    )
+    return Reply(present.assignment_out(assignment), 201,
+                 {"Location": f"/api/v1/assignments/{assignment.id}"})
+
+
+@bp.get(f"/{COURSE}/assignments")
+@operation("The course's assignments (enrolled users)", response=list[schemas.AssignmentOut],
+           problems=(403, 404))
+def list_assignments(actor: User, course_id: int) -> list[schemas.AssignmentOut]:
+    return [present.assignment_out(a)
+            for a in service.course_assignments(get_session(), actor, course_id)]
+
+
+@bp.get(f"/{COURSE}/grades")
+@operation("Best score per student per assignment (course instructors); CSV with "
+           "Accept: text/csv", response=schemas.GradebookOut, problems=(403, 404),
+           also_produces=("text/csv",))
+def gradebook(actor: User, course_id: int) -> schemas.GradebookOut | Response:
+    book = service.gradebook(get_session(), actor, course_id)
+    if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
+        return gradebook_csv(book)
+    return schemas.GradebookOut(
+        course=book.course.id,
+        assignments=[
+            schemas.GradebookAssignment(id=a.id, exercise=a.exercise_version.exercise_id,
+                                        title=title)
+            for a, title in book.titles()
+        ],
+        students=[
+            schemas.GradebookStudent(
+                user=row.username,
+                best={str(k): v for k, v in row.best.items()},
+                attempts={str(k): v for k, v in row.attempts.items()},
+            )
+            for row in book.rows
+        ],
+    )
+
+
+def gradebook_csv(book: service.Gradebook) -> Response:
+    """One row per student, one column per assignment: the best score, blank when
+    the student made no attempt."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["user", *(safe_cell(f"{a.id}: {title}") for a, title in book.titles())])
+    for row in book.rows:
+        writer.writerow([safe_cell(row.username),
+                         *("" if s is None else f"{s:g}" for s in row.best.values())])
+    filename = f"course-{book.course.id}-grades.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def safe_cell(text: str) -> str:
+    # A spreadsheet runs a cell that starts with = + - @ as a formula.
+    return "'" + text if text.startswith(CSV_INJECTION_PREFIXES) else text

@@ -1,0 +1,102 @@
+"""/api/v1/exercises: the exercise bank, practice variants and practice attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+
+from grader import service
+from grader.api import present, schemas
+from grader.api.operations import Reply, operation
+from grader.db import get_session
+from grader.models import User
+from grader.submission import SubmissionBody
+
+bp = Blueprint("exercises", __name__, url_prefix="/exercises")
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@bp.get("")
+@operation("Exercises the caller may practise (instructors: all)",
+           response=list[schemas.ExerciseSummary])
+def list_exercises(actor: User) -> list[schemas.ExerciseSummary]:
+    return [
+        schemas.ExerciseSummary(id=v.exercise_id, title=v.title, version=v.number,
+                                practice=v.practice)
+        for v in service.visible_exercises(get_session(), actor)
+    ]
+
+
+@bp.get("/<exercise_id:exercise_id>")
+@operation("The caller's variant of an exercise: graph, inputs, what is asked; no answers",
+           response=schemas.VariantOut, problems=(403, 404))
+def get_exercise(actor: User, exercise_id: str) -> schemas.VariantOut:
+    version, variant = service.practice_variant(get_session(), actor, exercise_id)
+    return present.variant_out(version, variant)
+
+
+@bp.put("/<exercise_id:exercise_id>")
+@operation("Create an exercise (201) or add a version (200) from its YAML text",
+           response=schemas.StoredExerciseOut, yaml_body=True, problems=(403, 409, 415, 422),
+           extra_statuses={201: schemas.StoredExerciseOut})
+def put_exercise(actor: User, exercise_id: str, text: str) -> Reply:
+    stored = service.put_exercise(
+        get_session(), actor, exercise_id, text, current_app.config["MAX_EXERCISE_BYTES"]
+    )
+    version = stored.version
+    body = schemas.StoredExerciseOut(
+        id=version.exercise_id, version=version.number, title=version.title,
+        content_hash=version.content_hash, created=stored.created_version,
+    )
+    return Reply(body, 201 if stored.created_exercise else 200,
+                 {"Location": f"/api/v1/exercises/{version.exercise_id}"})
+
+
+@bp.post("/<exercise_id:exercise_id>/variants")
+@operation("Draw a fresh practice variant for the caller", response=schemas.VariantOut,
+           status=201, problems=(403, 404))
+def new_variant(actor: User, exercise_id: str) -> schemas.VariantOut:
+    version, variant = service.new_practice_variant(get_session(), actor, exercise_id)
+    return present.variant_out(version, variant)
+
+
+@bp.post("/<exercise_id:exercise_id>/attempts")
+@operation("Submit a practice attempt; the result names every blank",
+           response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
+           idempotency_key=True, problems=(400, 403, 404, 413, 415, 422))
+def submit_practice(actor: User, exercise_id: str, body: Any,
+                    idempotency_key: str | None) -> Reply:
+    outcome = service.submit_practice(get_session(), actor, exercise_id, body, idempotency_key)
+    return attempt_reply(outcome)
+
+
+@bp.get("/<exercise_id:exercise_id>/attempts")
+@operation("The caller's practice attempts (instructors: ?user=)",
+           response=list[schemas.AttemptOut], query=schemas.AttemptsQuery, problems=(403, 404))
+def list_practice_attempts(actor: User, exercise_id: str,
+                           query: schemas.AttemptsQuery) -> list[schemas.AttemptOut]:
+    attempts = service.practice_attempts(get_session(), actor, exercise_id, query.user)
+    return [present.attempt_out(a, None) for a in attempts]
+
+
+@bp.get("/<exercise_id:exercise_id>/solution")
+@operation("The worked reference solution of a variant (instructors)",
+           response=schemas.SolutionOut, query=schemas.SolutionQuery, problems=(403, 404, 422))
+def get_solution(actor: User, exercise_id: str,
+                 query: schemas.SolutionQuery) -> schemas.SolutionOut:
+    version, solution = service.exercise_solution(
+        get_session(), actor, exercise_id, query.user, query.seed
+    )
+    return schemas.SolutionOut(
+        exercise=version.exercise_id, version=version.number,
+        seed=solution.variant.seed, inputs=dict(solution.variant.inputs),
+        values=dict(solution.values), grads=dict(solution.grads),
+        steps=[step.as_dict() for step in solution.steps],
+    )
+
+
+def attempt_reply(outcome: service.AttemptOutcome) -> Reply:
+    headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
+    return Reply(present.attempt_out(outcome.attempt, outcome.attempts_left), 201, headers)

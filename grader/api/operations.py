@@ -1,0 +1,200 @@
+"""`@operation`: what every API handler has in common, declared once per handler.
+
+The decorator authenticates the caller (unless the operation is public), parses and
+validates the query and the body, calls the handler with typed arguments, and
+serializes the model it returns. The declaration doubles as the handler's entry in
+the OpenAPI document (`grader.api.openapi`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pydantic_core
+from flask import Response, request
+from pydantic import BaseModel, ValidationError
+
+from grader.auth import authenticate
+from grader.db import get_session
+from grader.problems import (
+    BadRequest,
+    MalformedBody,
+    UnsupportedMediaType,
+    ValidationFailed,
+    validation_errors,
+)
+
+JSON_TYPES = ("application/json",)
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_INT_DIGITS = 400
+MAX_JSON_DEPTH = 32
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An API operation as declared on its handler."""
+
+    summary: str
+    response: Any = None  # a model, list[model], or None for no body
+    status: int = 200
+    body: type[BaseModel] | None = None  # validated into this model
+    json_body: Any = None  # any JSON, validated by the use case; the model documents it
+    yaml_body: bool = False
+    query: type[BaseModel] | None = None
+    public: bool = False
+    idempotency_key: bool = False
+    problems: tuple[int, ...] = ()
+    also_produces: tuple[str, ...] = ()  # media types besides JSON (Accept)
+    description: str = ""
+    extra_statuses: Mapping[int, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler's result when the status or headers differ from the declaration."""
+
+    data: Any
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    spec = Operation(summary, **options)
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        def handle(**path_arguments: Any) -> Response:
+            arguments = dict(path_arguments)
+            if not spec.public:
+                # Before the body is read: an anonymous caller learns nothing from it.
+                arguments["actor"] = authenticate(get_session())
+            if spec.query is not None:
+                arguments["query"] = parse_query(spec.query)
+            if spec.body is not None:
+                arguments["body"] = parse_model(spec.body, read_json_body())
+            elif spec.json_body is not None:
+                arguments["body"] = read_json_body()
+            elif spec.yaml_body:
+                arguments["text"] = read_text_body(YAML_TYPES)
+            if spec.idempotency_key:
+                arguments["idempotency_key"] = idempotency_key()
+            return render(handler(**arguments), spec.status)
+
+        handle.operation = spec  # type: ignore[attr-defined]
+        return handle
+
+    return decorate
+
+
+def render(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    headers: Mapping[str, str] = {}
+    if isinstance(result, Reply):
+        result, status, headers = result.data, result.status, result.headers
+    if result is None:
+        response = Response(status=204 if status == 200 else status)
+    else:
+        body = pydantic_core.to_json(result, by_alias=True)
+        response = Response(body, status=status, mimetype="application/json")
+    response.headers.update(headers)
+    return response
+
+
+def read_json_body() -> Any:
+    """The request body as JSON: 415 for another media type, 400 when it is not JSON
+    (or empty, or nested too deeply to parse), 413 above the size limit."""
+    if request.mimetype and request.mimetype not in JSON_TYPES and not request.mimetype.endswith(
+        "+json"
+    ):
+        raise UnsupportedMediaType(f"send the body as application/json, not {request.mimetype}")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise MalformedBody("the request body is empty; send a JSON object")
+    too_deep = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
+    try:
+        data = json.loads(raw, parse_int=_parse_int)
+    except UnicodeDecodeError:
+        raise MalformedBody("the request body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"the request body is not JSON: {exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}") from None
+    except RecursionError:
+        raise MalformedBody(too_deep) from None
+    # Nesting that json.loads survived could still exhaust the stack of whatever walks
+    # the value next (validation, hashing), and no real body needs it.
+    if _nested_deeper_than(data, MAX_JSON_DEPTH):
+        raise MalformedBody(too_deep)
+    return data
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _parse_int(digits: str) -> int | float:
+    # Python refuses to convert integers of more than 4300 digits (a guard against
+    # quadratic conversion); such a number is read as a float, i.e. infinity, which
+    # validation then rejects like any other non-finite number.
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
+
+
+def read_text_body(media_types: tuple[str, ...]) -> str:
+    if request.mimetype not in media_types:
+        raise UnsupportedMediaType(f"send the body as {media_types[0]}")
+    raw = request.get_data(cache=True)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedBody("the request body is not UTF-8 text") from None
+
+
+def parse_model(model: type[ModelT], data: Any) -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the request body does not validate", errors=validation_errors(exc)
+        ) from None
+
+
+def parse_query(model: type[ModelT]) -> ModelT:
+    values = {name: request.args.getlist(name) for name in request.args}
+    single = {name: v[0] if len(v) == 1 else v for name, v in values.items()}
+    try:
+        return model.model_validate(single)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the query parameters do not validate",
+            errors=validation_errors(exc, where="parameter"),
+        ) from None
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None
+    key = key.strip().strip('"')  # the IETF draft sends it as a quoted string
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise BadRequest(
+            "invalid Idempotency-Key",
+            errors=[{"header": IDEMPOTENCY_KEY_HEADER,
+                     "detail": f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"}],
+        )
+    return key

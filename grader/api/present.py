@@ -1,0 +1,76 @@
+"""Stored records and engine objects turned into the API's response models."""
+
+from __future__ import annotations
+
+from engine import Exercise
+from engine import Tolerance as EngineTolerance
+from grader import service
+from grader.api import schemas
+from grader.models import Assignment, Attempt, ExerciseVersion, VariantRecord
+
+
+def tolerance_out(tolerance: EngineTolerance) -> schemas.Tolerance:
+    return schemas.Tolerance.model_validate(tolerance.model_dump(exclude_none=True))
+
+
+def variant_fields(version: ExerciseVersion, variant: VariantRecord) -> dict[str, object]:
+    """The fields of `VariantOut`: the graph, the inputs given, and what is asked."""
+    exercise: Exercise = service.exercise_of(version)
+    return {
+        "exercise": version.exercise_id,
+        "version": version.number,
+        "title": exercise.title,
+        "description": exercise.description,
+        "variant": variant.number,
+        "seed": variant.seed,
+        "inputs": dict(variant.inputs),
+        "nodes": [
+            schemas.NodeOut(id=g.id, op=g.op, inputs=list(g.inputs), params=dict(g.params))
+            for g in exercise.gates
+        ],
+        "edges": [
+            schemas.EdgeOut(source=name, target=g.id, slot=slot)
+            for g in exercise.gates
+            for slot, name in enumerate(g.inputs)
+        ],
+        "output": exercise.output,
+        "ask": list(exercise.ask),
+        "tolerance": tolerance_out(exercise.tolerance.resolved()),
+        "node_tolerances": {
+            node: tolerance_out(exercise.tolerance_for(node)) for node in exercise.node_tolerances
+        },
+    }
+
+
+def variant_out(version: ExerciseVersion, variant: VariantRecord) -> schemas.VariantOut:
+    return schemas.VariantOut(**variant_fields(version, variant))  # type: ignore[arg-type]
+
+
+def attempt_out(attempt: Attempt, attempts_left: int | None) -> schemas.AttemptOut:
+    return schemas.AttemptOut(
+        **attempt.result,
+        id=attempt.id,
+        number=attempt.number,
+        attempts_left=attempts_left,
+        exercise=attempt.exercise_id,
+        version=attempt.exercise_version.number,
+        variant=attempt.variant.number,
+        assignment=attempt.assignment_id,
+        created_at=attempt.created_at,
+    )
+
+
+def assignment_out(assignment: Assignment) -> schemas.AssignmentOut:
+    version = assignment.exercise_version
+    return schemas.AssignmentOut(
+        id=assignment.id,
+        course=assignment.course_id,
+        exercise=version.exercise_id,
+        version=version.number,
+        title=version.title,
+        max_attempts=assignment.max_attempts,
+        opens_at=assignment.opens_at,
+        due_at=assignment.due_at,
+        new_variant_each_attempt=assignment.new_variant_each_attempt,
+        created_at=assignment.created_at,
+    )

@@ -1,0 +1,37 @@
+"""The Flask application factory: `create_app()`, also what gunicorn loads
+(`gunicorn 'grader.app:create_app()'`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from grader import api, db, problems
+from grader.config import Settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment's settings, or from `test_config` (the
+    settings' field names: database_url, secret_key, max_body_bytes, ...)."""
+    app = Flask("grader", instance_relative_config=True, static_folder=None)
+    settings = Settings(**test_config) if test_config is not None else Settings()
+    instance_path = Path(app.instance_path)
+    if settings.uses_local_database:
+        instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key_for(instance_path),
+        TESTING=settings.testing,
+        # Werkzeug answers 413 for larger bodies, before any handler reads them.
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        MAX_EXERCISE_BYTES=settings.max_exercise_bytes,
+        RETRY_AFTER_SECONDS=settings.retry_after_seconds,
+    )
+    app.extensions["grader.settings"] = settings
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    db.init_app(app, settings.database_url_for(instance_path), settings)
+    problems.init_app(app)
+    api.init_app(app)
+    return app

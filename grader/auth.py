@@ -1,0 +1,94 @@
+"""Bearer tokens for students, instructors, scripts and LMS servers.
+
+A token reads `bpg_<public id>_<secret>`. The public id finds the row; the secret is
+stored only as its SHA-256 hash and compared in constant time, so neither the
+database nor response timing gives a token away. SHA-256 without salt or stretching
+suffices because the secret is 256 random bits, not a password; there are no
+passwords in the service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from flask import g, request
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from grader.models import ApiToken, Role, User
+from grader.problems import Forbidden, Unauthorized
+
+TOKEN_PREFIX = "bpg"
+PUBLIC_ID_BYTES = 8
+SECRET_BYTES = 32
+MAX_TOKEN_LENGTH = 200
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, label: str = "") -> str:
+    """Store a new token for a user and return it; this is the only time it is shown."""
+    public_id = secrets.token_hex(PUBLIC_ID_BYTES)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    session.add(ApiToken(user=user, public_id=public_id, secret_hash=hash_secret(secret),
+                         label=label))
+    return f"{TOKEN_PREFIX}_{public_id}_{secret}"
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user a token belongs to, or None for any unknown or revoked token."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
+    prefix, _, rest = token.partition("_")
+    public_id, _, secret = rest.partition("_")
+    if prefix != TOKEN_PREFIX or not public_id or not secret:
+        return None
+    row = session.execute(_TOKEN_OWNER, {"public_id": public_id}).first()
+    # Hash even when the id is unknown, so a miss costs as long as a wrong secret.
+    presented = hash_secret(secret)
+    stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
+    if not hmac.compare_digest(presented, stored) or row is None:
+        return None
+    return row.User
+
+
+# Built once: every authenticated request runs it.
+_TOKEN_OWNER = (
+    select(User, ApiToken.secret_hash)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None))
+)
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate(session: Session) -> User:
+    """The caller of the current request (401 without a valid bearer token)."""
+    token = bearer_token()
+    if token is None:
+        raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
+    user = user_for_token(session, token)
+    if user is None:
+        raise Unauthorized("The API token is unknown or revoked.")
+    g.user = user
+    return user
+
+
+def require_role(user: User, *roles: Role) -> None:
+    """403 unless the user has one of the roles (admins always pass)."""
+    if user.role is not Role.ADMIN and user.role not in roles:
+        raise Forbidden("Your role does not allow this.")
+
+
+def is_staff(user: User) -> bool:
+    return user.role in (Role.ADMIN, Role.INSTRUCTOR)

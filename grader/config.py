@@ -1,0 +1,132 @@
+"""One typed settings object for the service, read from environment variables.
+
+`DATABASE_URL` and `SECRET_KEY` keep their conventional names; every other setting is
+prefixed `GRADER_` (e.g. `GRADER_MAX_BODY_BYTES`). With nothing set, the service uses
+SQLite in the Flask instance folder, which is the local embedded setup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Keys that appear in tutorials and sample configs: never accepted as a real secret.
+WEAK_SECRET_KEYS = frozenset({"dev", "secret", "changeme", "change-me", "test", "password"})
+MIN_SECRET_KEY_LENGTH = 32
+SECRET_KEY_FILE = "secret_key"
+SQLITE_FILE = "grader.sqlite3"
+
+# The bundled exercises sit beside the package in the source tree (editable install,
+# Docker image); an installed wheel has none and must set GRADER_EXERCISES_DIR.
+BUNDLED_EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+
+
+class ConfigError(ValueError):
+    """A setting that makes the service refuse to start."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, with its documented default."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADER_", extra="forbid", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db. "
+        "Unset: SQLite in the instance folder.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SECRET_KEY", "secret_key"),
+        description="Flask's signing key. Required with DATABASE_URL; the local SQLite "
+        "setup generates one and keeps it in the instance folder.",
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=1_048_576,
+        description="Largest request body accepted; larger ones are answered 413.",
+    )
+    max_exercise_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=262_144, description="Largest exercise YAML accepted by PUT /exercises/{id}."
+    )
+    exercises_dir: Path | None = Field(
+        default=None,
+        description="Folder of exercise YAML files loaded by `grader serve` (default: the "
+        "bundled exercises/ folder when present).",
+    )
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5, description="Connections kept per worker process (PostgreSQL)."
+    )
+    db_connect_timeout: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=5, description="Seconds to wait for a database connection."
+    )
+    retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=5, description="Retry-After sent with 503 when the database is unreachable."
+    )
+    testing: bool = False
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if raw.lower() in WEAK_SECRET_KEYS or len(raw) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} random characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return value
+
+    @property
+    def uses_local_database(self) -> bool:
+        """True for the embedded default: SQLite in the instance folder."""
+        return self.database_url is None
+
+    def database_url_for(self, instance_path: Path) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{instance_path / SQLITE_FILE}"
+
+    def secret_key_for(self, instance_path: Path) -> str:
+        """The signing key; refuses to start without a real one outside tests and the
+        local SQLite setup (which keeps a generated key in the instance folder)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.testing:
+            return secrets.token_urlsafe(48)
+        if not self.uses_local_database:
+            raise ConfigError("SECRET_KEY must be set when DATABASE_URL is set")
+        return _instance_secret_key(instance_path)
+
+    def exercises_path(self) -> Path | None:
+        if self.exercises_dir is not None:
+            return self.exercises_dir
+        return BUNDLED_EXERCISES_DIR if BUNDLED_EXERCISES_DIR.is_dir() else None
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    path = instance_path / SECRET_KEY_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    instance_path.mkdir(parents=True, exist_ok=True)
+    # Written to a private temporary file, then linked into place: link() fails if the
+    # key exists, so when two workers start at once both end up with the same key.
+    fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_text().strip()

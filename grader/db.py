@@ -1,0 +1,166 @@
+"""The database engine of an app, and one session per request.
+
+`init_app(app)` builds the engine from the app's settings and registers the teardown
+that closes the request's session. Handlers and use cases get the session with
+`get_session()`; nothing keeps a session between requests.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+from grader.config import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str, settings: Settings) -> Engine:
+    """An engine with the per-database settings the service relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = settings.db_connect_timeout
+    return create_engine(
+        url,
+        # A connection that died while idle (database restart, failover) is replaced
+        # before use instead of failing the next request.
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_connect_timeout,
+        connect_args=connect_args,
+    )
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys unless asked, per connection.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets readers run while one writer writes (gunicorn runs several processes).
+    if not _is_memory_database(dbapi_connection):
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _is_memory_database(dbapi_connection: Any) -> bool:
+    rows = dbapi_connection.execute("PRAGMA database_list").fetchall()
+    return any(row[1] == "main" and not row[2] for row in rows)
+
+
+def init_app(app: Flask, url: str, settings: Settings) -> None:
+    engine = make_engine(url, settings)
+    app.extensions["grader.engine"] = engine
+    app.extensions["grader.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(close_session)
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    return (app or current_app).extensions["grader.engine"]
+
+
+def get_session() -> Session:
+    """The session of the current request, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["grader.sessionmaker"]()
+    return g.db_session
+
+
+def close_session(exc: BaseException | None = None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when a database error means the database could not be reached, or the
+    connection broke, rather than that a statement was wrong."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError)
+
+
+def database_is_reachable(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- migrations
+
+# Alembic's scripts live beside the package in the source tree; configured here in
+# code, so `grader migrate` works from any working directory without alembic.ini.
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Any constant: concurrent `grader migrate` runs on PostgreSQL queue on this lock.
+MIGRATION_LOCK_ID = 0x6770_6164  # "gpad"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # ConfigParser interpolation would eat a % in a password.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@functools.cache
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's migration revision: "" when none is applied, None when the
+    database cannot be reached."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision() or ""
+    except DBAPIError:
+        return None
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply pending migrations in one transaction (one migrator at a time on
+    PostgreSQL, where DDL is transactional)."""
+    _run_alembic(url, command.upgrade, revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    _run_alembic(url, command.downgrade, revision)
+
+
+def _run_alembic(url: str, alembic_command: Any, revision: str) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
+                                   {"id": MIGRATION_LOCK_ID})
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            alembic_command(config, revision)
+    finally:
+        engine.dispose()

@@ -1,0 +1,294 @@
+"""The service's tables as SQLAlchemy 2 typed models.
+
+Rules the database enforces itself, so that no code path can get around them:
+usernames, token ids, exercise version numbers and content hashes, enrollments,
+variant and attempt numbers, and idempotency keys are all unique constraints. Attempts
+are only ever inserted: nothing updates or deletes them.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+
+# Constraint names are generated from these patterns, so migrations never carry
+# names chosen by one database (PostgreSQL and SQLite name unnamed constraints
+# differently, which breaks batch migrations on SQLite).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC.
+
+    PostgreSQL keeps the zone (timestamptz); SQLite has no zone, so values are stored
+    as naive UTC and given back their zone when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the service stores only timezone-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(enum.StrEnum):
+    """What an account may do across the service."""
+
+    ADMIN = "admin"
+    INSTRUCTOR = "instructor"
+    STUDENT = "student"
+
+
+class CourseRole(enum.StrEnum):
+    """What an enrolled user is within one course."""
+
+    INSTRUCTOR = "instructor"
+    STUDENT = "student"
+
+
+def _enum_column_type(enum_class: type[enum.StrEnum], name: str) -> Enum:
+    # A VARCHAR plus a CHECK constraint rather than a native PostgreSQL enum: adding a
+    # role later is then a plain constraint change on both databases.
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(_enum_column_type(Role, "role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} ({self.role.value})>"
+
+
+class LmsIdentity(Base):
+    """A user's account in an external LMS (an LTI issuer and subject), attached later."""
+
+    __tablename__ = "lms_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token: its public id in clear, its secret only as a SHA-256 hash."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ExerciseRecord(Base):
+    """An exercise id (the stored counterpart of `engine.Exercise`); its content lives
+    in immutable versions."""
+
+    __tablename__ = "exercises"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # None for exercises loaded from the bundled folder: only admins may edit those.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    latest_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExerciseVersion(Base):
+    """The YAML text of one version of an exercise, never changed once stored."""
+
+    __tablename__ = "exercise_versions"
+    __table_args__ = (
+        UniqueConstraint("exercise_id", "number"),
+        UniqueConstraint("exercise_id", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exercise_id: Mapped[str] = mapped_column(ForeignKey("exercises.id"))
+    number: Mapped[int]
+    # Loaded only when the spec must be parsed (the parsed spec is cached by hash).
+    yaml_text: Mapped[str] = deferred(mapped_column(Text, nullable=False))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    practice: Mapped[bool]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("course_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[CourseRole] = mapped_column(_enum_column_type(CourseRole, "course_role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Assignment(Base):
+    """An exercise version set in a course, with its attempt limit and time window."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        CheckConstraint("max_attempts IS NULL OR max_attempts >= 1", name="max_attempts_positive"),
+        CheckConstraint(
+            "opens_at IS NULL OR due_at IS NULL OR opens_at < due_at", name="opens_before_due"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    # Pinned when the assignment is made: every student answers the same version even
+    # if the exercise is edited during the assignment.
+    exercise_version_id: Mapped[int] = mapped_column(ForeignKey("exercise_versions.id"))
+    max_attempts: Mapped[int | None]
+    opens_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    new_variant_each_attempt: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    exercise_version: Mapped[ExerciseVersion] = relationship(lazy="joined")
+
+
+class VariantRecord(Base):
+    """The seed and input values one user was given (number 1, 2, ... for fresh ones);
+    the stored counterpart of `engine.Variant`."""
+
+    __tablename__ = "variants"
+    __table_args__ = (
+        UniqueConstraint("user_id", "assignment_id", "number"),
+        # Practice variants have no assignment, and NULLs never collide in a unique
+        # constraint: a partial unique index covers them on both databases.
+        Index(
+            "uq_variants_practice",
+            "user_id",
+            "exercise_version_id",
+            "number",
+            unique=True,
+            sqlite_where=text("assignment_id IS NULL"),
+            postgresql_where=text("assignment_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    exercise_version_id: Mapped[int] = mapped_column(ForeignKey("exercise_versions.id"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+    number: Mapped[int]
+    seed: Mapped[int | None]
+    inputs: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attempt(Base):
+    """One submission and its grade; inserted once, never changed."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("user_id", "assignment_id", "number"),
+        UniqueConstraint("user_id", "idempotency_key"),
+        Index(
+            "uq_attempts_practice",
+            "user_id",
+            "exercise_id",
+            "number",
+            unique=True,
+            sqlite_where=text("assignment_id IS NULL"),
+            postgresql_where=text("assignment_id IS NULL"),
+        ),
+        Index("ix_attempts_assignment_id_user_id", "assignment_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    exercise_id: Mapped[str] = mapped_column(ForeignKey("exercises.id"))
+    exercise_version_id: Mapped[int] = mapped_column(ForeignKey("exercise_versions.id"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+    number: Mapped[int]
+    answers: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any]]
+    score: Mapped[float]
+    # Retries with the same key return this attempt; the hash tells a retry from a
+    # different request that reuses the key.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    variant: Mapped[VariantRecord] = relationship(lazy="joined")
+    exercise_version: Mapped[ExerciseVersion] = relationship(lazy="joined")

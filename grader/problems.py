@@ -1,0 +1,218 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`).
+
+Every error response of the service goes through here: HTTP errors raised by Flask,
+the problems raised by use cases (one class per problem type, with its status), body
+and query validation, the database being unreachable (503 with Retry-After), and any
+unexpected exception (500 without a traceback).
+
+A problem with several causes lists them in `errors`, each with a `detail` and where
+it is: `pointer` (a JSON Pointer into the body), `parameter` (a query parameter),
+`header`, or `line`/`node`/`field` for an exercise's YAML.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from flask import Flask, Response, current_app, json
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from grader.db import is_connection_error
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:backprop-grader:problem:"
+
+logger = logging.getLogger(__name__)
+
+FieldError = dict[str, Any]
+
+
+class ProblemError(Exception):
+    """A problem a use case or handler reports; subclasses fix the status and type."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str | None] = None  # None: "about:blank", the plain HTTP status
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+
+    @property
+    def title(self) -> str:
+        return HTTP_STATUS_CODES.get(self.status, "Error")
+
+    @property
+    def type(self) -> str:
+        return TYPE_PREFIX + self.slug if self.slug else "about:blank"
+
+    def response(self) -> Response:
+        return problem_response(
+            self.status,
+            self.detail,
+            title=self.title,
+            type_=self.type,
+            errors=self.errors,
+            headers=self.headers,
+            **self.extensions,
+        )
+
+
+class BadRequest(ProblemError):
+    status = 400
+
+
+class MalformedBody(ProblemError):
+    status = 400
+    slug = "malformed-body"
+
+
+class Unauthorized(ProblemError):
+    status = 401
+
+    def __init__(self, detail: str | None = None) -> None:
+        # RFC 6750: say which scheme to use.
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="grader"'})
+
+
+class Forbidden(ProblemError):
+    status = 403
+
+
+class NotFound(ProblemError):
+    status = 404
+
+
+class Conflict(ProblemError):
+    status = 409
+
+
+class UnsupportedMediaType(ProblemError):
+    status = 415
+
+
+class ValidationFailed(ProblemError):
+    status = 422
+    slug = "validation-error"
+
+
+class InvalidExercise(ValidationFailed):
+    slug = "invalid-exercise"
+
+
+class AssignmentClosed(Forbidden):
+    slug = "assignment-closed"
+
+
+class NotEnrolled(Forbidden):
+    slug = "not-enrolled"
+
+
+class NoAttemptsLeft(Conflict):
+    slug = "no-attempts-left"
+
+
+class VariantAlreadyAnswered(Conflict):
+    slug = "variant-answered"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    slug = "idempotency-key-reused"
+
+
+class DatabaseUnavailable(ProblemError):
+    status = 503
+    slug = "database-unavailable"
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type_: str = "about:blank",
+    errors: Iterable[FieldError] = (),
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    errors = list(errors)
+    if errors:
+        body["errors"] = errors
+    body.update(extensions)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def json_pointer(location: Iterable[str | int]) -> str:
+    """RFC 6901: "/forward/x", with "~" and "/" in keys escaped."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in location)
+
+
+def validation_errors(exc: ValidationError, *, where: str = "body") -> list[FieldError]:
+    """pydantic's errors as field errors: a pointer into the body or a parameter name."""
+    errors: list[FieldError] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        location = [p for p in error["loc"] if p not in ("function-after", "function-before")]
+        if where == "body":
+            errors.append({"pointer": json_pointer(location), "detail": error["msg"]})
+        else:
+            errors.append({where: ".".join(map(str, location)), "detail": error["msg"]})
+    return errors
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    # Keep headers such as Allow (405) but not werkzeug's HTML content type.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    detail = exc.description if status != 500 else None
+    return problem_response(status, detail, headers=headers)
+
+
+def _database_error(exc: DBAPIError | PoolTimeoutError) -> Response:
+    if isinstance(exc, PoolTimeoutError) or is_connection_error(exc):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        retry_after = current_app.config["RETRY_AFTER_SECONDS"]
+        return DatabaseUnavailable(
+            "The database is unreachable; retry later.",
+            headers={"Retry-After": str(retry_after)},
+        ).response()
+    return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> Response:
+    # The traceback goes to the log, never to the client.
+    logger.error("unhandled exception", exc_info=exc)
+    return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ProblemError, lambda exc: exc.response())
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(PoolTimeoutError, _database_error)
+    app.register_error_handler(InternalServerError, lambda exc: _unexpected(exc))
+    app.register_error_handler(Exception, _unexpected)

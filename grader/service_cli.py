@@ -1,0 +1,193 @@
+"""Commands that run and administer the service: `serve`, `migrate`, `user add`,
+`token create`. Each is a click command, added to the `grader` group by grader.cli.
+
+All of them read DATABASE_URL (and the other settings) from the environment, like
+the service itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader import db, gunicorn_conf, service
+from grader.api.schemas import Username
+from grader.config import ConfigError, Settings
+from grader.models import Role
+from grader.problems import ProblemError
+
+logger = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from None
+
+
+def _instance_path() -> Path:
+    # The folder create_app() uses: the local SQLite database and secret key live there.
+    return Path(Flask("grader", static_folder=None).instance_path)
+
+
+def _database_url(settings: Settings) -> str:
+    instance = _instance_path()
+    if settings.uses_local_database:
+        instance.mkdir(parents=True, exist_ok=True)
+    return settings.database_url_for(instance)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    url = _database_url(settings)
+    engine = db.make_engine(url, settings)
+    try:
+        revision = db.current_revision(engine)
+        if revision is None:
+            raise click.ClickException("the database is unreachable (check DATABASE_URL)")
+        if revision != db.head_revision():
+            raise click.ClickException(
+                "the database is not migrated: run `grader migrate` (or `grader serve`)")
+        with sessionmaker(engine, expire_on_commit=False)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _migrate(settings: Settings) -> None:
+    try:
+        db.upgrade(_database_url(settings))
+    except DBAPIError as exc:
+        raise click.ClickException(f"cannot migrate the database: {exc.orig}") from None
+
+
+@click.command("migrate")
+def migrate() -> None:
+    """Apply pending database migrations (DATABASE_URL, default: local SQLite)."""
+    _migrate(_settings())
+    click.echo(f"database at revision {db.head_revision()}", err=True)
+
+
+@click.group("user")
+def user() -> None:
+    """Manage accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="student",
+              show_default=True)
+def user_add(username: str, role: str) -> None:
+    """Create an account. Sign-in is by API token only: see `grader token create`."""
+    try:
+        TypeAdapter(Username).validate_python(username)
+    except ValidationError:
+        raise click.BadParameter("letters, digits and . _ @ + - (at most 100)",
+                                 param_hint="USERNAME") from None
+    with _session(_settings()) as session:
+        try:
+            service.create_user(session, username, Role(role))
+        except ProblemError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"added {role} {username}", err=True)
+
+
+@click.group("token")
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--label", default="", help="A note on what the token is for.")
+def token_create(username: str, label: str) -> None:
+    """Print a new API token for USERNAME, alone on stdout. It is shown only once."""
+    with _session(_settings()) as session:
+        try:
+            new_token = service.create_token(session, username, label[:100])
+        except ProblemError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(new_token)
+
+
+class GraderServer(BaseApplication):
+    """gunicorn running create_app(), configured from grader.gunicorn_conf."""
+
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = overrides
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in vars(gunicorn_conf).items():
+            if name in self.cfg.settings and value is not None:
+                self.cfg.set(name, value)
+        for name, value in self.overrides.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        from grader.app import create_app
+
+        return create_app()
+
+
+def _load_exercises(settings: Settings) -> None:
+    folder = settings.exercises_path()
+    if folder is None or not folder.is_dir():
+        click.echo("no exercises folder to load", err=True)
+        return
+    with _session(settings) as session:
+        report = service.load_exercise_folder(session, folder, settings.max_exercise_bytes)
+    click.echo(f"exercises from {folder}: {len(report.added)} new, "
+               f"{len(report.unchanged)} unchanged, {len(report.invalid)} invalid", err=True)
+    for path in report.invalid:
+        click.echo(f"  invalid, skipped: {path} (see `grader check`)", err=True)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes [default: one per core].")
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="Threads per worker [default: 4].")
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Run the service under gunicorn: apply migrations, load new exercise versions,
+    then serve."""
+    settings = _settings()
+    try:
+        # Fail here, with a message, rather than in every worker.
+        settings.secret_key_for(_instance_path())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _migrate(settings)
+    _load_exercises(settings)
+    overrides: dict[str, Any] = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}"}
+    if workers is not None:
+        overrides["workers"] = workers
+    if threads is not None:
+        overrides["threads"] = threads
+    GraderServer(overrides).run()
+
+
+@click.group()
+def main() -> None:
+    """The service's commands, for `python -m grader.service_cli`."""
+
+
+for _command in (serve, migrate, user, token):
+    main.add_command(_command)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Health, authentication, problem responses and the OpenAPI document."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.app import create_app
+from grader.config import ConfigError
+
+PROBLEM = "application/problem+json"
+
+
+def test_healthz_is_public(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": None, "revision": None, "head": None}
+
+
+def test_readyz_reports_database_and_head(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["database"] == "ok"
+    assert response.json["revision"] == response.json["head"]
+
+
+def test_readyz_is_503_before_migrations(tmp_path):
+    app = create_app({"testing": True, "database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json["status"] == "unavailable"
+
+
+def test_unknown_route_is_a_problem(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.mimetype == PROBLEM
+    assert response.json["status"] == 404
+    assert response.json["title"] == "Not Found"
+
+
+def test_wrong_method_keeps_allow_header(client):
+    response = client.delete("/api/v1/exercises")
+    assert response.status_code == 405
+    assert response.mimetype == PROBLEM
+    assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic dXNlcjpwYXNz", "Bearer nope",
+                                    "Bearer bpg_0011223344556677_wrong", "Bearer " + "x" * 5000])
+def test_unauthenticated_calls_get_401(client, student, header):
+    headers = {"Authorization": header} if header else {}
+    response = client.get("/api/v1/exercises", headers=headers)
+    assert response.status_code == 401
+    assert response.mimetype == PROBLEM
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_token_with_a_wrong_secret_is_refused(client, student):
+    prefix, public_id, _ = student.token.split("_", 2)
+    response = client.get("/api/v1/exercises",
+                          headers={"Authorization": f"Bearer {prefix}_{public_id}_guess"})
+    assert response.status_code == 401
+
+
+def test_valid_token_authenticates(student):
+    assert student.get("/api/v1/exercises").status_code == 200
+
+
+def test_openapi_document_is_public_and_3_1(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.json
+    assert document["openapi"] == "3.1.0"
+    submit = document["paths"]["/api/v1/exercises/{exercise_id}/attempts"]["post"]
+    assert {"201", "401", "422"} <= set(submit["responses"])
+    assert any(p["name"] == "Idempotency-Key" for p in submit["parameters"])
+    assert "$ref" in submit["requestBody"]["content"]["application/json"]["schema"]
+    course = document["paths"]["/api/v1/courses/{course_id}"]["get"]
+    assert course["parameters"][0]["schema"]["type"] == "integer"
+    assert document["paths"]["/healthz"]["get"]["security"] == []
+    for path in document["paths"].values():
+        for op in path.values():
+            for response in op["responses"].values():
+                for media in response.get("content", {}).values():
+                    ref = media["schema"].get("$ref") or media["schema"].get("items", {}).get(
+                        "$ref")
+                    if ref:
+                        assert ref.split("/")[-1] in document["components"]["schemas"]
+
+
+def test_openapi_document_validates(client):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(client.get("/api/v1/openapi.json").json)
+
+
+def test_secret_key_is_required_with_a_database_url(monkeypatch):
+    with pytest.raises(ConfigError):
+        create_app({"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+
+
+@pytest.mark.parametrize("key", ["dev", "short-key"])
+def test_weak_secret_keys_are_refused(key):
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        create_app({"database_url": "sqlite://", "secret_key": key})
+
+
+def test_local_sqlite_setup_keeps_a_generated_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    from grader.config import Settings
+
+    settings = Settings()
+    first = settings.secret_key_for(tmp_path)
+    assert len(first) >= 32
+    assert settings.secret_key_for(tmp_path) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_settings_come_from_the_environment(monkeypatch, tmp_path):
+    from grader.config import Settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@db/grader")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("GRADER_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("GRADER_EXERCISES_DIR", str(tmp_path))
+    monkeypatch.setenv("GRADER_WORKERS", "3")  # a gunicorn setting: ignored here
+    settings = Settings()
+    assert settings.database_url == "postgresql+psycopg://u@db/grader"
+    assert settings.secret_key_for(tmp_path) == "s" * 40
+    assert settings.max_body_bytes == 2048
+    assert settings.exercises_path() == tmp_path
+
+
+def test_invalid_settings_are_refused(monkeypatch):
+    from grader.config import Settings
+
+    monkeypatch.setenv("GRADER_MAX_BODY_BYTES", "tiny")
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        Settings()

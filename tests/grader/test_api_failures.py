@@ -1,0 +1,150 @@
+"""The database going away: 503 with Retry-After, and recovery without a restart."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from grader import db, service
+from grader.models import Attempt
+
+
+@contextlib.contextmanager
+def database_fails(app):
+    """Every statement fails as if the server had closed the connection."""
+    engine = db.get_engine(app)
+
+    def fail(*args, **kwargs):
+        raise OperationalError("SELECT", {}, ConnectionError("server closed the connection"))
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+
+
+def test_statement_failure_is_503_then_recovers(app, student, load_bundled):
+    load_bundled("branching")
+    with database_fails(app):
+        response = student.get("/api/v1/exercises")
+        assert response.status_code == 503
+        assert response.mimetype == "application/problem+json"
+        assert int(response.headers["Retry-After"]) > 0
+        assert "Traceback" not in response.text
+        submit = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
+        assert submit.status_code == 503
+        assert client_ready(app) == 503
+    assert student.get("/api/v1/exercises").status_code == 200
+    assert client_ready(app) == 200
+
+
+def client_ready(app) -> int:
+    return app.test_client().get("/readyz").status_code
+
+
+class TcpProxy:
+    """A loopback TCP proxy to the database that can be cut and restored."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.listener: socket.socket | None = None
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Refuse new connections and break every open one."""
+        if self.listener is not None:
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)
+            self.listener.close()
+            self.listener = None
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self.sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+def test_postgres_outage_is_503_and_service_recovers(
+    is_postgres, database_url, make_app, users_of, bundled
+):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    try:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+        app = make_app(proxied, db_connect_timeout=2, retry_after_seconds=3)
+        client = app.test_client()
+        student = users_of(app).add("pat")
+        with app.app_context():
+            exercise = service.parse_exercise_text(bundled("branching"), max_bytes=None)
+            service.store_exercise(db.get_session(), exercise, owner=None)
+        acknowledged = student.post("/api/v1/exercises/branching/attempts",
+                                    json={"forward": {}})
+        assert acknowledged.status_code == 201
+
+        proxy.stop()
+        down = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
+        assert down.status_code == 503
+        assert down.headers["Retry-After"] == "3"
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200  # the process itself is fine
+
+        proxy.start()  # same port: the app's URL is unchanged
+        assert client.get("/readyz").status_code == 200
+        listed = student.get("/api/v1/exercises/branching/attempts")
+        assert listed.status_code == 200
+        assert [a["id"] for a in listed.json] == [acknowledged.json["id"]]
+        with app.app_context():
+            stored = db.get_session().execute(select(func.count(Attempt.id))).scalar_one()
+        assert stored == 1
+    finally:
+        proxy.stop()
