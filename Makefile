@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run solve test bench clean
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,11 @@ $(BIN)/grader: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The service on the embedded default: SQLite in instance/, the bundled exercises.
 run: $(BIN)/grader
+	$(BIN)/grader serve
+
+solve: $(BIN)/grader
 	$(BIN)/grader solve exercises/
 
 test: $(BIN)/grader
