@@ -157,10 +157,15 @@ def _product_except(xs: Sequence[float], k: int) -> float:
     return p
 
 
-def _route(xs: Sequence[float], y: float) -> tuple[float, ...]:
-    """max/min of several inputs: the gradient goes to the first winner."""
-    k = xs.index(y)
-    return tuple(1.0 if i == k else 0.0 for i in range(len(xs)))
+def _route_to(winner: Callable[[Sequence[float]], float]) -> Callable[..., tuple[float, ...]]:
+    """max/min of several inputs: the gradient goes to the first winner (found from
+    the inputs, so a caller may pass any output, e.g. a student's)."""
+
+    def local(xs: Sequence[float], _y: float) -> tuple[float, ...]:
+        k = xs.index(winner(xs))
+        return tuple(1.0 if i == k else 0.0 for i in range(len(xs)))
+
+    return local
 
 
 def _tie_kink(xs: Sequence[float], y: float, _p: Params) -> KinkChoices | None:
@@ -292,7 +297,7 @@ _register(Op(
     "max", 2, None, (),
     forward_expr="x0 if x0 >= x1 else x1",
     local_exprs=("1.0 if x0 >= x1 else 0.0", "0.0 if x0 >= x1 else 1.0"),
-    many=Many(forward=max, local=_route),
+    many=Many(forward=max, local=_route_to(max)),
     kink_expr="x0 == x1",
     kink=_tie_kink,
     show=lambda n, _p: f"max({', '.join(n)})",
@@ -303,7 +308,7 @@ _register(Op(
     "min", 2, None, (),
     forward_expr="x0 if x0 <= x1 else x1",
     local_exprs=("1.0 if x0 <= x1 else 0.0", "0.0 if x0 <= x1 else 1.0"),
-    many=Many(forward=min, local=_route),
+    many=Many(forward=min, local=_route_to(min)),
     kink_expr="x0 == x1",
     kink=_tie_kink,
     show=lambda n, _p: f"min({', '.join(n)})",

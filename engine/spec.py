@@ -18,7 +18,7 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -282,7 +282,12 @@ class Exercise:
 
     def tolerance_for(self, node: str) -> Tolerance:
         """The tolerance a node's blanks are graded with (defaults filled in)."""
-        return self.node_tolerances.get(node, self.tolerance).resolved()
+        return _resolved(self.node_tolerances.get(node, self.tolerance))
+
+
+@lru_cache(maxsize=1024)
+def _resolved(tolerance: Tolerance) -> Tolerance:
+    return tolerance.resolved()
 
 
 # ---------------------------------------------------------------- loading
@@ -384,12 +389,20 @@ def _parse(text: str, file: str) -> Exercise:
         gates=tuple(ordered),
         output=spec.output,
         tolerance=spec.tolerance,
-        node_tolerances={n.id: n.tolerance for n in spec.nodes if n.tolerance is not None},
+        node_tolerances=_node_tolerances(spec, ordered),
         ask=tuple(spec.ask),
         practice=spec.practice,
         source=file,
         text=text,
     )
+
+
+def _node_tolerances(spec: ExerciseSpec, gates: Sequence[Gate]) -> dict[str, Tolerance]:
+    """Each gate's own tolerance; an `expr` node's applies to every gate it expands to."""
+    own = {n.id: n.tolerance for n in spec.nodes if n.tolerance is not None}
+    if not own:
+        return {}
+    return {g.id: own[g.expanded_from or g.id] for g in gates if (g.expanded_from or g.id) in own}
 
 
 def _read_source(source: str | os.PathLike[str], max_bytes: int | None) -> tuple[str, str]:

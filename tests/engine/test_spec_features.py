@@ -1,0 +1,58 @@
+"""Spec features beyond validation: tolerances, text-only parsing, n-ary routing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import ExerciseError, load_exercise, parse_exercise
+from engine.ops import OPS, local_gradients
+
+SPEC = """\
+id: tol
+title: Tolerances
+inputs: {x: 2.0, y: 3.0}
+nodes:
+  - {id: z, expr: "x*y + x", tolerance: {decimals: 3}}
+  - {id: f, op: exp, in: [z], tolerance: {sigfigs: 2}}
+output: f
+tolerance: {rel: 0.02}
+"""
+
+
+def test_defaults_fill_in_what_the_exercise_leaves_out():
+    exercise = parse_exercise(SPEC.replace("\ntolerance: {rel: 0.02}", ""))
+    default = exercise.tolerance_for("x")
+    assert (default.mode, default.rel, default.abs) == ("relabs", 0.01, 0.005)
+
+
+def test_an_exercise_tolerance_keeps_the_default_it_does_not_set():
+    tolerance = parse_exercise(SPEC).tolerance_for("x")
+    assert (tolerance.rel, tolerance.abs) == (0.02, 0.005)
+
+
+def test_an_expr_tolerance_covers_every_gate_it_expands_to():
+    exercise = parse_exercise(SPEC)
+    inner = [g.id for g in exercise.gates if g.expanded_from == "z"]
+    assert "z" in inner and len(inner) == 2
+    for gate in inner:
+        assert exercise.tolerance_for(gate).decimals == 3
+    assert exercise.tolerance_for("f").sigfigs == 2
+
+
+def test_parse_exercise_never_reads_a_path(tmp_path: Path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC)
+    assert load_exercise(str(path)).id == "tol"
+    with pytest.raises(ExerciseError) as info:
+        parse_exercise(str(path))  # one line naming a file: still YAML text (a string)
+    assert "mapping" in info.value.problems[0].message
+
+
+@pytest.mark.parametrize(("name", "winner"), [("max", 1), ("min", 2)])
+def test_variadic_routing_finds_the_winner_from_the_inputs(name, winner):
+    xs = (1.0, 5.0, -2.0)
+    # whatever output is passed (a student's wrong one, say), the winner gets the gradient
+    grads = local_gradients(OPS[name], xs, 123.0, {})
+    assert grads == tuple(1.0 if i == winner else 0.0 for i in range(3))
