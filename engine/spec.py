@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     AllowInfNan,
     BaseModel,
     BeforeValidator,
@@ -58,6 +59,20 @@ def _reject_non_numbers(value: Any) -> Any:
         raise ValueError(f"expected a number, got {type(value).__name__} {value!r}")
     return value
 
+
+def _printable(allowed: str) -> AfterValidator:
+    def check(text: str) -> str:
+        for n, ch in enumerate(text, start=1):
+            if (ch < " " and ch not in allowed) or ch == "\x7f":
+                raise ValueError(f"control character {ch!r} at character {n}")
+        return text
+
+    return AfterValidator(check)
+
+
+# Text shown to students and stored by the service: no NUL or other control characters.
+_one_line = _printable("")
+_text = _printable("\n\t\r")
 
 Number = Annotated[float, BeforeValidator(_reject_non_numbers), AllowInfNan(False)]
 NonNegative = Annotated[Number, Field(ge=0)]
@@ -223,8 +238,8 @@ class ExerciseSpec(_Strict):
     """The document an instructor writes, as validated (before graph checks)."""
 
     id: ExerciseId
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    description: str = ""
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200), _one_line]
+    description: Annotated[str, _text] = ""
     inputs: Annotated[dict[NodeId, InputValue], Field(min_length=1)]
     nodes: Annotated[list[NodeSpec], Field(min_length=1)]
     output: NodeId

@@ -56,3 +56,20 @@ def test_variadic_routing_finds_the_winner_from_the_inputs(name, winner):
     # whatever output is passed (a student's wrong one, say), the winner gets the gradient
     grads = local_gradients(OPS[name], xs, 123.0, {})
     assert grads == tuple(1.0 if i == winner else 0.0 for i in range(3))
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("title", '"a\\0b"'), ("title", '"two\\nlines"'), ("description", '"bell \\a"'),
+])
+def test_control_characters_in_text_are_refused(field, value):
+    text = SPEC.replace("title: Tolerances", f"{field}: {value}") if field == "title" else (
+        SPEC.replace("title: Tolerances", f"title: Tolerances\n{field}: {value}"))
+    with pytest.raises(ExerciseError) as info:
+        parse_exercise(text)
+    (problem,) = info.value.problems
+    assert problem.field == field and "control character" in problem.message
+
+
+def test_a_description_keeps_its_lines_and_tabs():
+    text = SPEC.replace("title: Tolerances", 'title: Tolerances\ndescription: "a\\n\\tb"')
+    assert parse_exercise(text).description == "a\n\tb"
