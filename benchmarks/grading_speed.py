@@ -2,15 +2,16 @@
 
 For each size the script builds a random exercise (every op kind the scoring core
 treats differently: add, sub, mul, max, scale, add_const, tanh, sigmoid, sin), solves
-it, and times `grade()` on three submissions:
+it, and times `grade()` on four submissions:
 
 * reference: every blank right (the common case: nothing to carry, nothing to diagnose);
 * early slip: the first gate's forward value wrong and everything after it computed
-  from it, so nearly every blank is judged against the student's own numbers (the
-  worst case: an expectation, and its local gradients, for every blank);
+  from it, so nearly every blank is judged against the student's own numbers (an
+  expectation, and its local gradients, for every blank);
 * two decimals: the reference rounded to 2 decimals, as typed by hand (most blanks right
   but not the reference's own number: their own numbers are checked too);
-* zeros: every blank 0 (every blank wrong: consistency, taint and diagnosis all run).
+* zeros: every blank 0 (every blank wrong: consistency, the degenerate-value guard and
+  diagnosis all run; the slowest case, by far with --ask-local).
 
 Each is timed with the submission as a parsed `Submission` (what the service passes
 after answering 422 for malformed bodies) and as a raw dict (parse included). The

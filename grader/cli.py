@@ -217,7 +217,8 @@ def grade_command(path: str, submission_path: str, seed: int | None, as_json: bo
     """Grade a submission file against an exercise, blank by blank.
 
     Exit 0 when graded (whatever the score); 1 with located messages when the exercise
-    or the submission cannot be used, or when blanks hold no number (not graded).
+    or the submission cannot be used, or when blanks hold no number: then nothing is
+    graded, and no score is printed ("score": null with --json).
     """
     # Imported here so that the whole command stays one block at the end of the file.
     from grader.scoring import SubmissionError, grade, parse_submission
@@ -240,22 +241,27 @@ def grade_command(path: str, submission_path: str, seed: int | None, as_json: bo
             click.echo(line, err=True)
         sys.exit(1)
     result = grade(solution, submission)
+    graded = not result.has_format_errors
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        document = result.as_dict()
+        if not graded:
+            document["score"] = None  # not graded (the service answers 422: no score)
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         for blank in result.format_errors:
             where = ".".join(p for p in (blank.kind, blank.node, blank.input) if p)
             click.echo(f"{submission_path}: {where}: {blank.message}", err=True)
     else:
         click.echo(_header(solution))
-        click.echo(f"score: {result.score:.2f}  ({_tally(b.status for b in result.blanks)})")
+        score = f"{result.score:.2f}" if graded else "not graded"
+        click.echo(f"score: {score}  ({_tally(b.status for b in result.blanks)})")
         for blank in result.blanks:
             if blank.status != "correct":
                 mistake = f" [{blank.mistake}]" if blank.mistake else ""
                 click.echo(f"  {blank.kind:<8} {result.label(blank):<12} {blank.status}{mistake}: "
                            f"{blank.message}")
         click.echo(result.summary())
-    if result.has_format_errors:
-        sys.exit(1)  # blanks without a number: not graded
+    if not graded:
+        sys.exit(1)  # blanks without a number
 
 
 class UnusableFile(Exception):

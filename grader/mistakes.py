@@ -9,19 +9,42 @@ Each hypothesis is one small function taking the `WrongBlank` and returning the 
 (a rule, never the reference number) when it matches, else None. Adding one is writing
 the function and adding one line to MISTAKES; the order there is the order of trial,
 most specific first (at an inv gate the dropped minus sign is `inv-sign`, not the
-generic `sign-flip`).
+generic `sign-flip`). A hypothesis about one kind of gate names its ops there, and is
+only tried on blanks whose gradient flows back through such a gate.
+
+A wrong zero (within the tolerance) is only tested against hypotheses that predict a
+zero by rule (`explains_zero`: max/min routing, which sends a loser nothing): any other
+hypothesis predicts zero only from a number that is zero itself (a typed-zero forward
+value, a zero upstream gradient), and matching it would prove nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
+from typing import NamedTuple
+
+# Up to this many branches, every proper subset of them is tried as what a student
+# summed; beyond, each branch alone and all branches but one.
+FEW_BRANCHES = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+def gradient_label(output: str, node: str) -> str:
+    """How a backward blank is named: "df/dx0"."""
+    return f"d{output}/d{node}"
+
+
+def local_label(gate: str, input_: str) -> str:
+    """How a local blank is named: "local ∂p0/∂x0", apart from df/dx0 even when the
+    gate is the output."""
+    return f"local ∂{gate}/∂{input_}"
+
+
+class Edge(NamedTuple):
     """How gradient flows from one consumer gate back to the node under test, evaluated
-    at the student's own values."""
+    at the student's own values (a named tuple: one is made per wrong blank and
+    consumer, on the grading path)."""
 
     consumer: str
     op: str
@@ -43,9 +66,10 @@ class Edge:
         return self.xs[self.slots[0]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class WrongBlank:
-    """An incorrect backward or local blank, with what a hypothesis needs to test."""
+    """An incorrect backward or local blank, with what a hypothesis needs to test (made
+    per wrong blank; hypotheses only read it)."""
 
     kind: str  # "backward" or "local"
     node: str  # backward: the node; local: the gate
@@ -56,14 +80,17 @@ class WrongBlank:
     expected: float  # the right answer at the student's own values
     edges: tuple[Edge, ...]  # backward: one per consumer; local: the one gate
     fits: Callable[[float], bool]  # typed value matches this, and this is not right
+    zero: bool = False  # the typed value is a wrong zero (within the tolerance)
     # Edges by op, so that each hypothesis finds its gates with one lookup.
     by_op: Mapping[str, tuple[Edge, ...]] = field(init=False, repr=False)
+    ops: frozenset[str] = field(init=False, repr=False)  # the ops of the edges
 
     def __post_init__(self) -> None:
         by_op: dict[str, tuple[Edge, ...]] = {}
         for edge in self.edges:
             by_op[edge.op] = (*by_op.get(edge.op, ()), edge)
-        object.__setattr__(self, "by_op", by_op)
+        self.by_op = by_op
+        self.ops = frozenset(by_op)
 
     @property
     def wrt(self) -> str:
@@ -88,22 +115,75 @@ Hypothesis = Callable[[WrongBlank], str | None]
 
 
 def _grad(blank: WrongBlank, node: str) -> str:
-    return f"d{blank.output}/d{node}"
+    return gradient_label(blank.output, node)
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _partial_sums(values: Sequence[float]) -> Iterator[tuple[frozenset[int], float]]:
+    """(kept, their sum) for the proper non-empty subsets of the branches a student
+    may have summed, the largest first (leaving out as little as explains the value):
+    every one when there are few branches, else all but one and each one alone (in
+    time linear in the number of branches)."""
+    n = len(values)
+    total = sum(values)
+    every = frozenset(range(n))
+    if n <= FEW_BRANCHES:
+        for size in range(1, n):  # how many are left out
+            for out in combinations(range(n), size):
+                yield every.difference(out), total - sum(values[i] for i in out)
+        return
+    for i in range(n):
+        yield every - {i}, total - values[i]
+    for i in range(n):
+        yield frozenset((i,)), values[i]
 
 
 def branch_not_summed(b: WrongBlank) -> str | None:
-    """Took one branch's contribution for the whole gradient."""
+    """Summed some of the branches a node feeds, not all of them (one use of x in x·x
+    among them)."""
     if b.kind != "backward":
+        edge = b.edges[0] if b.edges else None
+        if edge is None or len(edge.slots) < 2:
+            return None
+        # A gate using its input in several slots: the local gradient of one use.
+        if any(b.fits(d) for d in dict.fromkeys(edge.slot_locals)):
+            return (f"{edge.consumer} uses {b.wrt} {_times(len(edge.slots))}: its local "
+                    f"gradient with respect to {b.wrt} is the sum over each use (the product "
+                    "rule), not one use alone")
         return None
-    # One term per edge: a gate using the node twice (x·x) is two branches too.
+    # One term per edge and slot: a gate using the node twice (x·x) is two branches too.
     terms = [(e, e.upstream * d) for e in b.edges for d in e.slot_locals]
     if len(terms) < 2:
         return None
-    for edge, term in terms:
-        if b.fits(term):
-            via = ", ".join(dict.fromkeys(e.consumer for e, _ in terms))
-            return (f"{b.node} feeds {len(terms)} branches ({via}): {_grad(b, b.node)} is the "
-                    f"sum of what comes back along all of them, not only from {edge.consumer}")
+    for kept, value in _partial_sums([t for _, t in terms]):
+        if not b.fits(value):
+            continue
+        if len(b.edges) == 1:
+            edge = b.edges[0]
+            some = "one" if len(kept) == 1 else f"{len(kept)} of them"
+            return (f"{edge.consumer} uses {b.node} {_times(len(terms))}: {_grad(b, b.node)} "
+                    f"is the sum of what comes back through each use, not only {some}")
+        via = [e.consumer + ("" if len(e.slots) == 1 else f" ({_times(len(e.slots))})")
+               for e in b.edges]
+        left_out: dict[str, int] = {}
+        for i, (e, _) in enumerate(terms):
+            if i not in kept:
+                left_out[e.consumer] = left_out.get(e.consumer, 0) + 1
+        slots = {e.consumer: len(e.slots) for e in b.edges}
+        missing = [c if n == slots[c] else f"{'one use' if n == 1 else f'{n} uses'} in {c}"
+                   for c, n in left_out.items()]
+        if len(missing) > 3:
+            missing = [*missing[:2], f"{len(missing) - 2} more"]
+        return (f"{b.node} feeds {len(terms)} branches ({', '.join(via)}): "
+                f"{_grad(b, b.node)} is the sum of what comes back along all of them; this "
+                f"leaves out {_and(missing)}")
     return None
 
 
@@ -118,14 +198,25 @@ def mul_not_swapped(b: WrongBlank) -> str | None:
 
 
 def max_misrouted(b: WrongBlank) -> str | None:
-    """At max/min, sent the gradient to the losing input, or split it."""
+    """At max/min, sent the gradient to an input that did not win, none to the one that
+    did, or split it. Judged at the student's own values; at a tie every routing is
+    right, so there is nothing to diagnose."""
     for e in b.edges_at("max", "min"):
-        misrouted = float(len(e.slots)) - e.local  # the winner gets 0, a loser gets all
-        split = len(e.slots) / len(e.inputs)
-        if b.fits(b.total_with(e, misrouted)) or b.fits(b.total_with(e, split)):
-            which = "largest" if e.op == "max" else "smallest"
-            return (f"{e.op} routes the whole upstream gradient to the {which} input and "
-                    f"nothing to the others, with no split (at {e.consumer})")
+        best = max(e.xs) if e.op == "max" else min(e.xs)
+        winners = [s for s, v in enumerate(e.xs) if v == best]
+        if len(winners) != 1:
+            continue
+        which = "largest" if e.op == "max" else "smallest"
+        if winners[0] in e.slots:
+            if b.fits(b.total_with(e, 0.0)):
+                return (f"{b.wrt} is the {which} input of {e.consumer} ({e.op}): the whole "
+                        f"upstream gradient flows back to it through {e.consumer}")
+        elif b.fits(b.total_with(e, 1.0)):
+            return (f"{b.wrt} is not the {which} input of {e.consumer} ({e.op}): no gradient "
+                    f"flows back to it through {e.consumer}")
+        if b.fits(b.total_with(e, len(e.slots) / len(e.inputs))):
+            return (f"{e.op} does not split the upstream gradient between its inputs: it all "
+                    f"flows back to the {which} one (at {e.consumer})")
     return None
 
 
@@ -198,38 +289,67 @@ def sign_flip(b: WrongBlank) -> str | None:
 def forward_as_gradient(b: WrongBlank) -> str | None:
     """Typed the node's forward value where its gradient was asked."""
     if b.fits(b.forward_value):
-        asked = _grad(b, b.node) if b.kind == "backward" else f"d{b.node}/d{b.input}"
-        return (f"this is the forward value of {b.node}; the blank asks for the gradient "
-                f"{asked}, from the backward pass")
+        if b.kind == "backward":
+            asked = f"the gradient {_grad(b, b.node)}, from the backward pass"
+        else:
+            asked = f"the local gradient ∂{b.node}/∂{b.input}"
+        return f"this is the forward value of {b.node}; the blank asks for {asked}"
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class Mistake:
+    """A named hypothesis; `ops`, when given, are the gates it is about: it is tried only
+    on blanks whose gradient flows back through one of them. `explains_zero`: it can
+    tell a wrong zero apart (it predicts zero by a rule, not from a zero number)."""
+
     code: str
     check: Hypothesis
+    ops: frozenset[str] | None = None
+    explains_zero: bool = False
 
 
 # The one place hypotheses are registered, in the order they are tried.
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("branch-not-summed", branch_not_summed),
-    Mistake("mul-not-swapped", mul_not_swapped),
-    Mistake("max-misrouted", max_misrouted),
-    Mistake("sigmoid-derivative", sigmoid_derivative),
-    Mistake("inv-sign", inv_sign),
-    Mistake("inv-derivative", inv_derivative),
-    Mistake("exp-derivative", exp_derivative),
-    Mistake("scale-factor", scale_factor),
+    Mistake("mul-not-swapped", mul_not_swapped, frozenset({"mul"})),
+    Mistake("max-misrouted", max_misrouted, frozenset({"max", "min"}), explains_zero=True),
+    Mistake("sigmoid-derivative", sigmoid_derivative, frozenset({"sigmoid"})),
+    Mistake("inv-sign", inv_sign, frozenset({"inv"})),
+    Mistake("inv-derivative", inv_derivative, frozenset({"inv"})),
+    Mistake("exp-derivative", exp_derivative, frozenset({"exp"})),
+    Mistake("scale-factor", scale_factor, frozenset({"scale", "add_const"})),
     Mistake("no-upstream", no_upstream),
     Mistake("sign-flip", sign_flip),
     Mistake("forward-as-gradient", forward_as_gradient),
 )
 
 
+_Applicable = tuple[Sequence[Mistake], tuple[Mistake, ...]]
+_applicable: dict[tuple[int, frozenset[str], bool], _Applicable] = {}
+
+
+def applicable(mistakes: Sequence[Mistake], ops: frozenset[str], *,
+               zero: bool = False) -> tuple[Mistake, ...]:
+    """The hypotheses worth trying, in order, on a blank whose gradient flows back
+    through gates of these ops (and holds a wrong zero): remembered, one list per
+    registry, set of ops and zero."""
+    key = (id(mistakes), ops, zero)
+    found = _applicable.get(key)
+    if found is None or found[0] is not mistakes:
+        if len(_applicable) > 4096:  # many registries made on the fly: start over
+            _applicable.clear()
+        found = _applicable[key] = (mistakes, tuple(
+            m for m in mistakes if (m.ops is None or not m.ops.isdisjoint(ops))
+            and (m.explains_zero or not zero)))
+    return found[1]
+
+
 def diagnose(blank: WrongBlank,
              mistakes: Sequence[Mistake] = MISTAKES) -> tuple[str, str] | None:
-    """(code, message) of the first hypothesis that explains the wrong value, or None."""
-    for mistake in mistakes:
+    """(code, message) of the first hypothesis that explains the wrong value, or None.
+    Only the hypotheses `applicable` to the blank are tried."""
+    for mistake in applicable(mistakes, blank.ops, zero=blank.zero):
         try:
             message = mistake.check(blank)
         except (ArithmeticError, ValueError):

@@ -22,11 +22,33 @@ Each typed number is
 * `missing` (no key) or `invalid` (a format error: not graded). Later blanks are then
   checked against the reference value of the missing one.
 
-Carried credit is guarded: a value that differs from the reference and is degenerate
-(a gradient of 0, or a forward value of 0 or 1 entering mul, div or scale) makes what
-follows trivial, so nothing consistent with it earns credit, and neither does anything
-consistent with *that* (the taint follows the chain). And however it is earned, credit
-carried from an incorrect blank lifts a score at most up to `ScoringPolicy.carried_cap`.
+Carried credit is guarded against degenerate values, which make what follows them
+trivial. A value is degenerate when it is wrong (outside the tolerance of its reference)
+because of an error (it is incorrect, or carried from an incorrect blank), its reference
+is not itself about the same value, and it compares equal, under its own node's
+tolerance, to
+
+* 0, for a gradient (df/dnode) or a typed local gradient: everything computed from it
+  is 0;
+* 1, for a typed local gradient: what flows back through it is passed on unchanged;
+* a value in DEGENERATE_FEEDS of the gate it enters, for a forward value: 0 or 1
+  entering mul, div or scale (0·y = 0, 1·y = y, 0/y, y/1, a·0, a·1), 0 entering exp
+  (e^0 = 1, and its local gradient 1), 1 entering inv (1/1 = 1, and -1); and 0 entering
+  any gate whose wrong inputs are all such zeros and whose output is then 0 too (zeros
+  in, zero out: 0 + 0, tanh 0, sin 0, max(0, 0)).
+
+Nothing consistent with a degenerate value earns credit, and neither does anything
+consistent with *that* (the taint follows the chain). A value that is right (within
+tolerance), such as 0.00 typed for a gradient of -4.5e-5, is never degenerate, nor is one
+that differs from the reference only because right numbers were rounded: neither blocks
+anything. A wrong gradient of 1, and a single wrong 0 among right inputs of an add, are
+not degenerate: what follows them still has to be computed. An honest slip whose
+consequences become about 0 (a sigmoid pushed into saturation) is treated like a typed 0
+from there on: the two cannot be told apart.
+
+However it is earned, credit carried from an incorrect blank lifts a score at most up to
+the cap, `ScoringPolicy.carried_cap`; by default the cap is what one incorrect blank (the
+one worth least) leaves, so that one slip costs exactly one blank.
 
 `first_error` is the first incorrect blank in working order, the one to fix first: an
 error in the forward pass changes what follows it, an error in the backward pass what
@@ -38,13 +60,22 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from engine import Exercise, Solution
 from engine.ops import Op, evaluate, local_gradients
-from grader.mistakes import MISTAKES, Edge, Mistake, WrongBlank, diagnose
+from grader.mistakes import (
+    MISTAKES,
+    Edge,
+    Mistake,
+    WrongBlank,
+    applicable,
+    diagnose,
+    gradient_label,
+    local_label,
+)
 from grader.submission import (
     FieldError,
     FormatError,
@@ -54,7 +85,6 @@ from grader.submission import (
     read_number,
 )
 from grader.tolerance import (
-    CLOSE,
     FAR,
     NOISE_ABS,
     NOISE_REL,
@@ -63,7 +93,6 @@ from grader.tolerance import (
     Comparator,
     allowance_for,
     comparator_for,
-    float_slack,
     is_insufficient_precision,
 )
 
@@ -86,24 +115,37 @@ __all__ = [
 Kind = Literal["forward", "backward", "local"]
 Status = Literal["correct", "consistent", "incorrect", "missing", "invalid"]
 
-# A wrong forward value among these, entering a gate of this op, makes the gate's
-# output and local gradients trivial (0·y = 0, 1·y = y, 0/y = 0, y/1 = y, a·0, a·1).
+# A wrong forward value equal (within its tolerance) to one of these, entering a gate of
+# this op, leaves nothing to compute at the gate: its output and local gradients are
+# trivial (0·y = 0, 1·y = y, 0/y = 0, y/1 = y, a·0, a·1; e^0 = 1 with local gradient 1;
+# 1/1 = 1 with local gradient -1).
 DEGENERATE_FEEDS: Mapping[str, tuple[float, ...]] = {
     "mul": (0.0, 1.0),
     "div": (0.0, 1.0),
     "scale": (0.0, 1.0),
+    "exp": (0.0,),
+    "inv": (1.0,),
 }
+# The same, as bit masks over _NEAR_VALUES: bit n set for _NEAR_VALUES[n].
+_NEAR_VALUES = (0.0, 1.0)
+_NEAR_ZERO = 1
+_FEED_MASKS: Mapping[str, int] = {
+    op: sum(1 << _NEAR_VALUES.index(v) for v in values)
+    for op, values in DEGENERATE_FEEDS.items()}
 
 INSUFFICIENT_PRECISION = "insufficient-precision"
 
 # Flags of a number used to compute an expectation.
 _DIFF = 1  # differs from the reference: there is something to carry
 _ERR = 2  # traces back to an incorrect blank (not just to rounding)
+_WRONG = 4  # outside the tolerance of the reference (incorrect or consistent)
 # No carried credit through this number, and why:
-_ZERO = 4  # a wrong gradient (or local gradient) of 0: everything it multiplies is 0
-_FEED = 8  # a wrong 0 or 1 entering mul, div or scale: the gate's output is trivial
-_TAINT = 16  # it matched the student's numbers only through a degenerate one
-_BLOCK = _ZERO | _FEED | _TAINT
+_ZERO = 8  # a wrong gradient (or local gradient) of 0: everything it multiplies is 0
+_UNIT = 16  # a wrong local gradient of 1: what flows back passes on unchanged
+_FEED = 32  # a wrong degenerate feed (DEGENERATE_FEEDS): the gate's output is trivial
+_TAINT = 64  # it matched the student's numbers only through a degenerate one
+_BLOCK = _ZERO | _UNIT | _FEED | _TAINT
+_WRONG_BY_ERROR = _ERR | _WRONG  # the values that can be degenerate
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +155,15 @@ class ScoringPolicy:
     `consistent_share` (default 1): the share of a blank's points a consistent blank
     earns; 1 makes one slip cost one blank, the issue's default.
 
-    `carried_cap` (default 0.9): the highest score credit carried from an incorrect
-    blank can lift a submission to; blanks right on their own always count in full. The
-    degenerate-value guard stops the known ways of gaming carried credit; the cap bounds
-    what any unforeseen one can earn, and keeps a submission that rests on a wrong
-    early value from ever equalling a right one. At 0.9 a slip whose consequences fill
-    the graph costs at most a tenth, about what one blank of a ten-to-twenty-blank
-    exercise costs, and a late slip (little carried) is not touched by it.
+    `carried_cap`: the highest score credit carried from an incorrect blank can lift a
+    submission to; blanks right on their own always count in full. The default, None,
+    is what one incorrect blank leaves: 1 - (points of the blank worth least) / (total
+    points), so one slip costs exactly its own blank (never more), while a submission
+    that rests on a wrong value never equals a right one (unless a kind of blank is
+    worth 0 points: a slip there costs nothing, so there is no cap). The
+    degenerate-value guard is what stops the known ways of gaming carried credit; a
+    lower cap (0.9, say) also bounds what any unforeseen one could earn, at the price
+    of charging a slip whose consequences fill the graph more than one blank.
 
     `forward_points`, `backward_points`, `local_points` (default 1 each): a blank's
     points by kind, to weigh the kinds against each other. `mistakes`: the diagnosis
@@ -127,7 +171,7 @@ class ScoringPolicy:
     """
 
     consistent_share: float = 1.0
-    carried_cap: float = 0.9
+    carried_cap: float | None = None
     forward_points: float = 1.0
     backward_points: float = 1.0
     local_points: float = 1.0
@@ -136,8 +180,8 @@ class ScoringPolicy:
     def __post_init__(self) -> None:
         if not 0.0 <= self.consistent_share <= 1.0:
             raise ValueError("consistent_share must be within [0, 1]")
-        if not 0.0 <= self.carried_cap <= 1.0:
-            raise ValueError("carried_cap must be within [0, 1]")
+        if self.carried_cap is not None and not 0.0 <= self.carried_cap <= 1.0:
+            raise ValueError("carried_cap must be within [0, 1], or None")
         points = (self.forward_points, self.backward_points, self.local_points)
         if any(not (math.isfinite(p) and p >= 0.0) for p in points):
             raise ValueError("points per blank must be finite and >= 0")
@@ -229,7 +273,7 @@ class GradeResult:
         }
 
     def label(self, blank: BlankRef | BlankResult) -> str:
-        """How a blank is named to a student: "p0", "df/dp0", "dp0/dx0"."""
+        """How a blank is named to a student: "p0", "df/dp0", "local ∂p0/∂x0"."""
         return _label(blank.kind, blank.node, blank.input, self.output)
 
     def summary(self) -> str:
@@ -252,7 +296,8 @@ class GradeResult:
         carried = len(first.propagated_into)
         tail = f" It carried into {carried} later blank{'s' if carried != 1 else ''}." if (
             carried) else ""
-        return f"Start fixing here: {self.label(first.blank)} ({first.blank.kind}): " + (
+        kind = "" if first.blank.kind == "local" else f" ({first.blank.kind})"  # (named so)
+        return f"Start fixing here: {self.label(first.blank)}{kind}: " + (
             f"{result.message}.{tail}")
 
 
@@ -263,8 +308,8 @@ def _label(kind: str, node: str, input_: str | None, output: str) -> str:
     if kind == "forward":
         return node
     if kind == "backward":
-        return f"d{output}/d{node}"
-    return f"d{node}/d{input_}"
+        return gradient_label(output, node)
+    return local_label(node, input_ or "")
 
 
 def grade(
@@ -294,12 +339,19 @@ class _Plan:
         "allow",
         "ask",
         "compare",
+        "constant_locals",
+        "consumer_ops",
         "consumers",
         "distinct",
+        "fixed_results",
         "gates",
         "input_names",
         "ins",
+        "key_labels",
+        "kinds",
         "labels",
+        "local_keys",
+        "local_ops",
         "n_inputs",
         "names",
         "ops",
@@ -307,6 +359,7 @@ class _Plan:
         "output",
         "params",
         "reads",
+        "rule_marks",
         "slots",
     )
 
@@ -330,8 +383,23 @@ class _Plan:
             {j: _slots_read(op.name, slots, len(ins)) for j, slots in by_input.items()}
             if op is not None else {}
             for op, ins, by_input in zip(self.ops, self.ins, self.slots, strict=True)]
+        # Local gradients that read no value (add, sub, neg, scale, add_const), by input:
+        # the same for the reference and the student, so never carried.
+        self.constant_locals: list[dict[int, float] | None] = [None] * n
+        for k in self.gates:
+            op = self.ops[k]
+            if op is not None and op.name in _CONSTANT_LOCAL:
+                ins = self.ins[k]
+                slot_locals = local_gradients(op, [0.0] * len(ins), 0.0, self.params[k])
+                self.constant_locals[k] = {j: sum(slot_locals[s] for s in slots)
+                                           for j, slots in self.slots[k].items()}
         self.consumers: list[tuple[int, ...]] = [
             tuple(dict.fromkeys(c for c, _ in graph.consumers(k))) for k in range(n)]
+        # The ops a gradient flows back through, for choosing the hypotheses to try (of
+        # the consumers: on first use).
+        self.local_ops: list[frozenset[str]] = [
+            _NO_OPS if op is None else _op_set(op.name) for op in self.ops]
+        self.consumer_ops: dict[int, frozenset[str]] = {}
         # One allowance per tolerance object: most nodes share the exercise's.
         by_tolerance: dict[int, tuple[Allowance, Comparator]] = {}
         self.allow: list[Allowance] = []
@@ -360,6 +428,83 @@ class _Plan:
         self.labels: list[tuple[Kind, str, str | None]] = [
             (kind, self.names[k], self.names[j] if j >= 0 else None)  # type: ignore[misc]
             for kind, k, j in self.order]
+        self.kinds = frozenset(kind for kind, _, _ in self.order)
+        self.local_keys: list[tuple[tuple[int, _Key], ...]] = [
+            tuple((j, ("local", k, j)) for j in self.distinct[k]) for k in range(n)]
+        # Made on first use, then shared by every submission: how a blank is named, the
+        # mark of a plainly wrong one (the rule of its kind), and the results of blanks
+        # with such shared marks.
+        self.key_labels: dict[_Key, str] = {}
+        self.rule_marks: dict[_Key, _Mark] = {}
+        self.fixed_results: dict[tuple[float, float, float], _FixedResults] = {}
+
+    def consumer_ops_of(self, k: int) -> frozenset[str]:
+        found = self.consumer_ops.get(k)
+        if found is None:
+            found = self.consumer_ops[k] = frozenset().union(
+                *(self.local_ops[c] for c in self.consumers[k]))
+        return found
+
+    def key_label(self, key: _Key) -> str:
+        found = self.key_labels.get(key)
+        if found is None:
+            kind, k, j = key
+            names = self.names
+            found = self.key_labels[key] = _label(
+                kind, names[k], names[j] if j >= 0 else None, names[self.output])
+        return found
+
+    def rule_mark(self, key: _Key) -> _Mark:
+        found = self.rule_marks.get(key)
+        if found is None:
+            found = self.rule_marks[key] = _Mark("incorrect", message=self._rule(key),
+                                                 err=True)
+        return found
+
+    def results_of(self, points: tuple[float, float, float]) -> _FixedResults:
+        """The results of blanks right, missing, or plainly wrong (by position in working
+        order), for these points per kind: the same for every submission."""
+        found = self.fixed_results.get(points)
+        if found is None:
+            if len(self.fixed_results) > 8:  # many policies: keep a few
+                self.fixed_results.clear()
+            top = dict(zip(("forward", "backward", "local"), points, strict=True))
+            found = self.fixed_results[points] = (
+                [BlankResult(kind, node, input_, "correct", top[kind], top[kind], None,
+                             _CORRECT_MARK.message) for kind, node, input_ in self.labels],
+                [BlankResult(kind, node, input_, "missing", 0.0, top[kind], None,
+                             _MISSING_MARK.message) for kind, node, input_ in self.labels],
+                {})
+        return found
+
+    def _rule(self, key: _Key) -> str:
+        kind, k, j = key
+        names = self.names
+        name = names[k]
+        op = self.ops[k]
+        if kind == "forward":
+            assert op is not None
+            inputs = ", ".join(names[i] for i in self.ins[k])
+            return f"recompute {name} = {op.name}({inputs}) from the values of its inputs"
+        if kind == "local":
+            assert op is not None
+            return f"differentiate {name} ({op.name}) with respect to {names[j]}"
+        output = names[self.output]
+        if k == self.output:
+            return (f"the backward pass starts here: what is the derivative of {name} with "
+                    "respect to itself?")
+        consumers = self.consumers[k]
+        if len(consumers) == 1:
+            c = names[consumers[0]]
+            return (f"d{output}/d{name} = d{output}/d{c} · (the local gradient of {c} with "
+                    f"respect to {name})")
+        return (f"d{output}/d{name} is the sum over the gates {name} feeds "
+                f"({', '.join(names[c] for c in consumers)}) of upstream gradient · local "
+                "gradient")
+
+    def least_points(self, policy: ScoringPolicy) -> float:
+        """The points of the blank worth least."""
+        return min(map(policy.points, self.kinds), default=0.0)
 
 
 def _slots_of(ins: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
@@ -371,10 +516,23 @@ def _slots_of(ins: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
     return {i: tuple(found) for i, found in slots.items()}
 
 
+_CONSTANT_LOCAL = frozenset({"add", "sub", "neg", "scale", "add_const"})
+_NO_OPS: frozenset[str] = frozenset()
+_OP_SETS: dict[str, frozenset[str]] = {}
+
+
+def _op_set(op: str) -> frozenset[str]:
+    """{op}, one shared set per op."""
+    found = _OP_SETS.get(op)
+    if found is None:
+        found = _OP_SETS[op] = frozenset((op,))
+    return found
+
+
 def _slots_read(op: str, slots: tuple[int, ...], arity: int) -> tuple[int, ...]:
     """Which input slots the local gradient for `slots` reads, for the ops known to read
     fewer than all (so a degenerate value it does not read cannot block credit)."""
-    if op in ("add", "sub", "neg", "scale", "add_const"):
+    if op in _CONSTANT_LOCAL:
         return ()
     read: set[int] = set()
     for slot in slots:  # a node in two slots (x·x) is read through each of them
@@ -411,8 +569,7 @@ class _Mark:
     err: bool = False  # traces to an incorrect blank (a consistent one: not to rounding)
 
 
-@dataclass(slots=True)
-class _OwnLocal:
+class _OwnLocal(NamedTuple):
     """A gate's local gradient for one input, at the student's own forward values."""
 
     point: float
@@ -424,6 +581,8 @@ class _OwnLocal:
 
 
 _Key = tuple[str, int, int]  # (kind, node position, input position or -1)
+# Results shared by every submission, by position: right, missing, plainly wrong.
+_FixedResults = tuple[list[BlankResult], list[BlankResult], dict[int, BlankResult]]
 # What the student's own numbers give for a blank: (low, high, flags, sources, point);
 # low < high only where a kink leaves a choice of subgradient.
 _Expectation = tuple[float, float, int, tuple[_Key, ...], float]
@@ -443,10 +602,15 @@ class _Grading:
         index = solution.exercise.graph.index
         self.typed_forward = {index[k]: v for k, v in submission.forward.items()}
         self.typed_backward = {index[k]: v for k, v in submission.backward.items()}
-        self.typed_local = {(index[c], index[j]): v for (c, j), v in submission.local.items()}
+        self.typed_local: dict[int, dict[int, Any]] = {}
+        for (c, j), v in submission.local.items():
+            self.typed_local.setdefault(index[c], {})[index[j]] = v
         # Working numbers: what the student typed where it is a number, else the reference.
         self.fv = list(self.ref_value)
         self.fflag = [0] * len(names)
+        # For a wrong forward value (by error): bit n set when it equals _NEAR_VALUES[n]
+        # within its tolerance (a degenerate feed for the ops in _FEED_MASKS).
+        self.fnear: dict[int, int] = {}
         self.gv = list(self.ref_grad)
         self.gflag = [0] * len(names)
         self.lv: dict[tuple[int, int], float] = {}
@@ -454,6 +618,8 @@ class _Grading:
         self.marks: dict[_Key, _Mark] = {}
         self._own: dict[int, dict[int, _OwnLocal] | None] = {}
         self._ref_local: dict[int, dict[int, float]] = {}
+        self._carried: dict[tuple[int, tuple[_Key, ...]], _Mark] = {}
+        self.grad_ranges = solution.grad_ranges
 
     def run(self) -> GradeResult:
         plan = self.plan
@@ -465,8 +631,7 @@ class _Grading:
                 if "backward" in plan.ask:
                     self._backward(k)
                 if "local" in plan.ask:
-                    for j in plan.distinct[k]:
-                        self._local(k, j)
+                    self._locals(k)
             if "backward" in plan.ask:
                 for k in range(plan.n_inputs):
                     self._backward(k)
@@ -475,9 +640,8 @@ class _Grading:
     # -------------------------------------------------------- reading and comparing
 
     def _read(self, key: _Key, raw: Any) -> float | None:
-        """The typed number, or None after marking the blank missing or invalid."""
-        if type(raw) is float and raw - raw == 0.0:  # the common case, fast: finite float
-            return raw
+        """The typed number, or None after marking the blank missing or invalid. (The
+        common case, a finite float, is taken by the callers first.)"""
         if raw is _MISSING:
             self.marks[key] = _MISSING_MARK
             return None
@@ -488,33 +652,32 @@ class _Grading:
             return None
         return value
 
-    def _close(self, k: int, x: float, low: float, high: float) -> bool:
-        return self.plan.compare[k](x, low, high) != FAR
-
-    def _verdict(
-        self, key: _Key, k: int, x: float, low: float, high: float,
-        expect: Callable[[], list[_Expectation | None]], after_error: Callable[[], bool],
-    ) -> tuple[int | None, list[_Expectation | None]]:
-        """Judge a typed number: mark it when it is right or carried and return its flags
-        as a source, with the expectations computed from the student's own numbers;
-        (None, expectations) when it is wrong, for the caller to explain.
-
-        `after_error` tells cheaply whether any number the blank is computed from traces
-        back to an incorrect blank; when none does, a right number needs no expectation.
+    def _verdict(self, key: _Key, x: float, low: float, high: float, point: float,
+                 ) -> tuple[int | None, list[_Expectation | None]]:
+        """Judge a typed number against the valid range [low, high] (the reference
+        `point`, but at a kink every valid subgradient): mark it when it is right or
+        carried and return its flags as a source, with the expectations computed from
+        the student's own numbers; (None, expectations) when it is wrong, for the
+        caller to explain.
         """
-        closeness_ = self.plan.compare[k](x, low, high)
-        if closeness_ == SAME:
+        kind, k, j = key
+        compare = self.plan.compare[k]
+        closeness_ = compare(x, low, high)
+        if closeness_ == SAME and (low == high or compare(x, point, point) == SAME):
             self.marks[key] = _CORRECT_MARK
             return 0, []
-        if closeness_ == CLOSE and not after_error():
-            self.marks[key] = _CORRECT_MARK  # right, rounded: nothing to carry but digits
+        if closeness_ != FAR and not self._after_error(kind, k, j):
+            # Right, rounded, or another valid subgradient at a kink: nothing to carry
+            # but digits (or the choice made at the kink).
+            self.marks[key] = _CORRECT_MARK
             return _DIFF, []
-        expectations = expect()
+        expectations = self._expect(kind, k, j)
         matches = [e for e in expectations if e is not None and e[2] & _DIFF
-                   and self._close(k, x, e[0], e[1])]
-        if closeness_ == CLOSE:
-            # Right, but not the reference's own number: rounded, or shifted by an
-            # earlier error it was computed from. Only the latter is carried further.
+                   and compare(x, e[0], e[1]) != FAR]
+        if closeness_ != FAR:
+            # Right, but not the reference's own number: rounded, another choice at a
+            # kink, or shifted by an earlier error it was computed from. Only the latter
+            # is carried further.
             carried = next((e for e in matches if e[2] & _ERR and not e[2] & _BLOCK), None)
             if carried is None:
                 self.marks[key] = _CORRECT_MARK
@@ -522,34 +685,55 @@ class _Grading:
             self.marks[key] = _Mark("correct", message="correct", sources=carried[3])
             return _DIFF | _ERR, expectations
         if matches:
-            best = min(matches, key=lambda e: e[2] & _BLOCK)  # unblocked credit first
+            best = matches[0] if len(matches) == 1 else min(
+                matches, key=lambda e: e[2] & _BLOCK)  # unblocked credit first
             return self._carry(key, best[2], best[3]), expectations
         return None, expectations
+
+    def _expect(self, kind: str, k: int, j: int) -> list[_Expectation | None]:
+        """What the student's own numbers give for a blank."""
+        if kind == "forward":
+            return [self._expected_forward(k)]
+        if kind == "backward":
+            if k == self.plan.output:
+                return []  # df/df is 1 whatever came before: nothing to carry
+            return self._expected_gradients(k)
+        own = (self._own_locals(k) or {}).get(j)
+        return [None if own is None else (own.low, own.high, own.flags, own.sources, own.point)]
+
+    def _after_error(self, kind: str, k: int, j: int) -> bool:
+        """Whether any number a blank is computed from traces back to an incorrect blank:
+        when none does, a right number needs no expectation. Cheap."""
+        fflag = self.fflag
+        if kind == "forward":
+            return any(fflag[i] & _ERR for i in self.plan.distinct[k])
+        if kind == "local":
+            return self._gate_after_error(k)
+        gflag = self.gflag
+        lflag = self.lflag
+        return any(gflag[c] & _ERR or self._gate_after_error(c)
+                   or lflag.get((c, k), 0) & _ERR for c in self.plan.consumers[k])
 
     # -------------------------------------------------------- forward blanks
 
     def _forward(self, k: int) -> None:
         key = ("forward", k, -1)
-        x = self._read(key, self.typed_forward.get(k, _MISSING))
+        raw = self.typed_forward.get(k, _MISSING)
+        x = raw if type(raw) is float and raw - raw == 0.0 else self._read(key, raw)
         if x is None:
             return
         self.fv[k] = x
         ref = self.ref_value[k]
-        flags, expectations = self._verdict(
-            key, k, x, ref, ref, lambda: [self._expected_forward(k)],
-            lambda: any(self.fflag[i] & _ERR for i in self.plan.distinct[k]))
+        flags, expectations = self._verdict(key, x, ref, ref, ref)
         if flags is not None:
             self.fflag[k] = flags
+            if flags & _WRONG_BY_ERROR == _WRONG_BY_ERROR:
+                self._note_near(k, x, ref)
             return
-        self.fflag[k] = _DIFF | _ERR
-        plan = self.plan
-        op = plan.ops[k]
-        assert op is not None
+        self.fflag[k] = _DIFF | _ERR | _WRONG
+        self._note_near(k, x, ref)
         expected = expectations[0][4] if expectations and expectations[0] else None
-        inputs = ", ".join(plan.names[i] for i in plan.ins[k])
-        rule = (f"recompute {plan.names[k]} = {op.name}({inputs}) from the values of "
-                "its inputs")
-        self.marks[key] = self._wrong(k, x, ref, ref, expected, rule)
+        self.marks[key] = self._wrong(key, k, x, ref, ref, expected)
 
     def _expected_forward(self, k: int) -> _Expectation | None:
         """The gate applied to the student's own values of its inputs."""
@@ -558,11 +742,19 @@ class _Grading:
         assert op is not None
         flags = 0
         sources: list[_Key] = []
+        zeros_in = True  # every input that differs is a wrong zero
+        fflag = self.fflag
+        fnear = self.fnear
+        feed_mask = _FEED_MASKS.get(op.name, 0)
         for i in plan.distinct[k]:
-            f = self._feed_flags(i, op.name)
+            f = fflag[i]
             if f & _DIFF:
+                near = fnear.get(i, 0) if fnear else 0
+                if near & feed_mask:
+                    f |= _FEED  # a degenerate feed (see _feed_flags)
                 flags |= f
                 sources.append(("forward", i, -1))
+                zeros_in = zeros_in and bool(near & _NEAR_ZERO)
         if not flags & _DIFF:
             return None  # the reference's own inputs: nothing to carry
         try:
@@ -571,52 +763,75 @@ class _Grading:
             return None
         if not math.isfinite(value):
             return None
+        if zeros_in and not flags & _BLOCK:
+            # Wrong zeros in, zero out (0 + 0, tanh 0, sin 0, max(0, 0)): nothing to
+            # compute, unless the reference is about zero as well.
+            compare = plan.compare[k]
+            ref = self.ref_value[k]
+            if compare(value, 0.0, 0.0) != FAR and compare(ref, 0.0, 0.0) == FAR:
+                flags |= _FEED
         return value, value, flags, tuple(sources), value
+
+    def _note_near(self, k: int, x: float, ref: float) -> None:
+        """Note which degenerate feed values a wrong forward value equals (within its
+        node's tolerance), where the reference does not: a reference that is itself about
+        0 or 1 makes what follows just as trivial, so there is nothing to game."""
+        compare = self.plan.compare[k]
+        near = 0
+        for n, v in enumerate(_NEAR_VALUES):
+            if (x == v or compare(x, v, v) != FAR) and compare(ref, v, v) == FAR:
+                near |= 1 << n
+        if near:
+            self.fnear[k] = near
 
     def _feed_flags(self, i: int, op: str) -> int:
         """Flags of forward value i as it enters a gate of op `op`."""
         f = self.fflag[i]
-        if f & _DIFF and op in DEGENERATE_FEEDS and any(
-                abs(self.fv[i] - v) <= float_slack(self.fv[i], v)
-                for v in DEGENERATE_FEEDS[op]):
+        if f & _WRONG and self.fnear and self.fnear.get(i, 0) & _FEED_MASKS.get(op, 0):
             f |= _FEED
         return f
 
     def _carry(self, key: _Key, flags: int, sources: tuple[_Key, ...]) -> int:
-        """Mark a blank that matches the student's own numbers; its flags as a source."""
-        if flags & _BLOCK:
-            mistake = None
+        """Mark a blank that matches the student's own numbers (and not the reference);
+        its flags as a source."""
+        # Many blanks follow from the same numbers (every sink of a final sum from its
+        # gradient): their marks are the same, made once.
+        how = flags & (_BLOCK | _ERR)
+        mark = self._carried.get((how, sources))
+        if mark is None:
+            mark = self._carried[(how, sources)] = self._carried_mark(how, sources)
+        self.marks[key] = mark
+        if how & _BLOCK:
+            return _DIFF | _ERR | _WRONG | _TAINT
+        return _DIFF | _WRONG | (how & _ERR)
+
+    def _carried_mark(self, flags: int, sources: tuple[_Key, ...]) -> _Mark:
+        if flags & _BLOCK:  # only ever set on values wrong by an error
             where = self._describe(sources)
-            if not flags & _ERR:  # a right but rounded 0, carried until it is not right
-                message = (f"follows from {self._describe(sources, rounded=True)}, rounded to "
-                           "zero or one: too coarse to carry; keep more digits")
-                mistake = INSUFFICIENT_PRECISION
-            elif flags & _ZERO:
-                message = (f"follows from {where}, but a wrong zero gradient makes every "
-                           "gradient before it zero: no carried credit")
+            if flags & _ZERO:
+                why = ("a wrong zero gradient (zero within the tolerance) makes every "
+                       "gradient computed from it zero")
+            elif flags & _UNIT:
+                why = ("a wrong local gradient of one (within the tolerance) passes the "
+                       "upstream gradient on unchanged")
             elif flags & _FEED:
-                message = (f"follows from {where}, but a wrong zero or one entering mul, div "
-                           "or scale makes the gate trivial: no carried credit")
+                why = ("a wrong zero or one (within the tolerance) entering a gate leaves "
+                       "nothing to compute there (0·y = 0, 1·y = y, e^0 = 1, 1/1 = 1, "
+                       "0 + 0 = 0)")
             else:
-                message = (f"follows from {where}, which itself follows from a degenerate "
-                           "value: no carried credit")
-            self.marks[key] = _Mark("incorrect", mistake, message, sources=sources, err=True)
-            return _DIFF | _ERR | _TAINT
-        err = bool(flags & _ERR)
-        if err:
+                why = "that itself follows from a degenerate value"
+            return _Mark("incorrect", None, f"follows from {where}, but {why}: no carried "
+                         "credit", sources=sources, err=True)
+        if flags & _ERR:
             message = f"consistent with {self._describe(sources)} (error carried forward)"
         else:
             message = (f"consistent with {self._describe(sources, rounded=True)}: keep more "
                        "digits to match the reference directly")
-        self.marks[key] = _Mark("consistent", message=message, sources=sources, err=err)
-        return _DIFF | (_ERR if err else 0)
+        return _Mark("consistent", message=message, sources=sources, err=bool(flags & _ERR))
 
     def _describe(self, sources: Sequence[_Key], *, rounded: bool = False) -> str:
         """"your value of p0", "your values of df/ds and dn/ds": where a value came from."""
-        names = self.plan.names
-        output = names[self.plan.output]
-        labels = [_label(kind, names[k], names[j] if j >= 0 else None, output)
-                  for kind, k, j in sources]
+        labels = [self.plan.key_label(key) for key in sources]
         if len(labels) > 3:
             labels = [*labels[:2], f"{len(labels) - 2} more"]
         shown = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
@@ -625,27 +840,26 @@ class _Grading:
             return f"your {adjective}{'value of ' if sources[0][0] == 'forward' else ''}{shown}"
         return f"your {adjective}values of {shown}"
 
-    def _wrong(self, k: int, x: float, low: float, high: float, expected: float | None,
-               rule: str, blank: WrongBlank | None = None) -> _Mark:
-        """An incorrect blank: diagnosed, or too coarse, or plainly wrong."""
+    def _wrong(self, key: _Key, k: int, x: float, low: float, high: float,
+               expected: float | None, blank: WrongBlank | None = None) -> _Mark:
+        """An incorrect blank: diagnosed, or too coarse, or plainly wrong (told the rule
+        of its kind of blank)."""
         if blank is not None:
             found = diagnose(blank, self.policy.mistakes)
             if found is not None:
                 return _Mark("incorrect", found[0], found[1], err=True)
-        allow = self.plan.allow[k]
-        coarse = is_insufficient_precision(x, low, high, allow) or (
-            expected is not None and is_insufficient_precision(x, expected, expected, allow))
-        if coarse:
-            return _Mark("incorrect", INSUFFICIENT_PRECISION, (
-                "insufficient precision: too few digits to judge within the tolerance; keep "
-                "three significant figures or more, in the values you compute with too"),
-                err=True)
-        return _Mark("incorrect", message=rule, err=True)
+        if x != 0.0:  # (a typed 0 carries no digits to judge)
+            allow = self.plan.allow[k]
+            if is_insufficient_precision(x, low, high, allow) or (
+                    expected is not None
+                    and is_insufficient_precision(x, expected, expected, allow)):
+                return _COARSE_MARK
+        return self.plan.rule_mark(key)
 
     # -------------------------------------------------------- local gradients
 
-    def _reference_local(self, c: int, j: int) -> tuple[float, float]:
-        """The valid range of d c / d j (one point away from a kink)."""
+    def _reference_local(self, c: int, j: int) -> tuple[float, float, float]:
+        """The reference d c / d j, and its valid range (that point away from a kink)."""
         plan = self.plan
         found = self._ref_local.get(c)
         if found is None:
@@ -660,8 +874,8 @@ class _Grading:
         point = found[j]
         ranges = self.solution.local_ranges
         if not ranges:  # no kink in this variant: the common case
-            return point, point
-        return ranges.get((plan.names[c], plan.names[j]), (point, point))
+            return point, point, point
+        return (point, *ranges.get((plan.names[c], plan.names[j]), (point, point)))
 
     def _own_locals(self, c: int) -> dict[int, _OwnLocal] | None:
         """Gate c's local gradients at the student's forward values (None where the op
@@ -699,8 +913,10 @@ class _Grading:
         if not math.isfinite(sum(slot_locals)):
             return None
         found: dict[int, _OwnLocal] = {}
+        fflag = self.fflag
+        reads = plan.reads[c]
         for j, slots in plan.slots[c].items():
-            mine = tuple(slot_locals[s] for s in slots)
+            mine = tuple([slot_locals[s] for s in slots])
             point = sum(mine)
             low = high = point
             if choices is not None:
@@ -708,155 +924,194 @@ class _Grading:
                 low, high = min(sums), max(sums)
             flags = 0
             sources: list[_Key] = []
-            for s in plan.reads[c][j]:
+            for s in reads[j]:
                 i = ins[s]
-                f = self._feed_flags(i, op.name)
-                if f & _DIFF and ("forward", i, -1) not in sources:
-                    flags |= f
+                if fflag[i] & _DIFF and ("forward", i, -1) not in sources:
+                    flags |= self._feed_flags(i, op.name)
                     sources.append(("forward", i, -1))
             if y_read:
-                flags |= self.fflag[c]
+                flags |= fflag[c]
                 sources.append(("forward", c, -1))
             found[j] = _OwnLocal(point, low, high, mine, flags, tuple(sources))
         return found
 
-    def _local(self, c: int, j: int) -> None:
-        key = ("local", c, j)
-        x = self._read(key, self.typed_local.get((c, j), _MISSING))
+    def _locals(self, c: int) -> None:
+        """Gate c's local blanks, one per distinct input."""
+        typed = self.typed_local.get(c)
+        if typed is None:
+            for _, key in self.plan.local_keys[c]:
+                self.marks[key] = _MISSING_MARK
+            return
+        for j, key in self.plan.local_keys[c]:
+            self._local(c, j, key, typed.get(j, _MISSING))
+
+    def _local(self, c: int, j: int, key: _Key, raw: Any) -> None:
+        x = raw if type(raw) is float and raw - raw == 0.0 else self._read(key, raw)
         if x is None:
             return
         self.lv[(c, j)] = x
-        low, high = self._reference_local(c, j)
-
-        def expect() -> list[_Expectation | None]:
-            own = (self._own_locals(c) or {}).get(j)
-            if own is None:
-                return [None]
-            return [(own.low, own.high, own.flags, own.sources, own.point)]
-
-        flags, _ = self._verdict(key, c, x, low, high, expect, lambda: self._gate_after_error(c))
-        if flags is not None:
-            self.lflag[(c, j)] = self._gradient_flags(flags, x)
-            return
-        self.lflag[(c, j)] = self._gradient_flags(_DIFF | _ERR, x)
-        names = self.plan.names
-        op = self.plan.ops[c]
-        assert op is not None
-        own = (self._own_locals(c) or {}).get(j)
+        plan = self.plan
+        constant = plan.constant_locals[c]
+        if constant is not None:
+            # The same for everyone (1 for add): right, or wrong, never carried.
+            point = low = high = constant[j]
+            closeness_ = plan.compare[c](x, point, point)
+            if closeness_ != FAR:
+                self.marks[key] = _CORRECT_MARK
+                self.lflag[(c, j)] = 0 if closeness_ == SAME else _DIFF
+                return
+        else:
+            point, low, high = self._reference_local(c, j)
+            found, _ = self._verdict(key, x, low, high, point)
+            if found is not None:
+                if found & _WRONG_BY_ERROR == _WRONG_BY_ERROR:
+                    found = self._gradient_flags(c, found, x, low, high, local=True)
+                self.lflag[(c, j)] = found
+                return
+        self.lflag[(c, j)] = flags = self._gradient_flags(c, _DIFF | _ERR | _WRONG, x, low,
+                                                          high, local=True)
+        # Diagnosed unless no hypothesis can tell this wrong value apart (a wrong zero),
+        # or the numbers the hypotheses would use are degenerate.
         blank = None
-        if own is not None:
-            blank = self._wrong_blank("local", c, j, x, own.point, (self._edge(c, j, own, 1.0),),
-                                      (low, high), (own.low, own.high))
-        rule = f"differentiate {names[c]} ({op.name}) with respect to {names[j]}"
-        self.marks[key] = self._wrong(c, x, low, high, own.point if own else None, rule, blank)
+        own = None
+        if applicable(self.policy.mistakes, plan.local_ops[c], zero=bool(flags & _ZERO)):
+            own = (self._own_locals(c) or {}).get(j)
+            if own is not None and not own.flags & _BLOCK:
+                blank = self._wrong_blank("local", c, j, x, own.point,
+                                          (self._edge(c, j, own, 1.0),), (low, high),
+                                          (own.low, own.high), bool(flags & _ZERO))
+        elif constant is None:
+            own = (self._own_locals(c) or {}).get(j)
+        expected = point if constant is not None else own.point if own else None
+        self.marks[key] = self._wrong(key, c, x, low, high, expected, blank)
 
     def _gate_after_error(self, c: int) -> bool:
         """Whether a forward value gate c's local gradients read traces to an error."""
         fflag = self.fflag
         return bool(fflag[c] & _ERR) or any(fflag[i] & _ERR for i in self.plan.distinct[c])
 
-    @staticmethod
-    def _gradient_flags(flags: int, x: float) -> int:
-        # A gradient that differs from the reference and is 0 zeroes everything it is
-        # multiplied into: carrying it would make the rest of the backward pass trivial.
-        if flags & _DIFF and -NOISE_ABS <= x <= NOISE_ABS:
-            flags |= _ZERO
+    def _gradient_flags(self, k: int, flags: int, x: float, low: float, high: float, *,
+                        local: bool = False) -> int:
+        """A gradient's flags as a source, with whether it is degenerate: wrong by an
+        error, and 0 (it zeroes everything it is multiplied into) or, for a local
+        gradient, 1 (it passes the upstream gradient on unchanged), within the tolerance
+        of node k, where the reference range [low, high] is not. A right 0 (0.00 for
+        -4.5e-5) is no error and blocks nothing."""
+        if flags & _WRONG_BY_ERROR == _WRONG_BY_ERROR:
+            compare = self.plan.compare[k]
+            if x == 0.0 or compare(x, 0.0, 0.0) != FAR:
+                if compare(0.0, low, high) == FAR:
+                    flags |= _ZERO
+            elif local and compare(x, 1.0, 1.0) != FAR and compare(1.0, low, high) == FAR:
+                flags |= _UNIT
         return flags
 
     # -------------------------------------------------------- backward blanks
 
     def _backward(self, k: int) -> None:
         key = ("backward", k, -1)
-        x = self._read(key, self.typed_backward.get(k, _MISSING))
+        raw = self.typed_backward.get(k, _MISSING)
+        x = raw if type(raw) is float and raw - raw == 0.0 else self._read(key, raw)
         if x is None:
             return
         self.gv[k] = x
         plan = self.plan
-        name = plan.names[k]
         ref = self.ref_grad[k]
-        low, high = self.solution.grad_ranges.get(name, (ref, ref))
-
-        def expect() -> list[_Expectation | None]:
-            if k == plan.output:
-                return []  # df/df is 1 whatever came before: nothing to carry
-            found = [self._expected_gradient(k, typed_locals=False)]
-            if "local" in plan.ask and any((c, k) in self.lv for c in plan.consumers[k]):
-                found.append(self._expected_gradient(k, typed_locals=True))
-            return found
-
-        def after_error() -> bool:
-            lflag = self.lflag
-            return any(self.gflag[c] & _ERR or self._gate_after_error(c)
-                       or lflag.get((c, k), 0) & _ERR for c in plan.consumers[k])
-
-        flags, expectations = self._verdict(key, k, x, low, high, expect, after_error)
+        low = high = ref
+        if self.grad_ranges:  # a kink in this variant
+            low, high = self.grad_ranges.get(plan.names[k], (ref, ref))
+        flags, expectations = self._verdict(key, x, low, high, ref)
         if flags is not None:
-            self.gflag[k] = self._gradient_flags(flags, x)
+            if flags & _WRONG_BY_ERROR == _WRONG_BY_ERROR:
+                flags = self._gradient_flags(k, flags, x, low, high)
+            self.gflag[k] = flags
             return
-        self.gflag[k] = self._gradient_flags(_DIFF | _ERR, x)
-        output = plan.names[plan.output]
+        self.gflag[k] = flags = self._gradient_flags(k, _DIFF | _ERR | _WRONG, x, low, high)
+        zero = bool(flags & _ZERO)
         if k == plan.output:
-            blank = self._wrong_blank("backward", k, -1, x, 1.0, (), (low, high), (1.0, 1.0))
-            self.marks[key] = self._wrong(
-                k, x, low, high, None,
-                f"the backward pass starts here: what is the derivative of {name} "
-                "with respect to itself?", blank)
+            blank = None
+            if applicable(self.policy.mistakes, _NO_OPS, zero=zero):
+                blank = self._wrong_blank("backward", k, -1, x, 1.0, (), (low, high),
+                                          (1.0, 1.0), zero)
+            self.marks[key] = self._wrong(key, k, x, low, high, None, blank)
             return
         consumers = plan.consumers[k]
-        if len(consumers) == 1:
-            c = plan.names[consumers[0]]
-            rule = (f"d{output}/d{name} = d{output}/d{c} · (the local gradient of {c} "
-                    f"with respect to {name})")
-        else:
-            rule = (f"d{output}/d{name} is the sum over the gates {name} feeds "
-                    f"({', '.join(plan.names[c] for c in consumers)}) of upstream gradient "
-                    "· local gradient")
         own = expectations[0] if expectations else None
         blank = None
-        if own is not None:
+        # Diagnosed unless the numbers the hypotheses would use are degenerate, or none
+        # can tell this wrong value (a wrong zero) apart.
+        if own is not None and not own[2] & _BLOCK and applicable(
+                self.policy.mistakes, plan.consumer_ops_of(k), zero=zero):
             own_locals = [(self._own_locals(c) or {}).get(k) for c in consumers]
             if all(o is not None for o in own_locals):
                 edges = tuple(self._edge(c, k, o, self.gv[c])  # type: ignore[arg-type]
                               for c, o in zip(consumers, own_locals, strict=True))
                 blank = self._wrong_blank("backward", k, -1, x, own[4], edges, (low, high),
-                                          (own[0], own[1]))
-        self.marks[key] = self._wrong(k, x, low, high, own[4] if own else None, rule, blank)
+                                          (own[0], own[1]), zero)
+        self.marks[key] = self._wrong(key, k, x, low, high, own[4] if own else None, blank)
 
-    def _expected_gradient(self, k: int, *, typed_locals: bool) -> _Expectation | None:
-        """df/dk from the student's own upstream gradients and local gradients (their
-        typed ones, or evaluated at their forward values)."""
+    def _expected_gradients(self, k: int) -> list[_Expectation | None]:
+        """df/dk from the student's own upstream gradients and local gradients: those
+        evaluated at their forward values, and (when they typed any) their typed ones."""
         low = high = point = 0.0
         flags = 0
         sources: list[_Key] = []
+        # The same with the typed local gradients, where there are any.
+        lv = self.lv
+        typed_any = False
+        t_low = t_high = t_point = 0.0
+        t_flags = 0
+        t_sources: list[_Key] = []
+        own_ok = True
         for c in self.plan.consumers[k]:
             up = self.gv[c]
             f = self.gflag[c]
             if f & _DIFF:
                 flags |= f
+                t_flags |= f
                 sources.append(("backward", c, -1))
+                t_sources.append(("backward", c, -1))
             if up == 0.0:
                 continue  # nothing flows back through c, whatever its local gradient
-            typed = self.lv.get((c, k)) if typed_locals else None
+            own = (self._own_locals(c) or {}).get(k)
+            if own is None:
+                own_ok = False
+            else:
+                a, b = up * own.low, up * own.high
+                low += a if a < b else b
+                high += b if a < b else a
+                point += up * own.point
+                if own.flags:
+                    flags |= own.flags
+                    sources += [s for s in own.sources if s not in sources]
+            typed = lv.get((c, k)) if lv else None
             if typed is not None:
-                d_low = d_high = d_point = typed
+                typed_any = True
+                a = up * typed
+                t_low += a
+                t_high += a
+                t_point += a
                 f = self.lflag[(c, k)]
                 if f & _DIFF:
-                    flags |= f
-                    sources.append(("local", c, k))
+                    t_flags |= f
+                    t_sources.append(("local", c, k))
+            elif own is not None:
+                a, b = up * own.low, up * own.high
+                t_low += a if a < b else b
+                t_high += b if a < b else a
+                t_point += up * own.point
+                if own.flags:
+                    t_flags |= own.flags
+                    t_sources += [s for s in own.sources if s not in t_sources]
             else:
-                own = (self._own_locals(c) or {}).get(k)
-                if own is None:
-                    return None
-                d_low, d_high, d_point = own.low, own.high, own.point
-                flags |= own.flags
-                sources += [s for s in own.sources if s not in sources]
-            a, b = up * d_low, up * d_high
-            low += min(a, b)
-            high += max(a, b)
-            point += up * d_point
-        if not math.isfinite(low + high + point):
-            return None  # huge typed numbers overflowed: nothing to compare with
-        return low, high, flags, tuple(sources), point
+                typed_any = False  # no number to compare with either way
+                break
+        found: list[_Expectation | None] = [
+            (low, high, flags, tuple(sources), point)
+            if own_ok and math.isfinite(low + high + point) else None]
+        if typed_any and math.isfinite(t_low + t_high + t_point):
+            found.append((t_low, t_high, t_flags, tuple(t_sources), t_point))
+        return found
 
     # -------------------------------------------------------- diagnosis context
 
@@ -865,15 +1120,13 @@ class _Grading:
         op = plan.ops[c]
         assert op is not None
         fv = self.fv
-        return Edge(
-            consumer=plan.names[c], op=op.name, params=plan.params[c],
-            inputs=plan.input_names[c], xs=tuple([fv[i] for i in plan.ins[c]]), y=fv[c],
-            slots=plan.slots[c][j], slot_locals=own.slot_locals, upstream=upstream,
-        )
+        return Edge(plan.names[c], op.name, plan.params[c], plan.input_names[c],
+                    tuple([fv[i] for i in plan.ins[c]]), fv[c], plan.slots[c][j],
+                    own.slot_locals, upstream)
 
     def _wrong_blank(self, kind: str, k: int, j: int, x: float, expected: float,
                      edges: tuple[Edge, ...], ref_range: tuple[float, float],
-                     own_range: tuple[float, float]) -> WrongBlank:
+                     own_range: tuple[float, float], zero: bool) -> WrongBlank:
         allow = self.plan.allow[k]
         compare = self.plan.compare[k]
 
@@ -890,39 +1143,67 @@ class _Grading:
         return WrongBlank(
             kind=kind, node=names[k], input=names[j] if j >= 0 else None,
             output=names[self.plan.output], value=x, forward_value=self.fv[k],
-            expected=expected, edges=edges, fits=fits)
+            expected=expected, edges=edges, fits=fits, zero=zero)
 
     # -------------------------------------------------------- the result
 
     def _result(self) -> GradeResult:
         plan = self.plan
         policy = self.policy
-        marks = [self.marks[key] for key in plan.order]
         top = {kind: policy.points(kind) for kind in ("forward", "backward", "local")}
         share = policy.consistent_share
+        # The results every submission shares (right, missing, plainly wrong) are made
+        # once per exercise; the others here.
+        correct, missing, plainly_wrong = plan.results_of(
+            (top["forward"], top["backward"], top["local"]))
+        rule_marks = plan.rule_marks
+        labels = plan.labels
+        marks = [self.marks[key] for key in plan.order]
+        blanks: list[BlankResult] = []
+        carried_at: list[int] = []  # consistent blanks resting on an error: capped below
         total = own = carried = 0.0
-        for (kind, _, _), mark in zip(plan.order, marks, strict=True):
-            total += top[kind]
-            if mark.status == "correct":
-                own += top[kind]
-            elif mark.status == "consistent":
-                if mark.err:
-                    carried += top[kind] * share
-                else:
-                    own += top[kind] * share
+        for n, (key, mark) in enumerate(zip(plan.order, marks, strict=True)):
+            points = top[key[0]]
+            total += points
+            if mark is _CORRECT_MARK:
+                own += points
+                blanks.append(correct[n])
+            elif mark is _MISSING_MARK:
+                blanks.append(missing[n])
+            elif mark is rule_marks.get(key):
+                found = plainly_wrong.get(n)
+                if found is None:
+                    kind, node, input_ = labels[n]
+                    found = plainly_wrong[n] = BlankResult(
+                        kind, node, input_, "incorrect", 0.0, points, None, mark.message)
+                blanks.append(found)
+            else:
+                kind, node, input_ = labels[n]
+                status = mark.status
+                earned = 0.0
+                if status == "correct":
+                    earned = points
+                    own += points
+                elif status == "consistent":
+                    earned = points * share
+                    if mark.err:
+                        carried += earned
+                        carried_at.append(n)
+                    else:
+                        own += earned
+                        earned = round(earned, 6)
+                blanks.append(BlankResult(kind, node, input_, status, earned, points,
+                                          mark.mistake, mark.message))
         # Carried credit lifts the score at most up to the cap, and never lowers what
         # the student earned on their own.
-        allowed = min(carried, max(0.0, policy.carried_cap * total - own))
-        factor = allowed / carried if carried else 0.0
-        blanks = []
-        for (kind, node, input_), mark in zip(plan.labels, marks, strict=True):
-            points = top[kind]
-            if mark.status == "consistent":
-                points = round(points * share * (factor if mark.err else 1.0), 6)
-            elif mark.status != "correct":
-                points = 0.0
-            blanks.append(BlankResult(kind, node, input_, mark.status, points, top[kind],
-                                      mark.mistake, mark.message))
+        cap = policy.carried_cap
+        if cap is None:  # what one incorrect blank (the one worth least) leaves
+            cap = 1.0 - plan.least_points(policy) / total if total > 0 else 1.0
+        allowed = min(carried, max(0.0, cap * total - own))
+        if carried_at:
+            factor = allowed / carried if carried else 0.0
+            for n in carried_at:
+                blanks[n] = blanks[n]._replace(points=round(blanks[n].points * factor, 6))
         score = round((own + allowed) / total, 6) if total > 0 else 0.0
         return GradeResult(min(score, 1.0), tuple(blanks), self._first_error(marks),
                            plan.names[plan.output])
@@ -937,7 +1218,7 @@ class _Grading:
         into: list[BlankRef] = []
         # Work order puts every source before the blanks computed from it: one sweep.
         for key, mark in zip(order[start + 1:], marks[start + 1:], strict=True):
-            if mark.sources and any(s in reached for s in mark.sources):
+            if mark.sources and not reached.isdisjoint(mark.sources):
                 reached.add(key)
                 if mark.status != "correct":  # right despite it: passed through, not hit
                     into.append(_ref(key, names))
@@ -950,6 +1231,19 @@ def _ref(key: _Key, names: Sequence[str]) -> BlankRef:
 
 
 _MISSING: Any = object()
+
+
+def _NOTHING_EXPECTED() -> list[_Expectation | None]:
+    return []
+
+
+def _NO_ERROR() -> bool:
+    return False
+
+
 # Shared, never changed: most blanks get one of these.
 _CORRECT_MARK = _Mark("correct", message="correct")
+_COARSE_MARK = _Mark("incorrect", INSUFFICIENT_PRECISION, (
+    "insufficient precision: too few digits to judge within the tolerance; keep three "
+    "significant figures or more, in the values you compute with too"), err=True)
 _MISSING_MARK = _Mark("missing", message="no value given")

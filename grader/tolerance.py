@@ -173,10 +173,18 @@ def typed_step(submitted: float) -> float:
 def is_insufficient_precision(submitted: float, low: float, high: float,
                               allowance: Allowance) -> bool:
     """A wrong answer that is right as far as its typed digits go (0.4 for 0.3932 under
-    1 %): too coarse to be judged, rather than wrong. A typed 0 carries no digits to
-    judge and is never reported so."""
+    1 %): too coarse to be judged, rather than wrong.
+
+    Both must hold: the typed number's last digit is not coarser than the reference
+    itself (at least one significant digit of it was typed: -1 for -0.5344 or 1 for
+    0.96 is a plain wrong number, not a rounded one), and the reference rounded to
+    that digit is the typed number. A typed 0 carries no digits to judge and is never
+    reported so.
+    """
     if submitted == 0.0 or is_close_to_range(submitted, low, high, allowance):
         return False
     reference = nearest_in(submitted, low, high)
-    return abs(submitted - reference) <= typed_step(submitted) / 2 + float_slack(
-        submitted, reference)
+    step = typed_step(submitted)
+    slack = float_slack(submitted, reference)
+    return step <= abs(reference) + slack and (
+        abs(submitted - reference) <= step / 2 + slack)

@@ -101,10 +101,15 @@ def test_format_errors_are_listed_and_nothing_is_graded(runner, tmp_path):
     assert result.exit_code == 1
     assert "forward  p0           invalid: format error: NaN is not a number" in result.stdout
     assert "nothing was graded" in result.stdout
+    assert "score: not graded" in result.stdout.splitlines()[1]
+    assert "score: 0" not in result.stdout
     as_json = runner.invoke(cli, ["grade", NEURON, file, "--json"])
     assert as_json.exit_code == 1
     assert f"{file}: forward.p0: format error: NaN is not a number; not graded" in (
         as_json.stderr.splitlines())
+    data = json.loads(as_json.stdout)
+    assert data["score"] is None  # not graded: no score, as the summary says
+    assert [b["status"] for b in data["blanks"]].count("invalid") == 3
 
 
 @pytest.mark.parametrize(("document", "message"), [

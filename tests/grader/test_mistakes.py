@@ -28,8 +28,20 @@ output: f
 """
 
 
+SQUARE = """\
+id: square
+title: x·x, then scaled
+inputs: {x: 3.0, w: 0.5}
+nodes:
+  - {id: q, op: mul, in: [x, x]}
+  - {id: f, op: mul, in: [q, w]}
+output: f
+"""
+MADE_HERE = {"add-const-3": ADD_CONST, "square": SQUARE}
+
+
 def solved(name: str, *, local: bool = False) -> Solution:
-    text = ADD_CONST if name == "add-const-3" else (EXERCISES / f"{name}.yaml").read_text()
+    text = MADE_HERE.get(name) or (EXERCISES / f"{name}.yaml").read_text()
     if local:
         text += "ask: [forward, backward, local]\n"
     return solve(draw_variant(load_exercise(text)))
@@ -49,6 +61,10 @@ BACKWARD_CASES = [
     ("branching", "x", -2.0, "branch-not-summed"),  # only via a (x·y): -2; right: -7
     ("branching", "x", -6.0, "branch-not-summed"),  # only via b (x + y)
     ("branching", "x", 1.0, "branch-not-summed"),  # only via c (max)
+    ("branching", "x", -8.0, "branch-not-summed"),  # via a and b, not c
+    ("branching", "x", -5.0, "branch-not-summed"),  # via b and c, not a
+    ("branching", "y", -2.0, "max-misrouted"),  # y lost the max, and got gradient
+    ("square", "x", 1.5, "branch-not-summed"),  # one use of x in x·x
     ("sigmoid-neuron", "x0", 2.0, "no-upstream"),  # w0 alone; right: 0.1966·2
     ("sigmoid-neuron", "x0", -0.1966, "mul-not-swapped"),  # 0.1966·x0
     ("gate-patterns", "w", 2.0, "max-misrouted"),  # w lost the max: right is 0
@@ -71,6 +87,7 @@ BACKWARD_CASES = [
 
 # (exercise, gate, input, wrong value, expected code): the right d gate / d input
 LOCAL_CASES = [
+    ("square", "q", "x", 3.0, "branch-not-summed"),  # d(x·x)/dx counted once
     ("sigmoid-neuron", "p0", "x0", -1.0, "mul-not-swapped"),  # x0 itself; right w0 = 2
     ("gate-patterns", "m", "w", 1.0, "max-misrouted"),
     ("gate-patterns", "m", "z", 0.5, "max-misrouted"),
@@ -197,3 +214,66 @@ def test_a_hypothesis_predicting_an_overflow_never_matches():
     found = next(b for b in grade(solution, submission, policy=policy).blanks
                  if (b.kind, b.node) == ("backward", "x0"))
     assert found.mistake != "infinite"
+
+
+def diagnosed(name: str, node: str, value: float) -> tuple[str | None, str]:
+    solution = solved(name)
+    submission = reference(solution)
+    submission["backward"][node] = value
+    found = next(b for b in grade(solution, submission).blanks
+                 if (b.kind, b.node) == ("backward", node))
+    return found.mistake, found.message
+
+
+def test_branch_not_summed_names_the_branches_left_out():
+    # df/dx = -7 along a (-2), b (-6) and c (+1): -8 leaves out c.
+    assert diagnosed("branching", "x", -8.0) == ("branch-not-summed", (
+        "x feeds 3 branches (a, b, c): df/dx is the sum of what comes back along all of "
+        "them; this leaves out c"))
+    assert diagnosed("branching", "x", -2.0)[1].endswith("this leaves out b and c")
+
+
+def test_a_gate_using_its_input_twice_is_said_so():
+    mistake, message = diagnosed("square", "x", 1.5)  # w·x: one use of x in q = x·x
+    assert mistake == "branch-not-summed"
+    assert message == ("q uses x twice: df/dx is the sum of what comes back through each "
+                       "use, not only one")
+    solution = solved("square", local=True)
+    submission = reference(solution)
+    submission["local"]["q"]["x"] = 3.0  # x: one use of x in x·x
+    found = next(b for b in grade(solution, submission).blanks
+                 if (b.kind, b.node, b.input) == ("local", "q", "x"))
+    assert (found.mistake, found.message) == ("branch-not-summed", (
+        "q uses x twice: its local gradient with respect to x is the sum over each use "
+        "(the product rule), not one use alone"))
+
+
+def test_max_misrouted_says_which_input_won_at_the_students_values():
+    # y = -2 lost max(x, y) at c, yet got gradient from it
+    mistake, message = diagnosed("branching", "y", -2.0)
+    assert mistake == "max-misrouted"
+    assert message == ("y is not the largest input of c (max): no gradient flows back to it "
+                       "through c")
+    # z = 2 won max(z, w) at m, and got nothing
+    mistake, message = diagnosed("gate-patterns", "z", 0.0)
+    assert mistake == "max-misrouted"
+    assert message == ("z is the largest input of m (max): the whole upstream gradient "
+                       "flows back to it through m")
+    mistake, message = diagnosed("gate-patterns", "z", 1.0)  # split between z and w
+    assert mistake == "max-misrouted"
+    assert message == ("max does not split the upstream gradient between its inputs: it "
+                       "all flows back to the largest one (at m)")
+
+
+def test_a_wrong_zero_is_only_diagnosed_by_a_rule_that_predicts_zero():
+    # Typed zeros everywhere: a zero forward value makes "forward-as-gradient" (and any
+    # product with it) predict 0 too, which proves nothing about the mistake made.
+    solution = solved("sigmoid-neuron", local=True)
+    exercise = solution.exercise
+    zeros = {"forward": {g.id: 0.0 for g in exercise.gates},
+             "backward": dict.fromkeys(solution.grads, 0.0),
+             "local": {g.id: dict.fromkeys(g.inputs, 0.0) for g in exercise.gates}}
+    result = grade(solution, zeros)
+    assert [b for b in result.blanks if b.mistake is not None] == []
+    # max routing does predict a zero, by rule: the winner of max(z, w) got nothing
+    assert [m.code for m in MISTAKES if m.explains_zero] == ["max-misrouted"]

@@ -37,31 +37,41 @@ def carried_submission(
     forward: dict[str, float] | None = None,
     backward: dict[str, float] | None = None,
     local: dict[tuple[str, str], float] | None = None,
+    decimals: int | None = None,
 ) -> dict[str, Any]:
     """What a student types who wrote these numbers and computed every other blank from
-    their own numbers (every blank the exercise asks for is filled)."""
+    their own numbers (every blank the exercise asks for is filled). With `decimals`,
+    every number they type is rounded so before it is used further, as when working by
+    hand (local gradients too, when they are asked)."""
     forward, backward, local = forward or {}, backward or {}, local or {}
     exercise: Exercise = solution.exercise
+
+    def typed(value: float) -> float:
+        return value if decimals is None else round(value, decimals)
+
+    def typed_local(value: float) -> float:
+        return typed(value) if "local" in exercise.ask else value
+
     values = dict(solution.variant.inputs)
     for gate in exercise.gates:
         computed = evaluate(OPS[gate.op], [values[i] for i in gate.inputs], gate.params)
-        values[gate.id] = forward.get(gate.id, computed)
+        values[gate.id] = forward.get(gate.id, typed(computed))
     grads = dict.fromkeys(exercise.graph.names, 0.0)
     grads[exercise.output] = 1.0
     locals_: dict[str, dict[str, float]] = {}
     for gate in reversed(exercise.gates):
         # Every consumer of the gate came before it on the way back: its gradient is final.
-        grads[gate.id] = backward.get(gate.id, grads[gate.id])
+        grads[gate.id] = backward.get(gate.id, typed(grads[gate.id]))
         xs = [values[i] for i in gate.inputs]
         mine = locals_.setdefault(gate.id, {})
         for name, d in zip(gate.inputs, local_gradients(OPS[gate.op], xs, values[gate.id],
                                                         gate.params), strict=True):
             mine[name] = mine.get(name, 0.0) + d
         for name in mine:
-            mine[name] = local.get((gate.id, name), mine[name])
+            mine[name] = local.get((gate.id, name), typed_local(mine[name]))
             grads[name] += grads[gate.id] * mine[name]
     for name in exercise.inputs:
-        grads[name] = backward.get(name, grads[name])
+        grads[name] = backward.get(name, typed(grads[name]))
     submission: dict[str, Any] = {}
     if "forward" in exercise.ask:
         submission["forward"] = {g.id: values[g.id] for g in exercise.gates}
@@ -174,11 +184,29 @@ def test_one_forward_slip_costs_one_blank(neuron):
         assert blank(result, "forward", node).status == "consistent"
     assert blank(result, "backward", "f").status == "correct"
     assert blank(result, "backward", "x0").status == "consistent"
-    # 1 incorrect + 1 correct forward, 16 consistent, 1 correct backward: the cap binds.
-    assert result.score == pytest.approx(DEFAULT_POLICY.carried_cap)
-    uncapped = grade(neuron, carried_submission(neuron, forward={"p0": -2.5}),
-                     policy=ScoringPolicy(carried_cap=1.0))
-    assert uncapped.score == pytest.approx(18 / 19, abs=1e-6)
+    # 1 incorrect + 1 correct forward, 16 consistent, 1 correct backward: the default
+    # cap lets the slip cost exactly its own blank.
+    assert DEFAULT_POLICY.carried_cap is None
+    assert result.score == pytest.approx(18 / 19, abs=1e-6)
+    capped = grade(neuron, carried_submission(neuron, forward={"p0": -2.5}),
+                   policy=ScoringPolicy(carried_cap=0.9))
+    assert capped.score == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(("kind", "node"), [("forward", "p0"), ("forward", "e"),
+                                            ("backward", "d"), ("backward", "s")])
+@pytest.mark.parametrize("points", [(1.0, 1.0), (2.0, 1.0), (1.0, 3.0), (0.0, 1.0),
+                                    (1.0, 0.0)])
+def test_by_default_one_slip_costs_exactly_one_blank(neuron, kind, node, points):
+    policy = ScoringPolicy(forward_points=points[0], backward_points=points[1])
+    wrong = {"forward": neuron.values, "backward": neuron.grads}[kind][node] * 1.5 + 0.25
+    submission = carried_submission(neuron, **{kind: {node: wrong}})
+    result = grade(neuron, submission, policy=policy)
+    assert blank(result, kind, node).status == "incorrect"
+    assert {b.status for b in result.blanks} - {"incorrect"} <= {"correct", "consistent"}
+    assert sum(b.status == "incorrect" for b in result.blanks) == 1
+    total = sum(b.max_points for b in result.blanks)
+    assert result.score == pytest.approx(1 - policy.points(kind) / total, abs=1e-6)
 
 
 def test_a_consistent_message_names_the_value_it_follows_from(neuron):
@@ -229,6 +257,18 @@ def test_a_backward_error_comes_first_from_the_output_back(neuron):
     assert (first.blank.kind, first.blank.node) == ("backward", "d")
 
 
+def test_local_blanks_are_labelled_apart_from_gradients():
+    solution = solved(LOCAL_NEURON)
+    result = grade(solution, carried_submission(solution, local={("f", "d"): 0.5344}))
+    labels = [result.label(b) for b in result.blanks]
+    assert len(set(labels)) == len(labels)
+    assert result.label(blank(result, "backward", "d")) == "df/dd"
+    assert result.label(blank(result, "local", "f", "d")) == "local ∂f/∂d"
+    assert blank(result, "backward", "d").message == (
+        "consistent with your local ∂f/∂d (error carried forward)")
+    assert result.summary().startswith("Start fixing here: local ∂f/∂d: ")
+
+
 def test_local_blanks_are_carried_too():
     solution = solved(LOCAL_NEURON)
     result = grade(solution, carried_submission(solution, forward={"e": 0.5}))
@@ -243,7 +283,7 @@ def test_a_wrong_typed_local_gradient_is_carried_into_the_gradient():
     result = grade(solution, carried_submission(solution, local={("p0", "x0"): 3.0}))
     assert blank(result, "local", "p0", "x0").status == "incorrect"
     assert blank(result, "backward", "x0").status == "consistent"
-    assert "your dp0/dx0" in blank(result, "backward", "x0").message
+    assert "your local ∂p0/∂x0" in blank(result, "backward", "x0").message
     assert blank(result, "backward", "w0").status == "correct"
 
 
@@ -273,7 +313,8 @@ def test_kinds_can_weigh_differently(neuron):
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"consistent_share": 1.5}, {"carried_cap": -0.1}, {"local_points": math.inf},
+    {"consistent_share": 1.5}, {"carried_cap": -0.1}, {"carried_cap": math.nan},
+    {"local_points": math.inf},
     {"forward_points": -1.0},
 ])
 def test_a_policy_out_of_range_is_refused(kwargs):
@@ -290,20 +331,28 @@ def test_zeros_everywhere_earn_no_carried_credit(neuron):
              "backward": dict.fromkeys(neuron.grads, 0)}
     result = grade(neuron, zeros)
     assert result.score == 0.0
-    assert result.score <= DEFAULT_POLICY.carried_cap
     assert not any(b.status == "consistent" for b in result.blanks)
     assert "a wrong zero gradient" in blank(result, "backward", "x0").message
 
 
-@pytest.mark.parametrize("name", ["sigmoid-neuron", "gate-patterns", "branching", "rule-exp"])
-def test_zeros_everywhere_cannot_score_above_the_cap(name):
+@pytest.mark.parametrize("name", ["sigmoid-neuron", "gate-patterns", "branching", "rule-exp",
+                                  "rule-inv", "rule-scale", "neuron-expression"])
+@pytest.mark.parametrize("tiny", [0.0, 0.001, -0.004])
+def test_zeros_everywhere_cannot_score_above_the_cap(name, tiny):
     solution = solved(EXERCISES / f"{name}.yaml")
     exercise = solution.exercise
-    zeros = {"forward": {g.id: 0.0 for g in exercise.gates},
-             "backward": dict.fromkeys(solution.grads, 0.0)}
-    for cap in (0.0, 0.3, 0.9):
-        assert grade(solution, zeros, policy=ScoringPolicy(carried_cap=cap)).score <= max(
-            cap, _right_on_their_own(solution, zeros))
+    zeros = {"forward": {g.id: tiny for g in exercise.gates},
+             "backward": dict.fromkeys(solution.grads, tiny)}
+    if "local" in exercise.ask:
+        zeros["local"] = {g.id: dict.fromkeys(g.inputs, tiny) for g in exercise.gates}
+    on_their_own = _right_on_their_own(solution, zeros)
+    for cap in (0.0, 0.3, 0.9, None):
+        score = grade(solution, zeros, policy=ScoringPolicy(carried_cap=cap)).score
+        assert score <= max(cap if cap is not None else 1.0, on_their_own)
+    # ... and the degenerate rule, not the cap, is what keeps it low.
+    result = grade(solution, zeros)
+    assert result.score <= on_their_own + 0.2, [
+        b for b in result.blanks if b.status == "consistent"]
 
 
 def _right_on_their_own(solution: Solution, submission: dict[str, Any]) -> float:
@@ -311,13 +360,22 @@ def _right_on_their_own(solution: Solution, submission: dict[str, Any]) -> float
     return result.score
 
 
-@pytest.mark.parametrize("cap", [0.2, 0.5, 0.9])
+@pytest.mark.parametrize("cap", [0.2, 0.5, 0.9, None])
 def test_a_zero_at_the_first_node_cannot_score_above_the_cap(neuron, cap):
-    # p0 = 0 feeds an add: not degenerate by itself, so everything after it is consistent.
+    # p0 = 0 feeds an add: not degenerate, and every later number still has to be
+    # computed (s = 3, e = e^-3, ...): an honest slip, carried like any other.
     submission = carried_submission(neuron, forward={"p0": 0.0})
     result = grade(neuron, submission, policy=ScoringPolicy(carried_cap=cap))
-    assert result.score == pytest.approx(cap)
+    assert result.score == pytest.approx(cap if cap is not None else 18 / 19, abs=1e-6)
     assert sum(b.status == "consistent" for b in result.blanks) == 16
+
+
+@pytest.mark.parametrize("cap", [0.2, 0.5, 0.9, None])
+def test_a_zero_at_the_first_node_that_trivialises_the_rest_scores_low(cap):
+    chained = solved(ZERO_INTO_MUL)
+    submission = carried_submission(chained, forward={"a": 0.0})
+    result = grade(chained, submission, policy=ScoringPolicy(carried_cap=cap))
+    assert result.score == pytest.approx(1 / 9, abs=1e-6)  # dc/dc alone
 
 
 def test_the_cap_never_takes_away_what_is_right_on_its_own(neuron):
@@ -327,13 +385,7 @@ def test_the_cap_never_takes_away_what_is_right_on_its_own(neuron):
     assert all(b.points == 0.0 for b in result.blanks if b.status == "consistent")
 
 
-def test_a_zero_entering_a_mul_earns_nothing_downstream():
-    solution = solved(EXERCISES / "rule-exp.yaml")  # f = e^(w·x)
-    submission = carried_submission(solution, forward={"p": 0.0})
-    result = grade(solution, submission)
-    # e^0 = 1 follows from the slip, but p = 0 feeds no mul: f is consistent
-    assert blank(result, "forward", "f").status == "consistent"
-    chained = solved("""\
+ZERO_INTO_MUL = """\
 id: zero-into-mul
 title: a zero entering a mul
 inputs: {x: 0.5, y: 0.3, z: 1.5}
@@ -342,7 +394,11 @@ nodes:
   - {id: b, op: mul, in: [a, z]}
   - {id: c, op: sigmoid, in: [b]}
 output: c
-""")
+"""
+
+
+def test_a_zero_entering_a_mul_earns_nothing_downstream():
+    chained = solved(ZERO_INTO_MUL)
     result = grade(chained, carried_submission(chained, forward={"a": 0.0}))
     assert blank(result, "forward", "a").status == "incorrect"
     assert blank(result, "forward", "b").status == "incorrect"  # 0·z: trivial
@@ -352,6 +408,82 @@ output: c
     assert blank(result, "backward", "b").status == "incorrect"  # σ'(0), from the taint
     assert blank(result, "backward", "z").status == "incorrect"  # dc/db · a = 0
     assert result.score == pytest.approx(1 / 9, abs=1e-6)  # dc/dc alone
+
+
+@pytest.mark.parametrize("value", [0.0, 0.001, -0.004, 1.0, 1.001, 0.995])
+def test_a_value_within_tolerance_of_zero_or_one_entering_a_mul_is_degenerate(value):
+    chained = solved(ZERO_INTO_MUL)
+    result = grade(chained, carried_submission(chained, forward={"a": value}))
+    assert blank(result, "forward", "b").status == "incorrect"
+    assert "no carried credit" in blank(result, "forward", "b").message
+    assert result.score == pytest.approx(1 / 9, abs=1e-6)
+
+
+@pytest.mark.parametrize("value", [0.02, -0.05, 1.05, 0.9])
+def test_a_value_outside_the_tolerance_of_zero_or_one_is_carried(value):
+    chained = solved(ZERO_INTO_MUL)
+    result = grade(chained, carried_submission(chained, forward={"a": value}))
+    assert blank(result, "forward", "b").status == "consistent"
+    assert result.score == pytest.approx(8 / 9, abs=1e-6)
+
+
+@pytest.mark.parametrize("tiny", [0.0, 0.001, -0.004])
+def test_near_zero_gradients_earn_no_carried_credit(neuron, tiny):
+    submission = carried_submission(neuron)
+    submission["backward"] = {n: 1.0 if n == "f" else tiny for n in neuron.grads}
+    result = grade(neuron, submission)
+    assert not any(b.status == "consistent" for b in result.blanks)
+    assert result.score == pytest.approx(8 / 19, abs=1e-6)  # the forward pass and df/df
+
+
+def test_wrong_zeros_in_and_zero_out_earn_nothing():
+    solution = solved(EXERCISES / "gate-patterns.yaml")  # a = x·y + max(z, w)
+    result = grade(solution, carried_submission(solution, forward={"q": 0.0, "m": 0.001}))
+    a = blank(result, "forward", "a")  # 0 + 0.001: nothing computed
+    assert a.status == "incorrect"
+    assert "no carried credit" in a.message
+    # one wrong zero among right inputs still leaves the sum to compute
+    result = grade(solution, carried_submission(solution, forward={"q": 0.0}))
+    assert blank(result, "forward", "a").status == "consistent"
+
+
+@pytest.mark.parametrize("value", [0.0, 0.003])
+def test_a_zero_entering_exp_earns_nothing_downstream(value):
+    solution = solved(EXERCISES / "rule-exp.yaml")  # f = e^(w·x)
+    result = grade(solution, carried_submission(solution, forward={"p": value}))
+    # e^0 = 1 and d e^p/dp = 1: nothing is left to compute at the exp gate
+    assert blank(result, "forward", "f").status == "incorrect"
+    assert "no carried credit" in blank(result, "forward", "f").message
+    assert blank(result, "backward", "p").status == "incorrect"
+
+
+@pytest.mark.parametrize("value", [1.0, 1.004])
+def test_a_one_entering_inv_earns_nothing_downstream(value):
+    solution = solved(EXERCISES / "rule-inv.yaml")  # f = 1/(x + y)
+    result = grade(solution, carried_submission(solution, forward={"s": value}))
+    # 1/1 = 1 and -1/1² = -1: nothing is left to compute at the inv gate
+    assert blank(result, "forward", "f").status == "incorrect"
+    assert blank(result, "backward", "s").status == "incorrect"
+    assert blank(result, "backward", "x").status == "incorrect"
+    assert result.score == pytest.approx(1 / 6, abs=1e-6)  # df/df alone
+
+
+@pytest.mark.parametrize("value", [1.0, 1.001, 0.0, 0.002])
+def test_a_wrong_local_gradient_of_zero_or_one_earns_nothing_upstream(value):
+    solution = solved(LOCAL_NEURON)
+    # dp0/dx0 is w0 = 2; with 1, df/dx0 would just copy df/dp0.
+    result = grade(solution, carried_submission(solution, local={("p0", "x0"): value}))
+    assert blank(result, "local", "p0", "x0").status == "incorrect"
+    x0 = blank(result, "backward", "x0")
+    assert x0.status == "incorrect"
+    assert "no carried credit" in x0.message
+    assert blank(result, "backward", "w0").status == "correct"
+
+
+def test_a_wrong_local_gradient_other_than_zero_or_one_is_carried():
+    solution = solved(LOCAL_NEURON)
+    result = grade(solution, carried_submission(solution, local={("p0", "x0"): -1.0}))
+    assert blank(result, "backward", "x0").status == "consistent"
 
 
 def test_a_one_entering_a_mul_or_scale_earns_nothing_downstream():
@@ -378,6 +510,57 @@ def test_a_wrong_zero_gradient_earns_nothing_upstream(neuron):
     assert result.score == pytest.approx(9 / 19, abs=1e-6)  # the forward pass, df/df, df/dd
 
 
+def test_a_right_rounded_zero_blocks_nothing():
+    # df/de = -4.5e-5: a student working to two decimals rightly types 0.00, and every
+    # gradient they compute from it is theirs to keep.
+    solution = solved(EXERCISES / "sigmoid-neuron-random.yaml", seed=12)
+    assert 0 < abs(solution.grads["e"]) < 1e-4
+    result = grade(solution, carried_submission(solution, decimals=2))
+    assert blank(result, "backward", "e").status == "correct"
+    assert not any(b.status == "incorrect" for b in result.blanks), result.summary()
+    assert result.score == 1.0
+    assert result.first_error is None
+    assert not any("zero" in b.message for b in result.blanks)
+
+
+def test_a_right_rounded_one_blocks_nothing():
+    solution = solved("""\
+id: near-one
+title: a value that rounds to one entering a mul
+inputs: {x: 0.996, y: 3.3}
+nodes:
+  - {id: a, op: scale, in: [x], a: 1}
+  - {id: b, op: mul, in: [a, y], tolerance: {rel: 0.001, abs: 0.0}}
+  - {id: f, op: tanh, in: [b]}
+output: f
+""")
+    # a = 1.00 is right; b = 1.00·3.3 is not 3.2868 to 0.1 %, but it is no error.
+    result = grade(solution, carried_submission(solution, forward={"a": 1.0}))
+    assert blank(result, "forward", "a").status == "correct"
+    assert blank(result, "forward", "b").status == "consistent"
+    assert not any(b.status == "incorrect" for b in result.blanks), result.blanks
+    assert result.score == 1.0
+
+
+def test_a_wrong_zero_where_the_reference_is_about_zero_too_is_carried():
+    solution = solved("""\
+id: saturated
+title: a tanh far out, scaled up
+inputs: {x: 3.0, w: 2.0}
+nodes:
+  - {id: a, op: mul, in: [x, w]}
+  - {id: t, op: tanh, in: [a]}
+  - {id: f, op: scale, in: [t], a: 150}
+output: f
+""")
+    assert 0 < solution.grads["a"] < 0.005  # 150·(1 - tanh²(6)): about zero itself
+    result = grade(solution, carried_submission(solution, backward={"a": -0.004}))
+    assert blank(result, "backward", "a").status == "incorrect"
+    # -0.004 is no more trivial than the reference: what follows from it is carried
+    assert blank(result, "backward", "x").status == "consistent"
+    assert blank(result, "backward", "w").status == "consistent"
+
+
 def test_a_right_zero_gradient_is_no_error():
     solution = solved(EXERCISES / "gate-patterns.yaml")  # df/dw = 0: w lost the max
     result = grade(solution, carried_submission(solution))
@@ -396,6 +579,16 @@ def test_insufficient_precision_is_said_so(neuron):
     assert x0.status == "incorrect"
     assert x0.mistake == "insufficient-precision"
     assert x0.message.startswith("insufficient precision")
+
+
+@pytest.mark.parametrize(("node", "value"), [("d", -1.0), ("e", -1.0), ("x1", -1.0)])
+def test_a_plain_wrong_integer_is_incorrect_not_imprecise(neuron, node, value):
+    submission = carried_submission(neuron)
+    submission["backward"][node] = value  # -0.53, -0.53, -0.59: one wrong digit
+    found = blank(grade(neuron, submission), "backward", node)
+    assert found.status == "incorrect"
+    assert found.mistake != "insufficient-precision"
+    assert "precision" not in found.message
 
 
 def test_a_value_following_from_rounded_inputs_is_consistent(neuron):
@@ -470,6 +663,35 @@ def test_at_a_tie_any_valid_subgradient_is_correct(value):
 def test_at_a_tie_a_value_outside_the_range_is_incorrect(value):
     result = grade(solved(TIE), {"backward": {"x": value}})
     assert blank(result, "backward", "x").status == "incorrect"
+
+
+TIE_THEN_SLIP = """\
+id: tie-then-slip
+title: a max tie, and a slip the tie's gradient is computed from
+inputs: {a: 2.0, z: 3.0}
+nodes:
+  - {id: x, op: scale, in: [a], a: 1}
+  - {id: y, op: add_const, in: [a], c: 0}
+  - {id: m, op: max, in: [x, y]}
+  - {id: q, op: add_const, in: [z], c: 1}
+  - {id: f, op: mul, in: [m, q]}
+output: f
+"""
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_carried_credit_survives_a_tie(local):
+    solution = solved(TIE_THEN_SLIP + ("ask: [forward, backward, local]\n" if local else ""))
+    assert solution.grad_ranges["x"] == (0.0, 4.0)
+    result = grade(solution, carried_submission(solution, forward={"q": 3.0}))
+    # df/dx = 3: inside the tie's range, and what the student's df/dm = 3 gives; df/da
+    # = df/dx + df/dy = 3 then follows from it.
+    assert blank(result, "backward", "x").status == "correct"
+    assert blank(result, "backward", "a").status == "consistent"
+    statuses = {b.status for b in result.blanks if b.ref != blank(result, "forward", "q").ref}
+    assert statuses <= {"correct", "consistent"}, result.blanks
+    assert result.first_error is not None
+    assert ("backward", "a") in {(b.kind, b.node) for b in result.first_error.propagated_into}
 
 
 @pytest.mark.parametrize(("op", "inside", "outside"), [

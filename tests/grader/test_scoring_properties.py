@@ -3,7 +3,10 @@
 * a submission built from the reference solution always scores 1 (kinks included);
 * perturbing exactly one forward value, and computing every later blank from it, makes
   exactly that blank incorrect and every blank downstream correct or consistent;
-* the same for one gradient, and the blanks upstream of it;
+* the same for one gradient, and the blanks upstream of it, and for one local gradient
+  (kinks, ties, exp and inv included);
+* a student who rounds every number to two decimals and computes on with the rounded
+  numbers makes no error, on random exercises and on every seed of the random neuron;
 * whatever is typed, grading does not fail, the score is within [0, 1], and no message
   of a wrong blank holds its reference number.
 """
@@ -11,19 +14,25 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_scoring import carried_submission
 
-from engine import Solution, draw_variant, load_exercise, solve
+from engine import ExerciseError, Solution, Tolerance, draw_variant, load_exercise, solve
 from engine.explain import fmt
 from grader.scoring import DEGENERATE_FEEDS, GradeResult, grade
-from grader.tolerance import NOISE_ABS, same_number
+from grader.tolerance import allowance_for, is_close_relabs, is_close_to_range
+
+DEFAULT = allowance_for(Tolerance().resolved())
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 
 SMOOTH = ("add", "sub", "mul", "scale", "add_const", "neg", "sigmoid", "tanh", "sin", "cos")
 KINKED = ("max", "min", "relu", "abs")
+# exp and inv grow fast and inv has a pole: they read only bounded nodes (below).
+STEEP = ("exp", "inv")
 ARITY = {"add": 2, "sub": 2, "mul": 2, "max": 2, "min": 2}
 PARAMS = {"scale": "a", "add_const": "c"}
 
@@ -41,15 +50,19 @@ def exercise_texts(draw: st.DrawFn, ops: tuple[str, ...], asks_local: bool | Non
     lines += [f"  {n}: {draw(value)!r}" for n in names]
     lines.append("nodes:")
     read: set[str] = set()
+    bounded = list(names)  # inputs, and outputs of ops that stay within [-1, 1]
     for k in range(draw(st.integers(1, 7))):
         op = draw(st.sampled_from(ops))
-        ins = [draw(st.sampled_from(names)) for _ in range(ARITY.get(op, 1))]
+        pool = bounded if op in STEEP else names
+        ins = [draw(st.sampled_from(pool)) for _ in range(ARITY.get(op, 1))]
         extra = ""
         if op in PARAMS:
             extra = f", {PARAMS[op]}: {draw(st.sampled_from([-2.0, -0.5, 0.5, 1.5, 3.0]))}"
         lines.append(f"  - {{id: g{k}, op: {op}, in: [{', '.join(ins)}]{extra}}}")
         read.update(ins)
         names.append(f"g{k}")
+        if op in ("sigmoid", "tanh", "sin", "cos"):
+            bounded.append(f"g{k}")
     sinks = [n for n in names if n not in read] or [names[-1]]
     if len(sinks) == 1:
         sinks *= 2
@@ -61,31 +74,73 @@ def exercise_texts(draw: st.DrawFn, ops: tuple[str, ...], asks_local: bool | Non
 
 
 def solved(text: str) -> Solution:
-    return solve(draw_variant(load_exercise(text)))
+    """The exercise solved; an inv of an input drawn as 0 is no exercise (assume)."""
+    try:
+        return solve(draw_variant(load_exercise(text)))
+    except ExerciseError:
+        assume(False)
+        raise
 
 
-def perturbed(value: float, direction: int) -> float:
-    """Far outside any default tolerance of `value`, never 0."""
+def own_work(solution: Solution, **slips: Any) -> dict[str, Any]:
+    """`carried_submission`, when the student's own numbers can be computed at all (an
+    inv of their 0, an exp of their huge number cannot)."""
+    try:
+        submission = carried_submission(solution, **slips)
+    except (ArithmeticError, ValueError):
+        assume(False)
+        raise
+    numbers = [*submission["forward"].values(), *submission["backward"].values(),
+               *(v for gate in submission.get("local", {}).values() for v in gate.values())]
+    assume(all(math.isfinite(v) and abs(v) < 1e6 for v in numbers))
+    return submission
+
+
+def perturbed(value: float, direction: int, valid: tuple[float, float] | None = None) -> float:
+    """Far outside any default tolerance of `value` (of the `valid` range of a kink,
+    when given), never 0."""
+    if valid is not None:
+        value = valid[0] if direction < 0 else valid[1]
     moved = value + direction * max(0.25 * abs(value), 0.25)
-    return moved if moved != 0.0 else 0.5
+    return moved if moved != 0.0 else value + direction * 0.5
 
 
 def degenerate_carry(solution: Solution, submission: dict[str, Any]) -> bool:
-    """Whether a value that differs from the reference is degenerate: such values earn
-    no carried credit by design, so they are outside these properties."""
+    """Whether a wrong value (outside the default tolerance of its reference) may be
+    degenerate: a forward value within the tolerance of 0 (zeros in, zero out), or of 1
+    entering a gate of an op for which that value is degenerate (DEGENERATE_FEEDS), a
+    gradient within the tolerance of 0, or a typed local gradient within the tolerance
+    of 0 or 1. Such values earn no carried credit by design, so they are outside these
+    properties."""
     exercise = solution.exercise
     graph = exercise.graph
     ops = {g.id: g.op for g in exercise.gates}
+
+    def wrong(value: float, low: float, high: float) -> bool:
+        return not is_close_to_range(value, low, high, DEFAULT)
+
+    def near(value: float, target: float) -> bool:
+        return is_close_relabs(value, target)
+
     for name, value in submission.get("forward", {}).items():
-        if same_number(value, solution.values[name]):
+        reference = solution.values[name]
+        if not wrong(value, reference, reference):
             continue
-        if abs(value) <= NOISE_ABS:
-            return True
         feeds = {ops[graph.names[c]] for c, _ in graph.consumers(graph.index[name])}
-        if any(same_number(value, v) for op in feeds for v in DEGENERATE_FEEDS.get(op, ())):
+        if near(value, 0.0) or any(
+                near(value, v) for op in feeds for v in DEGENERATE_FEEDS.get(op, ())):
             return True
-    return any(abs(value) <= NOISE_ABS and not same_number(value, solution.grads[name])
-               for name, value in submission.get("backward", {}).items())
+    for name, value in submission.get("backward", {}).items():
+        low, high = solution.grad_ranges.get(name, (solution.grads[name],) * 2)
+        if wrong(value, low, high) and near(value, 0.0):
+            return True
+    for gate, by_input in submission.get("local", {}).items():
+        references = solution.local_gradients(gate)
+        for name, value in by_input.items():
+            low, high = solution.local_ranges.get((gate, name), (references[name],) * 2)
+            if wrong(value, low, high) and (near(value, 0.0) or near(value, 1.0)):
+                return True
+    return False
 
 
 def by_blank(result: GradeResult) -> dict[tuple[str, str, str | None], str]:
@@ -111,13 +166,13 @@ def test_the_reference_submission_always_scores_one(text):
 
 
 @SETTINGS
-@given(exercise_texts(SMOOTH), st.data())
+@given(exercise_texts(SMOOTH + KINKED + STEEP), st.data())
 def test_one_wrong_forward_value_costs_only_that_blank(text, data):
     solution = solved(text)
     exercise = solution.exercise
     gate = data.draw(st.sampled_from([g.id for g in exercise.gates]))
     slip = perturbed(solution.values[gate], data.draw(st.sampled_from([-1, 1])))
-    submission = carried_submission(solution, forward={gate: slip})
+    submission = own_work(solution, forward={gate: slip})
     assume(not degenerate_carry(solution, submission))
     result = grade(solution, submission)
     statuses = by_blank(result)
@@ -134,13 +189,14 @@ def test_one_wrong_forward_value_costs_only_that_blank(text, data):
 
 
 @SETTINGS
-@given(exercise_texts(SMOOTH), st.data())
+@given(exercise_texts(SMOOTH + KINKED + STEEP), st.data())
 def test_one_wrong_gradient_costs_only_that_blank(text, data):
     solution = solved(text)
     graph = solution.exercise.graph
     node = data.draw(st.sampled_from(graph.names))
-    slip = perturbed(solution.grads[node], data.draw(st.sampled_from([-1, 1])))
-    submission = carried_submission(solution, backward={node: slip})
+    slip = perturbed(solution.grads[node], data.draw(st.sampled_from([-1, 1])),
+                     solution.grad_ranges.get(node))
+    submission = own_work(solution, backward={node: slip})
     assume(not degenerate_carry(solution, submission))
     result = grade(solution, submission)
     statuses = by_blank(result)
@@ -150,6 +206,49 @@ def test_one_wrong_gradient_costs_only_that_blank(text, data):
     for (kind, name, _), status in statuses.items():
         if kind != "backward" or name not in upstream:
             assert status == "correct", (kind, name)
+
+
+@SETTINGS
+@given(exercise_texts(SMOOTH + KINKED + STEEP, asks_local=True), st.data())
+def test_one_wrong_local_gradient_costs_only_that_blank(text, data):
+    solution = solved(text)
+    exercise = solution.exercise
+    gate = data.draw(st.sampled_from(exercise.gates))
+    name = data.draw(st.sampled_from(sorted(set(gate.inputs))))
+    reference = solution.local_gradients(gate.id)[name]
+    slip = perturbed(reference, data.draw(st.sampled_from([-1, 1])),
+                     solution.local_ranges.get((gate.id, name)))
+    submission = own_work(solution, local={(gate.id, name): slip})
+    assume(not degenerate_carry(solution, submission))
+    result = grade(solution, submission)
+    statuses = by_blank(result)
+    assert statuses.pop(("local", gate.id, name)) == "incorrect"
+    assert set(statuses.values()) <= {"correct", "consistent"}, result.blanks
+
+
+@SETTINGS
+@given(exercise_texts(SMOOTH + STEEP), st.booleans())
+def test_working_by_hand_to_two_decimals_makes_no_error(text, asks_local):
+    # Every number rounded to two decimals before it is typed and used further: not
+    # one blank is an error, whatever the rounding does to the later ones.
+    if asks_local:
+        text = text.replace("ask: [forward, backward]", "ask: [forward, backward, local]")
+    solution = solved(text)
+    result = grade(solution, own_work(solution, decimals=2))
+    assert not [b for b in result.blanks if b.status == "incorrect"], result.blanks
+    assert result.score == 1.0
+    assert result.first_error is None
+
+
+def test_working_by_hand_to_two_decimals_scores_one_on_every_random_neuron():
+    exercise = load_exercise(EXERCISES / "sigmoid-neuron-random.yaml")
+    for seed in range(300):
+        solution = solve(draw_variant(exercise, seed))
+        result = grade(solution, carried_submission(solution, decimals=2))
+        wrong = [b for b in result.blanks if b.status == "incorrect"]
+        assert not wrong, (seed, wrong)
+        assert result.score == 1.0, seed
+        assert result.first_error is None, seed
 
 
 ANYTHING = st.one_of(

@@ -139,3 +139,20 @@ def test_insufficient_precision_is_a_wrong_answer_right_as_far_as_its_digits_go(
     assert not is_insufficient_precision(0.5, 0.3932, 0.3932, DEFAULT)  # wrong digit
     assert not is_insufficient_precision(0.38, 0.3932, 0.3932, DEFAULT)  # enough digits
     assert not is_insufficient_precision(0.0, 0.3, 0.3, DEFAULT)  # 0 carries no digits
+
+
+@pytest.mark.parametrize(("typed", "reference"), [
+    (-1.0, -0.5344), (1.0, 0.7311), (1.0, -0.7311), (-1.0, -0.52), (2.0, 0.96), (10.0, 12.0),
+    (1.0, 0.96), (0.05, 0.0393), (0.5, 0.44),
+])
+def test_a_plain_wrong_number_is_not_insufficient_precision(typed, reference):
+    # -1 for -0.5344: one digit typed, and that digit is already wrong (a rounded
+    # -0.5344 is -1 only at a precision coarser than the number itself).
+    assert not is_insufficient_precision(typed, reference, reference, DEFAULT)
+
+
+@pytest.mark.parametrize(("typed", "reference"), [
+    (0.4, 0.3932), (2.0, 2.4), (-0.5, -0.5344), (0.4, 0.44), (26.0, 25.6), (-3.0, -2.51),
+])
+def test_a_number_right_to_its_last_typed_digit_is_insufficient_precision(typed, reference):
+    assert is_insufficient_precision(typed, reference, reference, DEFAULT)
