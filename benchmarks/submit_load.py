@@ -1,6 +1,6 @@
 """Submit throughput of the grading service under gunicorn on PostgreSQL.
 
-    .venv/bin/python benchmarks/submit_load.py [--clients 32] [--seconds 15]
+    .venv/bin/python benchmarks/submit_load.py [--clients 32] [--seconds 15] [--rounds 3]
         [--workers N] [--threads T] [--worker-class gthread|sync]
 
 Sets up a course with 200 students and a 30-blank exercise (forward values and
@@ -11,6 +11,12 @@ practice and assignment submissions from persistent connections. In the same run
 same gunicorn configuration serves the ceiling: a minimal Flask endpoint that only
 parses the same JSON and inserts one row. Prints requests/s and p50/p99 latency of
 both, the ratio, the errors, and checks that every acknowledged attempt is stored.
+The two are measured in alternating rounds (ceiling, submit, submit, ceiling, ...), so
+that other jobs loading the machine weigh on both alike.
+
+Targets, each printed PASS or MISSED; the exit status is 1 when any is missed:
+submit throughput at least 50% of the ceiling's, submit p99 under 100 ms, no errors,
+and as many attempts stored as acknowledged.
 
 DATABASE_URL selects the server (default: the local CI database,
 postgresql+psycopg://postgres@127.0.0.1:5432/test); the schema is dropped at the end.
@@ -50,6 +56,8 @@ from grader.models import Attempt, CourseRole, Role  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 STUDENTS = 200
+MIN_THROUGHPUT_RATIO = 0.5
+MAX_P99_MS = 100.0
 MAX_REQUESTS_PER_RUN = 200_000  # a hard bound besides the time limit
 
 # 4 inputs, 13 gates: 13 forward values + 17 gradients = 30 blanks.
@@ -80,7 +88,8 @@ ask: [forward, backward]
 """
 
 CEILING_APP = '''
-"""The ceiling: parse the JSON body, insert one row, answer 201."""
+"""The ceiling: parse the JSON body, insert one row, answer 201. Its connections are
+set up as the service's submit path uses them (no pre-ping, autocommit)."""
 import json, os
 from flask import Flask, Response, request
 from sqlalchemy import create_engine, text
@@ -88,7 +97,7 @@ from sqlalchemy import create_engine, text
 def create_app():
     app = Flask("ceiling")
     engine = create_engine(os.environ["DATABASE_URL"], pool_size=5, max_overflow=5,
-                           pool_pre_ping=True)
+                           pool_pre_ping=False, isolation_level="AUTOCOMMIT")
     @app.post("/ingest")
     def ingest():
         body = json.loads(request.get_data())
@@ -182,10 +191,10 @@ class Run:
 
 
 def drive(port: int, requests: list[tuple[str, bytes, dict[str, str]]], clients: int,
-          seconds: float) -> Run:
+          seconds: float, run: Run | None = None) -> Run:
     """`clients` threads, each on one keep-alive connection, cycling through the
-    requests until the time is up."""
-    run = Run()
+    requests until the time is up; added to `run` when given."""
+    run = run if run is not None else Run()
     deadline = time.monotonic() + seconds
     counter = iter(range(MAX_REQUESTS_PER_RUN))
     counter_lock = threading.Lock()
@@ -216,7 +225,7 @@ def drive(port: int, requests: list[tuple[str, bytes, dict[str, str]]], clients:
         thread.start()
     for thread in threads:
         thread.join()
-    run.seconds = time.monotonic() - started
+    run.seconds += time.monotonic() - started
     return run
 
 
@@ -274,10 +283,39 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Target:
+    name: str
+    met: bool
+    measured: str
+
+    def line(self) -> str:
+        return f"{'PASS' if self.met else 'MISSED':<6} {self.name}: {self.measured}"
+
+
+def targets(ceiling: Run, submit: Run, stored: int) -> list[Target]:
+    acknowledged = submit.statuses.get(201, 0)
+    errors = submit.requests - acknowledged
+    ratio = (submit.requests / submit.seconds) / (ceiling.requests / ceiling.seconds)
+    p99 = sorted(submit.latencies)[min(len(submit.latencies) - 1,
+                                       int(len(submit.latencies) * 0.99))] * 1000
+    return [
+        Target(f"submit throughput >= {MIN_THROUGHPUT_RATIO:.0%} of the ceiling",
+               ratio >= MIN_THROUGHPUT_RATIO, f"{ratio:.0%}"),
+        Target(f"submit p99 < {MAX_P99_MS:g} ms", p99 < MAX_P99_MS, f"{p99:.1f} ms"),
+        Target("no errors", errors == 0 and submit.requests > 0,
+               f"{errors} of {submit.requests} requests not answered 201"),
+        Target("stored == acknowledged", stored == acknowledged,
+               f"acknowledged {acknowledged}, stored {stored}"),
+    ]
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="measured seconds of each server, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
@@ -340,34 +378,40 @@ def main() -> None:
         with create_engine(url, poolclass=NullPool).connect() as connection:
             before = connection.execute(select(func.count(Attempt.id))).scalar_one()
 
-        print(f"{args.clients} clients, {args.seconds:g} s each, worker class "
-              f"{args.worker_class}, workers {env.get('GRADER_WORKERS', 'default')}, "
+        print(f"{args.clients} clients, {args.seconds:g} s each in {args.rounds} rounds, "
+              f"worker class {args.worker_class}, workers {env.get('GRADER_WORKERS', 'default')}, "
               f"threads {env.get('GRADER_THREADS', 'default')}", flush=True)
-        cpu, pg = workers_cpu_seconds(ceiling.pid), postgres_cpu_seconds()
-        ceiling_run = drive(ceiling_port, ingest, args.clients, args.seconds)
-        ceiling_cpu = (workers_cpu_seconds(ceiling.pid) - cpu) / ceiling_run.requests
-        ceiling_pg = (postgres_cpu_seconds() - pg) / ceiling_run.requests
-        print(ceiling_run.line("ceiling (parse + insert)"), flush=True)
-        cpu, pg = workers_cpu_seconds(grader.pid), postgres_cpu_seconds()
-        submit_run = drive(grader_port, submissions, args.clients, args.seconds)
-        submit_cpu = (workers_cpu_seconds(grader.pid) - cpu) / submit_run.requests
-        submit_pg = (postgres_cpu_seconds() - pg) / submit_run.requests
-        print(submit_run.line("submit (practice+assignment)"), flush=True)
-        print(f"CPU per request, workers: ceiling {ceiling_cpu * 1000:.2f} ms, submit "
-              f"{submit_cpu * 1000:.2f} ms; postgres: ceiling {ceiling_pg * 1000:.2f} ms, "
-              f"submit {submit_pg * 1000:.2f} ms")
+        ceiling_run, submit_run = Run(), Run()
+        cpu = {"ceiling": 0.0, "submit": 0.0}
+        pg = {"ceiling": 0.0, "submit": 0.0}
+        phases = {"ceiling": (ceiling, ingest, ceiling_run),
+                  "submit": (grader, submissions, submit_run)}
+        for round_number in range(args.rounds):
+            order = ["ceiling", "submit"] if round_number % 2 == 0 else ["submit", "ceiling"]
+            for name in order:
+                server, requests, run = phases[name]
+                port = ceiling_port if name == "ceiling" else grader_port
+                worker_cpu, pg_cpu = workers_cpu_seconds(server.pid), postgres_cpu_seconds()
+                drive(port, requests, args.clients, args.seconds / args.rounds, run)
+                cpu[name] += workers_cpu_seconds(server.pid) - worker_cpu
+                pg[name] += postgres_cpu_seconds() - pg_cpu
+        print(ceiling_run.line("ceiling (parse + insert)"))
+        print(submit_run.line("submit (practice+assignment)"))
+        print(f"CPU per request, workers: ceiling "
+              f"{cpu['ceiling'] / ceiling_run.requests * 1000:.2f} ms, submit "
+              f"{cpu['submit'] / submit_run.requests * 1000:.2f} ms; postgres: ceiling "
+              f"{pg['ceiling'] / ceiling_run.requests * 1000:.2f} ms, submit "
+              f"{pg['submit'] / submit_run.requests * 1000:.2f} ms", flush=True)
 
         with create_engine(url, poolclass=NullPool).connect() as connection:
             stored = connection.execute(select(func.count(Attempt.id))).scalar_one() - before
-        acknowledged = submit_run.statuses.get(201, 0)
-        errors = submit_run.requests - acknowledged
-        ratio = (submit_run.requests / submit_run.seconds) / (
-            ceiling_run.requests / ceiling_run.seconds)
-        p99 = sorted(submit_run.latencies)[int(len(submit_run.latencies) * 0.99)] * 1000
-        print(f"submit/ceiling throughput: {ratio:.0%} (target >= 50%)")
-        print(f"submit p99: {p99:.1f} ms (target < 100 ms)")
-        print(f"errors: {errors}; acknowledged {acknowledged}, stored {stored} "
-              f"({'equal' if stored == acknowledged else 'MISMATCH'})")
+        results = targets(ceiling_run, submit_run, stored)
+        for target in results:
+            print(target.line())
+        missed = [t.name for t in results if not t.met]
+        print(f"MISSED {len(missed)} of {len(results)} targets" if missed
+              else "all targets met", flush=True)
+        return 1 if missed else 0
     finally:
         for server in servers:
             stop(server)
@@ -381,4 +425,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

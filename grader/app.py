@@ -10,22 +10,26 @@ from typing import Any
 from flask import Flask
 
 from grader import api, db, problems
-from grader.config import Settings
+from grader.config import load_settings
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment's settings, or from `test_config` (the
     settings' field names: database_url, secret_key, max_body_bytes, ...)."""
     app = Flask("grader", instance_relative_config=True, static_folder=None)
-    settings = Settings(**test_config) if test_config is not None else Settings()
+    settings = load_settings(**(test_config or {}))
     instance_path = Path(app.instance_path)
     if settings.uses_local_database:
         instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(
         SECRET_KEY=settings.secret_key_for(instance_path),
         TESTING=settings.testing,
-        # Werkzeug answers 413 for larger bodies, before any handler reads them.
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # The limit is enforced where bodies are read (grader.api.operations.read_body),
+        # which reads one byte past it to tell "at the limit" from "over" on a chunked
+        # body. Werkzeug's own check stays one byte above, as a backstop that answers a
+        # larger Content-Length before any handler runs.
+        MAX_BODY_BYTES=settings.max_body_bytes,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes + 1,
         MAX_EXERCISE_BYTES=settings.max_exercise_bytes,
         RETRY_AFTER_SECONDS=settings.retry_after_seconds,
     )

@@ -1,7 +1,9 @@
 """Bearer tokens for students, instructors, scripts and LMS servers.
 
-A token reads `bpg_<public id>_<secret>`. The public id finds the row; the secret is
-stored only as its SHA-256 hash and compared in constant time, so neither the
+A token reads `bpg_<public id>_<secret>`: 16 hex digits, then 43 URL-safe base64
+characters. A token of any other shape is refused before the database is asked (a NUL
+byte in a query parameter would fail there). The public id finds the row; the secret
+is stored only as its SHA-256 hash and compared in constant time, so neither the
 database nor response timing gives a token away. SHA-256 without salt or stretching
 suffices because the secret is 256 random bits, not a password; there are no
 passwords in the service.
@@ -11,19 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from flask import g, request
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
+from grader.db import execute_first
 from grader.models import ApiToken, Role, User
 from grader.problems import Forbidden, Unauthorized
 
 TOKEN_PREFIX = "bpg"
 PUBLIC_ID_BYTES = 8
 SECRET_BYTES = 32
-MAX_TOKEN_LENGTH = 200
+# token_hex(8) is 16 hex digits; token_urlsafe(32) is 43 characters of [A-Za-z0-9_-].
+TOKEN_FORMAT = re.compile(r"bpg_(?P<public_id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
 
 
 def hash_secret(secret: str) -> str:
@@ -41,24 +46,28 @@ def issue_token(session: Session, user: User, label: str = "") -> str:
 
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user a token belongs to, or None for any unknown or revoked token."""
-    if len(token) > MAX_TOKEN_LENGTH:
+    match = TOKEN_FORMAT.fullmatch(token)
+    if match is None:
         return None
-    prefix, _, rest = token.partition("_")
-    public_id, _, secret = rest.partition("_")
-    if prefix != TOKEN_PREFIX or not public_id or not secret:
-        return None
-    row = session.execute(_TOKEN_OWNER, {"public_id": public_id}).first()
+    public_id, secret = match["public_id"], match["secret"]
+    # The request's first statement: a pooled connection found dead is replaced.
+    row = execute_first(session, _TOKEN_OWNER, {"public_id": public_id}).first()
     # Hash even when the id is unknown, so a miss costs as long as a wrong secret.
     presented = hash_secret(secret)
     stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(presented, stored) or row is None:
         return None
-    return row.User
+    # The user from the row's columns, detached: every request runs this, and loading
+    # the ORM object costs more than the query. Its attributes are those selected; it
+    # is never changed through, and `session.add()` would treat it as the stored row.
+    user = User(id=row.id, username=row.username, role=row.role)
+    make_transient_to_detached(user)
+    return user
 
 
 # Built once: every authenticated request runs it.
 _TOKEN_OWNER = (
-    select(User, ApiToken.secret_hash)
+    select(User.id, User.username, User.role, ApiToken.secret_hash)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None))
 )

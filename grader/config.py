@@ -12,9 +12,16 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Keys that appear in tutorials and sample configs: never accepted as a real secret.
@@ -28,8 +35,42 @@ SQLITE_FILE = "grader.sqlite3"
 BUNDLED_EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
 
 
+# The settings that keep their conventional names; every other one is GRADER_<NAME>.
+ENVIRONMENT_NAMES = {"database_url": "DATABASE_URL", "secret_key": "SECRET_KEY"}
+
+
 class ConfigError(ValueError):
     """A setting that makes the service refuse to start."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment (`overrides` win), or ConfigError with one
+    line naming each bad variable: `GRADER_WORKERS: Input should be a valid integer`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """pydantic's errors about settings, on one line, by environment variable."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]).lower() if error["loc"] else None
+        message = error["msg"].removeprefix("Value error, ")
+        if field is None:
+            problems.append(message)
+            continue
+        value = error.get("input")
+        # The URL may hold a password: never echo it, nor the key.
+        shown = "" if field in ENVIRONMENT_NAMES or not isinstance(value, str) else (
+            f" (got {value!r})")
+        problems.append(f"{environment_variable(field)}: {message}{shown}")
+    return "; ".join(problems)
+
+
+def environment_variable(field: str) -> str:
+    return ENVIRONMENT_NAMES.get(field, f"GRADER_{field.upper()}")
 
 
 class Settings(BaseSettings):
@@ -62,7 +103,8 @@ class Settings(BaseSettings):
         "bundled exercises/ folder when present).",
     )
     db_pool_size: Annotated[int, Field(ge=1, le=100)] = Field(
-        default=5, description="Connections kept per worker process (PostgreSQL)."
+        default=5, description="Connections kept per worker process (PostgreSQL); as many "
+        "again may be opened under load (overflow)."
     )
     db_connect_timeout: Annotated[int, Field(ge=1, le=60)] = Field(
         default=5, description="Seconds to wait for a database connection."
@@ -70,6 +112,17 @@ class Settings(BaseSettings):
     retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
         default=5, description="Retry-After sent with 503 when the database is unreachable."
     )
+    # gunicorn (`grader serve`, grader/gunicorn_conf.py)
+    bind: str = Field(default="127.0.0.1:8000", description="host:port to listen on.")
+    workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        description="Worker processes (default: one per core).")
+    threads: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=4, description="Threads per worker process; at most the connections its "
+        "pool may open (2 x GRADER_DB_POOL_SIZE).")
+    access_log: str = Field(default="-", description="Access log file; '-' is stdout, "
+                            "empty disables it.")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     testing: bool = False
 
     @field_validator("secret_key")
@@ -84,6 +137,22 @@ class Settings(BaseSettings):
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return value
+
+    @model_validator(mode="after")
+    def _threads_fit_the_pool(self) -> Settings:
+        # A thread that finds the pool exhausted waits, then fails with 503.
+        if self.threads > self.db_pool_size + self.db_max_overflow:
+            raise ValueError(
+                f"GRADER_THREADS (or --threads) is {self.threads}, more than the "
+                f"{self.db_pool_size + self.db_max_overflow} database connections a worker "
+                f"may open (GRADER_DB_POOL_SIZE {self.db_pool_size}, and as many overflow): "
+                "lower the threads or raise the pool size")
+        return self
+
+    @property
+    def db_max_overflow(self) -> int:
+        """Connections a worker may open beyond its pool under load."""
+        return self.db_pool_size
 
     @property
     def uses_local_database(self) -> bool:

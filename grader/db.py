@@ -3,20 +3,27 @@
 `init_app(app)` builds the engine from the app's settings and registers the teardown
 that closes the request's session. Handlers and use cases get the session with
 `get_session()`; nothing keeps a session between requests.
+
+A pooled connection that died while idle (a database restart, a failover) is found
+when a request's first statement fails on it, and that statement is run once more on a
+fresh connection (`execute_first`): the request never sees it. That is what
+`pool_pre_ping` does too, but without a round trip on every checkout.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +34,12 @@ from grader.config import Settings
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+def _compact_json(value: Any) -> str:
+    """JSON columns (answers, results) as compact JSON, written by pydantic's
+    serializer: the same text as json.dumps without padding, several times faster."""
+    return pydantic_core.to_json(value).decode()
+
+
 def make_engine(url: str, settings: Settings) -> Engine:
     """An engine with the per-database settings the service relies on."""
     parsed = make_url(url)
@@ -34,6 +47,7 @@ def make_engine(url: str, settings: Settings) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            json_serializer=_compact_json,
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
@@ -42,13 +56,14 @@ def make_engine(url: str, settings: Settings) -> Engine:
         connect_args["connect_timeout"] = settings.db_connect_timeout
     return create_engine(
         url,
-        # A connection that died while idle (database restart, failover) is replaced
-        # before use instead of failing the next request.
-        pool_pre_ping=True,
+        # No pre-ping: a connection that died while idle is replaced when a request's
+        # first statement finds it dead (`execute_first`).
+        pool_pre_ping=False,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_connect_timeout,
         connect_args=connect_args,
+        json_serializer=_compact_json,
     )
 
 
@@ -90,6 +105,27 @@ def close_session(exc: BaseException | None = None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def use_autocommit(session: Session) -> None:
+    """Run the session's statements each in its own transaction (no BEGIN, no COMMIT
+    round trip). Only for a request whose writes are single self-checking statements;
+    call it before the first statement."""
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def execute_first(session: Session, statement: Executable,
+                  parameters: Mapping[str, Any]) -> CursorResult[Any]:
+    """Run a request's first statement on the session's connection, once more on a
+    fresh one when the pooled connection had died while idle. SQLAlchemy then drops
+    that connection and every other idle one of the pool, which died with it."""
+    try:
+        return session.connection().execute(statement, parameters)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        session.rollback()
+        return session.connection().execute(statement, parameters)
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -135,11 +171,14 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     """The database's migration revision: "" when none is applied, None when the
     database cannot be reached."""
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision() or ""
-    except DBAPIError:
-        return None
+    for _ in range(2):  # twice: the first may find a pooled connection that died idle
+        try:
+            with engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision() or ""
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                return None
+    return None
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -22,31 +22,47 @@ Worker model: gthread, several processes with a few threads each.
 
 Each worker builds its own app and connection pool after the fork (no preload_app):
 a pool created before fork would share sockets between processes. Every database
-connection a worker may need (one per thread) fits in its pool (GRADER_DB_POOL_SIZE,
-default 5 >= threads).
+connection a worker may need (one per thread) fits in its pool: the settings refuse
+more threads than GRADER_DB_POOL_SIZE plus its overflow.
+
+The values come from the service's typed settings (grader.config.Settings:
+GRADER_BIND, GRADER_WORKERS, GRADER_THREADS, GRADER_ACCESS_LOG, GRADER_LOG_LEVEL), so a
+bad one is refused with one line naming it, here and in every `grader` command.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+from typing import Any
 
-bind = os.environ.get("GRADER_BIND", "127.0.0.1:8000")
-worker_class = "gthread"
-workers = int(os.environ.get("GRADER_WORKERS", multiprocessing.cpu_count()))
-threads = int(os.environ.get("GRADER_THREADS", 4))
-# A request that takes longer is stuck: grading is milliseconds, the database is local.
-timeout = 30
-graceful_timeout = 20
-keepalive = 5
-# Recycle workers now and then, jittered so they never restart together.
-max_requests = 20_000
-max_requests_jitter = 2_000
-# Request line and headers stay small; bodies are limited by the app (413).
-limit_request_line = 8190
-limit_request_fields = 100
-limit_request_field_size = 8190
-preload_app = False
-accesslog = os.environ.get("GRADER_ACCESS_LOG", "-") or None
-errorlog = "-"
-loglevel = os.environ.get("GRADER_LOG_LEVEL", "info")
+from grader.config import Settings, load_settings
+
+
+def options(settings: Settings) -> dict[str, Any]:
+    """gunicorn's settings for the service."""
+    return {
+        "bind": settings.bind,
+        "worker_class": "gthread",
+        "workers": settings.workers,
+        "threads": settings.threads,
+        # A request that takes longer is stuck: grading is milliseconds, the database
+        # is local.
+        "timeout": 30,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        # Recycle workers now and then, jittered so they never restart together.
+        "max_requests": 20_000,
+        "max_requests_jitter": 2_000,
+        # Request line and headers stay small; bodies are limited by the app (413).
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
+        "preload_app": False,
+        "accesslog": settings.access_log or None,
+        "errorlog": "-",
+        "loglevel": settings.log_level,
+    }
+
+
+# gunicorn reads a config module's top-level names. A bad setting raises ConfigError
+# here, which gunicorn reports as one "Error: ..." line.
+globals().update(options(load_settings()))

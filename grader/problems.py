@@ -7,7 +7,9 @@ unexpected exception (500 without a traceback).
 
 A problem with several causes lists them in `errors`, each with a `detail` and where
 it is: `pointer` (a JSON Pointer into the body), `parameter` (a query parameter),
-`header`, or `line`/`node`/`field` for an exercise's YAML.
+`header`, or `line`/`node`/`field` for an exercise's YAML. At most `MAX_FIELD_ERRORS`
+are listed; `errors_omitted` counts the rest (a 1 MB body of unknown ids must not get
+a 9 MB answer).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from grader.db import is_connection_error
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:backprop-grader:problem:"
+MAX_FIELD_ERRORS = 100
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,11 @@ class Conflict(ProblemError):
     status = 409
 
 
+class PayloadTooLarge(ProblemError):
+    status = 413
+    slug = "body-too-large"
+
+
 class UnsupportedMediaType(ProblemError):
     status = 415
 
@@ -159,7 +167,9 @@ def problem_response(
         body["detail"] = detail
     errors = list(errors)
     if errors:
-        body["errors"] = errors
+        body["errors"] = errors[:MAX_FIELD_ERRORS]
+        if len(errors) > MAX_FIELD_ERRORS:
+            body["errors_omitted"] = len(errors) - MAX_FIELD_ERRORS
     body.update(extensions)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():

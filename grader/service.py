@@ -14,15 +14,15 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Executable, and_, bindparam, exists, func, insert, select
+from sqlalchemy import Executable, Row, and_, bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from engine import (
     Exercise,
@@ -103,14 +103,95 @@ def parse_exercise_text(text: str, max_bytes: int | None) -> Exercise:
     return parse_exercise(text, max_bytes=max_bytes)
 
 
-def exercise_of(version: ExerciseVersion) -> Exercise:
+def exercise_of(version: ExerciseVersion | VersionRow) -> Exercise:
     """The parsed spec of a stored version (its text is loaded only on a cache miss)."""
-    cached = _specs.get(version.content_hash)
+    if isinstance(version, VersionRow):
+        return version.exercise
+    return _parsed(version.content_hash, lambda: version.yaml_text)
+
+
+def _parsed(content_hash: str, load_text: Callable[[], str]) -> Exercise:
+    cached = _specs.get(content_hash)
     if cached is not None:
         return cached
-    exercise = parse_exercise_text(version.yaml_text, max_bytes=None)
-    _specs.put(version.content_hash, exercise)
+    exercise = parse_exercise_text(load_text(), max_bytes=None)
+    _specs.put(content_hash, exercise)
     return exercise
+
+
+# ---------------------------------------------------------------- rows of the submit path
+#
+# Submitting is the hot path (benchmarks/submit_load.py). It reads what it needs as
+# plain rows, with only the columns it uses, on the session's connection: the ORM's
+# per-statement and per-object work was a good part of a submission's Python time.
+# Elsewhere the ORM objects are used; these rows have the same attribute names, so
+# helpers take either.
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """An exercise version as the submit path reads it, with its parsed spec."""
+
+    id: int
+    exercise_id: str
+    number: int
+    content_hash: str
+    practice: bool
+    exercise: Exercise
+
+
+@dataclass(frozen=True, slots=True)
+class VariantRow:
+    """A variant as the submit path reads it."""
+
+    id: int
+    number: int
+    seed: int | None
+    inputs: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRow:
+    """An assignment as the submit path reads it, with its pinned version."""
+
+    id: int
+    max_attempts: int | None
+    opens_at: datetime | None
+    due_at: datetime | None
+    new_variant_each_attempt: bool
+    exercise_version: VersionRow
+
+
+VersionLike = ExerciseVersion | VersionRow
+VariantLike = VariantRecord | VariantRow
+AssignmentLike = Assignment | AssignmentRow
+
+# The columns of a version and of a variant, labelled for `_version_row`/`_variant_row`.
+_VERSION_COLUMNS = (
+    ExerciseVersion.id.label("version_id"), ExerciseVersion.exercise_id,
+    ExerciseVersion.number.label("version_number"), ExerciseVersion.content_hash,
+    ExerciseVersion.practice,
+)
+_VARIANT_COLUMNS = (
+    VariantRecord.id.label("variant_id"), VariantRecord.number.label("variant_number"),
+    VariantRecord.seed, VariantRecord.inputs,
+)
+
+
+def _version_row(session: Session, row: Row[Any]) -> VersionRow:
+    def load_text() -> str:
+        return session.connection().execute(
+            select(ExerciseVersion.yaml_text).where(ExerciseVersion.id == row.version_id)
+        ).scalar_one()
+
+    return VersionRow(row.version_id, row.exercise_id, row.version_number, row.content_hash,
+                      row.practice, _parsed(row.content_hash, load_text))
+
+
+def _variant_row(row: Row[Any]) -> VariantRow | None:
+    if row.variant_id is None:  # the outer join found none
+        return None
+    return VariantRow(row.variant_id, row.variant_number, row.seed, row.inputs)
 
 
 # ---------------------------------------------------------------- users and tokens
@@ -156,6 +237,7 @@ class StoredVersion:
 def store_exercise(session: Session, exercise: Exercise, owner: User | None) -> StoredVersion:
     """Store an exercise as a new version, unless a version with the same content
     exists. Commits."""
+    _check_storable_text(exercise)
     _check_draws(exercise)
     record = session.get(ExerciseRecord, exercise.id, with_for_update=True)
     if record is not None:
@@ -192,6 +274,18 @@ def store_exercise(session: Session, exercise: Exercise, owner: User | None) -> 
         raise Conflict("the exercise was changed at the same time; retry") from None
     _specs.put(exercise.content_hash, exercise)
     return StoredVersion(version, created_exercise=number == 1, created_version=True)
+
+
+def _check_storable_text(exercise: Exercise) -> None:
+    """Every text of an exercise that goes into a column holds no NUL, which
+    PostgreSQL refuses in text (the engine's own checks come first; this one makes sure
+    nothing it lets through turns into a database error)."""
+    for field, value in (("id", exercise.id), ("title", exercise.title),
+                         ("text", exercise.text)):
+        if "\x00" in value:
+            raise InvalidExercise("the exercise does not validate", errors=[{
+                "detail": "must not contain a NUL character (U+0000)", "field": field,
+                "line": None, "node": None, "file": exercise.source}])
 
 
 def _check_draws(exercise: Exercise) -> None:
@@ -288,7 +382,7 @@ def visible_exercises(session: Session, actor: User) -> list[ExerciseVersion]:
 # ---------------------------------------------------------------- variants
 
 
-def as_engine_variant(exercise: Exercise, record: VariantRecord) -> Variant:
+def as_engine_variant(exercise: Exercise, record: VariantLike) -> Variant:
     """The variant with the numbers the user was given (stored, not redrawn: a later
     engine release must not change a student's numbers)."""
     return Variant(exercise, record.seed, dict(record.inputs))
@@ -307,7 +401,7 @@ def _draw(exercise: Exercise) -> Variant:
 
 
 def _latest_variant(
-    session: Session, user: User, version: ExerciseVersion, assignment: Assignment | None
+    session: Session, user: User, version: VersionLike, assignment: AssignmentLike | None
 ) -> VariantRecord | None:
     query = select(VariantRecord).where(
         VariantRecord.user_id == user.id,
@@ -323,7 +417,7 @@ def _latest_variant(
 
 
 def _new_variant(
-    session: Session, user: User, version: ExerciseVersion, assignment: Assignment | None,
+    session: Session, user: User, version: VersionLike, assignment: AssignmentLike | None,
     number: int,
 ) -> VariantRecord:
     """Insert variant `number`, or return the one a concurrent request inserted."""
@@ -362,7 +456,7 @@ def current_variant(
 
 def new_practice_variant(
     session: Session, actor: User, exercise_id: str
-) -> tuple[ExerciseVersion, VariantRecord]:
+) -> tuple[VersionRow, VariantRecord]:
     """A fresh practice variant on request (404, 403)."""
     version, latest = _practice_target(session, actor, exercise_id)
     number = latest.number + 1 if latest else 1
@@ -370,28 +464,56 @@ def new_practice_variant(
 
 
 def _was_answered(session: Session, variant: VariantRecord) -> bool:
+    # user and assignment first: the (user, assignment, number) index finds the rows.
     return session.execute(
-        select(Attempt.id).where(Attempt.variant_id == variant.id).limit(1)
+        select(Attempt.id).where(Attempt.user_id == variant.user_id,
+                                 Attempt.assignment_id == variant.assignment_id,
+                                 Attempt.variant_id == variant.id).limit(1)
     ).first() is not None
 
 
 # ---------------------------------------------------------------- attempts
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """A stored attempt as the API shows it (built from the insert's own values on the
+    submit path: no ORM object is loaded or made there)."""
+
+    id: int
+    number: int
+    result: Mapping[str, Any]
+    exercise_id: str
+    version: int
+    variant: int
+    assignment_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> AttemptRecord:
+        return cls(attempt.id, attempt.number, attempt.result, attempt.exercise_id,
+                   attempt.exercise_version.number, attempt.variant.number,
+                   attempt.assignment_id, attempt.created_at)
+
+
 @dataclass(frozen=True)
 class AttemptOutcome:
-    attempt: Attempt
+    attempt: AttemptRecord
     attempts_left: int | None
     replayed: bool  # True when an Idempotency-Key retry returned a stored attempt
 
 
-def request_fingerprint(kind: str, target: str | int, body: Any) -> str:
+def request_fingerprint(kind: str, target: str | int, body: Any, key: str | None) -> str | None:
+    """What tells a retry (same key, same request) from a reuse of its key: only
+    computed, and stored, when there is a key."""
+    if key is None:
+        return None
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(f"{kind}:{target}:{canonical}".encode()).hexdigest()
 
 
 def _replay(
-    session: Session, user: User, key: str | None, fingerprint: str,
+    session: Session, user: User, key: str | None, fingerprint: str | None,
     max_attempts: int | None,
 ) -> AttemptOutcome | None:
     if key is None:
@@ -406,7 +528,8 @@ def _replay(
             "this Idempotency-Key was used for a different request",
             errors=[{"header": "Idempotency-Key", "detail": "already used for another request"}],
         )
-    return AttemptOutcome(stored, attempts_left(max_attempts, stored.number), replayed=True)
+    return AttemptOutcome(AttemptRecord.of(stored), attempts_left(max_attempts, stored.number),
+                          replayed=True)
 
 
 def attempts_left(max_attempts: int | None, used: int) -> int | None:
@@ -414,7 +537,7 @@ def attempts_left(max_attempts: int | None, used: int) -> int | None:
 
 
 def _next_attempt_number(
-    session: Session, user: User, exercise_id: str, assignment: Assignment | None
+    session: Session, user: User, exercise_id: str, assignment: AssignmentLike | None
 ) -> int:
     return int(session.execute(
         select(func.coalesce(func.max(Attempt.number), 0)).where(
@@ -422,7 +545,8 @@ def _next_attempt_number(
     ).scalar_one()) + 1
 
 
-def _attempt_scope(user_id: int, exercise_id: str, assignment: Assignment | None) -> list[Any]:
+def _attempt_scope(user_id: int, exercise_id: str,
+                   assignment: AssignmentLike | None) -> list[Any]:
     """The attempts numbered together: a user's at one assignment, or their practice
     attempts at one exercise."""
     if assignment is None:
@@ -457,13 +581,15 @@ def _numbered_insert(practice: bool, limited: bool, fresh_variant: bool) -> Exec
     if limited:
         row = row.where(used.c.used < bindparam("max_attempts"))
     if fresh_variant:
-        row = row.where(~exists().where(table.c.variant_id == bindparam("variant_id")))
+        # Within the user's attempts at the assignment: found through the unique
+        # (user, assignment, number) index, not a scan of every attempt.
+        row = row.where(~exists().where(*scope, table.c.variant_id == bindparam("variant_id")))
     return (insert(table).from_select([*_ATTEMPT_VALUES, "number"], row)
             .returning(table.c.id, table.c.number))
 
 
 def _insert_numbered(
-    session: Session, values: dict[str, Any], assignment: Assignment | None
+    session: Session, values: dict[str, Any], assignment: AssignmentLike | None
 ) -> tuple[int, int] | None:
     """Insert an attempt numbered one past the last, in one statement that also checks
     the limit (and, with a fresh variant per attempt, that the variant is unanswered).
@@ -479,20 +605,21 @@ def _insert_numbered(
         limited=limit is not None,
         fresh_variant=assignment is not None and assignment.new_variant_each_attempt,
     )
-    inserted = session.execute(statement, {**values, "max_attempts": limit}).first()
+    # Core on the session's connection: no ORM bookkeeping for a row nobody loads.
+    inserted = session.connection().execute(statement, {**values, "max_attempts": limit}).first()
     return None if inserted is None else (inserted.id, inserted.number)
 
 
 def _store_attempt(
     session: Session,
     user: User,
-    version: ExerciseVersion,
-    variant: VariantRecord,
-    assignment: Assignment | None,
+    version: VersionLike,
+    variant: VariantLike,
+    assignment: AssignmentLike | None,
     answers: Mapping[str, Any],
     result: Mapping[str, Any],
     key: str | None,
-    fingerprint: str,
+    fingerprint: str | None,
 ) -> AttemptOutcome:
     """Store a graded attempt under the attempt limit and commit."""
     max_attempts = assignment.max_attempts if assignment else None
@@ -516,15 +643,15 @@ def _store_attempt(
         if inserted is None:
             _refusal(session, user, version, variant, assignment)
         attempt_id, number = inserted  # type: ignore[misc]
-        attempt = Attempt(id=attempt_id, number=number, variant=variant,
-                          exercise_version=version, **values)
+        attempt = AttemptRecord(attempt_id, number, result, version.exercise_id, version.number,
+                                variant.number, values["assignment_id"], values["created_at"])
         return AttemptOutcome(attempt, attempts_left(max_attempts, number), replayed=False)
     raise Conflict("too many simultaneous attempts; retry")
 
 
 def _refusal(
-    session: Session, user: User, version: ExerciseVersion, variant: VariantRecord,
-    assignment: Assignment | None,
+    session: Session, user: User, version: VersionLike, variant: VariantLike,
+    assignment: AssignmentLike | None,
 ) -> NoReturn:
     """Why an attempt was refused: the limit, or an answered variant."""
     assert assignment is not None  # practice attempts are never refused
@@ -536,7 +663,7 @@ def _refusal(
     )
 
 
-def _grade(exercise: Exercise, variant: VariantRecord, answers: Any) -> dict[str, Any]:
+def _grade(exercise: Exercise, variant: VariantLike, answers: Any) -> dict[str, Any]:
     """The scoring core's result for a submission. A submission that does not fit the
     exercise, or holds a blank that is not a number, is answered 422: nothing is
     graded or stored, and no attempt is used."""
@@ -563,21 +690,20 @@ def _blank_location(blank: BlankResult) -> tuple[str, ...]:
 
 def _practice_target(
     session: Session, actor: User, exercise_id: str
-) -> tuple[ExerciseVersion, VariantRecord | None]:
+) -> tuple[VersionRow, VariantRow | None]:
     """The latest version of an exercise the user may practise, with the user's
     latest practice variant of it (one query: this is the submit path)."""
-    row = session.execute(_PRACTICE_TARGET, {"exercise_id": exercise_id,
-                                             "user_id": actor.id}).first()
+    row = session.connection().execute(_PRACTICE_TARGET, {"exercise_id": exercise_id,
+                                                          "user_id": actor.id}).first()
     if row is None:
         raise NotFound(f"no exercise {exercise_id!r}")
-    version, variant = row
-    if not version.practice and not is_staff(actor):
+    if not row.practice and not is_staff(actor):
         raise Forbidden(f"exercise {exercise_id!r} is not open for practice")
-    return version, variant
+    return _version_row(session, row), _variant_row(row)
 
 
 _PRACTICE_TARGET = (
-    select(ExerciseVersion, VariantRecord)
+    select(*_VERSION_COLUMNS, *_VARIANT_COLUMNS)
     .join(ExerciseRecord, and_(ExerciseRecord.id == ExerciseVersion.exercise_id,
                                ExerciseRecord.latest_version == ExerciseVersion.number))
     .outerjoin(VariantRecord, and_(VariantRecord.exercise_version_id == ExerciseVersion.id,
@@ -591,7 +717,7 @@ _PRACTICE_TARGET = (
 
 def practice_variant(
     session: Session, actor: User, exercise_id: str
-) -> tuple[ExerciseVersion, VariantRecord]:
+) -> tuple[VersionRow, VariantLike]:
     """The user's practice variant of an exercise, drawn on first visit (404, 403)."""
     version, variant = _practice_target(session, actor, exercise_id)
     return version, variant or _new_variant(session, actor, version, None, 1)
@@ -601,58 +727,150 @@ def submit_practice(
     session: Session, actor: User, exercise_id: str, answers: Any, key: str | None
 ) -> AttemptOutcome:
     """Grade and store a practice attempt (unlimited, not part of any course)."""
-    fingerprint = request_fingerprint("practice", exercise_id, answers)
+    fingerprint = request_fingerprint("practice", exercise_id, answers, key)
     replayed = _replay(session, actor, key, fingerprint, None)
     if replayed is not None:
         return replayed
     version, variant = practice_variant(session, actor, exercise_id)
-    result = _grade(exercise_of(version), variant, answers)
+    result = _grade(version.exercise, variant, answers)
     return _store_attempt(session, actor, version, variant, None, answers, result, key,
                           fingerprint)
 
 
 def practice_attempts(
     session: Session, actor: User, exercise_id: str, username: str | None = None
-) -> list[Attempt]:
-    """A user's practice attempts at an exercise; another user's only for staff."""
-    user = _subject(session, actor, username)
+) -> list[AttemptRecord]:
+    """A user's practice attempts at an exercise; another user's only as
+    `visible_user` allows (403)."""
+    user = actor if username is None else visible_user(session, actor, username)
     latest_version(session, exercise_id)  # 404 for an unknown exercise
-    return list(session.execute(
+    return [AttemptRecord.of(a) for a in session.execute(
         select(Attempt)
         .where(Attempt.user_id == user.id, Attempt.exercise_id == exercise_id,
                Attempt.assignment_id.is_(None))
         .order_by(Attempt.number)
-    ).scalars())
+    ).scalars()]
 
 
-def _subject(session: Session, actor: User, username: str | None) -> User:
-    if username is None or username == actor.username:
+def visible_user(session: Session, actor: User, username: str) -> User:
+    """A user whose work the actor may see: oneself; for admins, anyone (404 when
+    there is no such user); for instructors, a user enrolled in a course they teach.
+
+    Raises Forbidden (403) otherwise, the same whether or not the user exists, so the
+    answer tells nobody which usernames there are.
+    """
+    if username == actor.username:
         return actor
-    if not is_staff(actor):
-        raise Forbidden("only instructors may see another user's attempts")
-    return user_named(session, username)
+    if actor.role is Role.ADMIN:
+        return user_named(session, username)
+    if actor.role is Role.INSTRUCTOR:
+        user = session.execute(_STUDENT_OF, {"username": username, "actor_id": actor.id}).scalar()
+        if user is not None:
+            return user
+        raise Forbidden(f"{username!r} is not enrolled in a course you teach")
+    raise Forbidden("only instructors may see another user's work")
+
+
+_taught, _theirs = aliased(Enrollment), aliased(Enrollment)
+_STUDENT_OF = (
+    select(User)
+    .join(_theirs, _theirs.user_id == User.id)
+    .join(_taught, and_(_taught.course_id == _theirs.course_id,
+                        _taught.user_id == bindparam("actor_id"),
+                        _taught.role == CourseRole.INSTRUCTOR))
+    .where(User.username == bindparam("username"))
+    .limit(1)
+)
+
+
+@dataclass(frozen=True)
+class SolutionView:
+    """A worked solution, with the variant it is of when it is a user's."""
+
+    version: ExerciseVersion
+    solution: Solution
+    variant: VariantRecord | None = None
+    assignment_id: int | None = None
 
 
 def exercise_solution(
-    session: Session, actor: User, exercise_id: str, username: str | None, seed: int | None
-) -> tuple[ExerciseVersion, Solution]:
-    """The reference solution of a user's practice variant, or of a seed (staff)."""
+    session: Session, actor: User, exercise_id: str, username: str | None, seed: int | None,
+    assignment_id: int | None = None,
+) -> SolutionView:
+    """The reference solution of a variant (instructors): of a user's variant in an
+    assignment; of a user's practice variant, else of their latest variant in an
+    assignment the actor may see; or of a seed."""
     require_role(actor, Role.INSTRUCTOR)
-    version = latest_version(session, exercise_id)
-    exercise = exercise_of(version)
+    if username is not None and assignment_id is not None:
+        return _assignment_solution(session, actor, exercise_id, username, assignment_id)
     if username is not None:
-        user = user_named(session, username)
+        user = visible_user(session, actor, username)
+        version = latest_version(session, exercise_id)
         record = _latest_variant(session, user, version, None)
-        if record is None:
+        if record is not None:
+            return SolutionView(version, _solve(version, record), record)
+        found = _latest_assignment_variant(session, actor, user, exercise_id)
+        if found is None:
             raise NotFound(f"{username!r} has no variant of {exercise_id!r} yet")
-        return version, solve(as_engine_variant(exercise, record))
+        record, assignment = found
+        version = assignment.exercise_version
+        return SolutionView(version, _solve(version, record), record, assignment.id)
+    version = latest_version(session, exercise_id)
     try:
-        return version, solve(draw_variant(exercise, seed))
+        return SolutionView(version, solve(draw_variant(exercise_of(version), seed)))
     except ExerciseError as exc:
         raise ValidationFailed(
             "no variant can be drawn for this seed",
             errors=[{"parameter": "seed", "detail": str(exc)}],
         ) from None
+
+
+def _solve(version: ExerciseVersion, record: VariantRecord) -> Solution:
+    return solve(as_engine_variant(exercise_of(version), record))
+
+
+def _assignment_solution(
+    session: Session, actor: User, exercise_id: str, username: str, assignment_id: int
+) -> SolutionView:
+    """A user's latest variant in an assignment (the course's instructors; 404, 403,
+    422 when the assignment is of another exercise)."""
+    assignment, _ = assignment_access(session, actor, assignment_id, manage=True)
+    version = assignment.exercise_version
+    if version.exercise_id != exercise_id:
+        raise ValidationFailed("the assignment is of another exercise", errors=[{
+            "parameter": "assignment",
+            "detail": f"assignment {assignment_id} is of {version.exercise_id!r}"}])
+    record = session.execute(
+        select(VariantRecord)
+        .join(User, User.id == VariantRecord.user_id)
+        .where(User.username == username, VariantRecord.assignment_id == assignment_id)
+        .order_by(VariantRecord.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFound(f"{username!r} has no variant in assignment {assignment_id} yet")
+    return SolutionView(version, _solve(version, record), record, assignment_id)
+
+
+def _latest_assignment_variant(
+    session: Session, actor: User, user: User, exercise_id: str
+) -> tuple[VariantRecord, Assignment] | None:
+    """The user's most recent variant of an exercise in any assignment whose course
+    the actor teaches (admins: any)."""
+    query = (
+        select(VariantRecord, Assignment)
+        .join(Assignment, Assignment.id == VariantRecord.assignment_id)
+        .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
+        .where(VariantRecord.user_id == user.id, ExerciseVersion.exercise_id == exercise_id)
+        .order_by(VariantRecord.id.desc())
+        .limit(1)
+    )
+    if actor.role is not Role.ADMIN:
+        query = query.join(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
+                                            Enrollment.user_id == actor.id,
+                                            Enrollment.role == CourseRole.INSTRUCTOR))
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1])
 
 
 # ---------------------------------------------------------------- courses
@@ -697,16 +915,18 @@ def course_access(
     if course is None:
         raise NotFound(f"no course {course_id}")
     enrollment = _enrollment(session, actor, course_id)
-    _check_course_access(actor, enrollment, manage=manage)
+    _check_course_access(actor, enrollment.role if enrollment else None, manage=manage)
     return course, enrollment
 
 
-def _check_course_access(actor: User, enrollment: Enrollment | None, *, manage: bool) -> None:
+def _check_course_access(actor: User, role: CourseRole | None, *, manage: bool) -> None:
+    """403 unless the actor is an admin, or enrolled in the course (`role`, None when
+    not enrolled) and, with `manage`, its instructor."""
     if actor.role is Role.ADMIN:
         return
-    if enrollment is None:
+    if role is None:
         raise NotEnrolled("you are not enrolled in this course")
-    if manage and enrollment.role is not CourseRole.INSTRUCTOR:
+    if manage and role is not CourseRole.INSTRUCTOR:
         raise Forbidden("only the course's instructors may do this")
 
 
@@ -783,27 +1003,44 @@ def assignment_access(
     session: Session, actor: User, assignment_id: int, *, manage: bool = False
 ) -> tuple[Assignment, Enrollment | None]:
     """Load an assignment and check access as for its course (404, 403)."""
-    assignment, enrollment, _ = _assignment_target(session, actor, assignment_id,
-                                                   manage=manage)
-    return assignment, enrollment
-
-
-def _assignment_target(
-    session: Session, actor: User, assignment_id: int, *, manage: bool = False
-) -> tuple[Assignment, Enrollment | None, VariantRecord | None]:
-    """An assignment, the user's enrollment in its course and their latest variant of
-    it, in one query (the submit path); access checked as for the course (404, 403)."""
-    row = session.execute(_ASSIGNMENT_TARGET, {"assignment_id": assignment_id,
+    row = session.execute(_ASSIGNMENT_ACCESS, {"assignment_id": assignment_id,
                                                "user_id": actor.id}).first()
     if row is None:
         raise NotFound(f"no assignment {assignment_id}")
-    assignment, enrollment, variant = row
-    _check_course_access(actor, enrollment, manage=manage)
-    return assignment, enrollment, variant
+    assignment, enrollment = row
+    _check_course_access(actor, enrollment.role if enrollment else None, manage=manage)
+    return assignment, enrollment
 
 
-_ASSIGNMENT_TARGET = (
-    select(Assignment, Enrollment, VariantRecord)
+_ASSIGNMENT_ACCESS = (
+    select(Assignment, Enrollment)
+    .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
+                                Enrollment.user_id == bindparam("user_id")))
+    .where(Assignment.id == bindparam("assignment_id"))
+    .options(lazyload(Enrollment.user))  # not needed here: skip the join
+)
+
+
+def _submit_target(
+    session: Session, actor: User, assignment_id: int
+) -> tuple[AssignmentRow, VariantRow | None]:
+    """An assignment, with access checked as for its course (404, 403), and the
+    user's latest variant of it: in one query, as rows (the submit path)."""
+    row = session.connection().execute(_SUBMIT_TARGET, {"assignment_id": assignment_id,
+                                                        "user_id": actor.id}).first()
+    if row is None:
+        raise NotFound(f"no assignment {assignment_id}")
+    _check_course_access(actor, row.course_role, manage=False)
+    assignment = AssignmentRow(row.assignment_id, row.max_attempts, row.opens_at, row.due_at,
+                               row.new_variant_each_attempt, _version_row(session, row))
+    return assignment, _variant_row(row)
+
+
+_SUBMIT_TARGET = (
+    select(Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
+           Assignment.due_at, Assignment.new_variant_each_attempt,
+           Enrollment.role.label("course_role"), *_VERSION_COLUMNS, *_VARIANT_COLUMNS)
+    .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
     .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
                                 Enrollment.user_id == bindparam("user_id")))
     .outerjoin(VariantRecord, and_(VariantRecord.assignment_id == Assignment.id,
@@ -811,7 +1048,6 @@ _ASSIGNMENT_TARGET = (
     .where(Assignment.id == bindparam("assignment_id"))
     .order_by(VariantRecord.number.desc())
     .limit(1)
-    .options(lazyload(Enrollment.user))  # not needed here: skip the join
 )
 
 
@@ -821,7 +1057,7 @@ def _is_course_staff(actor: User, enrollment: Enrollment | None) -> bool:
     )
 
 
-def _check_window(assignment: Assignment, now: datetime, *, submitting: bool) -> None:
+def _check_window(assignment: AssignmentLike, now: datetime, *, submitting: bool) -> None:
     if assignment.opens_at is not None and now < assignment.opens_at:
         raise AssignmentClosed(f"the assignment opens at {assignment.opens_at.isoformat()}")
     if submitting and assignment.due_at is not None and now >= assignment.due_at:
@@ -858,8 +1094,8 @@ def submit_assignment(
     session: Session, actor: User, assignment_id: int, answers: Any, key: str | None
 ) -> AttemptOutcome:
     """Grade and store an attempt at an assignment, within its window and limit."""
-    fingerprint = request_fingerprint("assignment", assignment_id, answers)
-    assignment, _, latest = _assignment_target(session, actor, assignment_id)
+    fingerprint = request_fingerprint("assignment", assignment_id, answers, key)
+    assignment, latest = _submit_target(session, actor, assignment_id)
     replayed = _replay(session, actor, key, fingerprint, assignment.max_attempts)
     if replayed is not None:
         return replayed
@@ -867,15 +1103,15 @@ def submit_assignment(
     version = assignment.exercise_version
     # The latest variant is the one the user was shown; an answered one is refused
     # (fresh variant per attempt) when the attempt is stored.
-    variant = latest or _new_variant(session, actor, version, assignment, 1)
-    result = _grade(exercise_of(version), variant, answers)
+    variant: VariantLike = latest or _new_variant(session, actor, version, assignment, 1)
+    result = _grade(version.exercise, variant, answers)
     return _store_attempt(session, actor, version, variant, assignment, answers, result, key,
                           fingerprint)
 
 
 def assignment_attempts(
     session: Session, actor: User, assignment_id: int, username: str | None
-) -> list[Attempt]:
+) -> list[AttemptRecord]:
     """A user's attempts at an assignment; another user's only for course staff."""
     assignment, enrollment = assignment_access(session, actor, assignment_id)
     user = actor
@@ -883,11 +1119,11 @@ def assignment_attempts(
         if not _is_course_staff(actor, enrollment):
             raise Forbidden("only the course's instructors may see another user's attempts")
         user = user_named(session, username)
-    return list(session.execute(
+    return [AttemptRecord.of(a) for a in session.execute(
         select(Attempt)
         .where(Attempt.assignment_id == assignment.id, Attempt.user_id == user.id)
         .order_by(Attempt.number)
-    ).scalars())
+    ).scalars()]
 
 
 # ---------------------------------------------------------------- gradebook

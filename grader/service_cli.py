@@ -8,6 +8,7 @@ the service itself.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,19 +22,19 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader import db, gunicorn_conf, service
-from grader.api.schemas import Username
-from grader.config import ConfigError, Settings
+from grader import db, service
+from grader.api.schemas import Label, Username
+from grader.config import ConfigError, Settings, environment_variable, load_settings
 from grader.models import Role
 from grader.problems import ProblemError
 
 logger = logging.getLogger(__name__)
 
 
-def _settings() -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings()
-    except ValueError as exc:
+        return load_settings(**overrides)
+    except ConfigError as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
 
 
@@ -114,27 +115,30 @@ def token() -> None:
 @click.option("--label", default="", help="A note on what the token is for.")
 def token_create(username: str, label: str) -> None:
     """Print a new API token for USERNAME, alone on stdout. It is shown only once."""
+    try:
+        label = TypeAdapter(Label).validate_python(label)
+    except ValidationError:
+        raise click.BadParameter("one line of at most 100 characters",
+                                 param_hint="--label") from None
     with _session(_settings()) as session:
         try:
-            new_token = service.create_token(session, username, label[:100])
+            new_token = service.create_token(session, username, label)
         except ProblemError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(new_token)
 
 
 class GraderServer(BaseApplication):
-    """gunicorn running create_app(), configured from grader.gunicorn_conf."""
+    """gunicorn running create_app(), configured as grader.gunicorn_conf says."""
 
-    def __init__(self, overrides: dict[str, Any]) -> None:
-        self.overrides = overrides
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
         super().__init__()
 
     def load_config(self) -> None:
-        for name, value in vars(gunicorn_conf).items():
+        for name, value in self.options.items():
             if name in self.cfg.settings and value is not None:
                 self.cfg.set(name, value)
-        for name, value in self.overrides.items():
-            self.cfg.set(name, value)
 
     def load(self) -> Any:
         from grader.app import create_app
@@ -165,7 +169,12 @@ def _load_exercises(settings: Settings) -> None:
 def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
     """Run the service under gunicorn: apply migrations, load new exercise versions,
     then serve."""
-    settings = _settings()
+    overrides: dict[str, Any] = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}"}
+    if workers is not None:
+        overrides["workers"] = workers
+    if threads is not None:
+        overrides["threads"] = threads
+    settings = _settings(**overrides)
     try:
         # Fail here, with a message, rather than in every worker.
         settings.secret_key_for(_instance_path())
@@ -173,12 +182,12 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
         raise click.ClickException(str(exc)) from None
     _migrate(settings)
     _load_exercises(settings)
-    overrides: dict[str, Any] = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}"}
-    if workers is not None:
-        overrides["workers"] = workers
-    if threads is not None:
-        overrides["threads"] = threads
-    GraderServer(overrides).run()
+    # The workers read their settings from the environment: give them the same ones.
+    for name, value in overrides.items():
+        os.environ[environment_variable(name)] = str(value)
+    from grader import gunicorn_conf  # reads the settings again: they are valid
+
+    GraderServer(gunicorn_conf.options(settings)).run()
 
 
 @click.group()

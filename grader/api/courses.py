@@ -11,7 +11,7 @@ from grader import service
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.db import get_session
-from grader.models import User
+from grader.models import Role, User
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
@@ -22,7 +22,8 @@ CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 @bp.post("")
 @operation("Create a course; the caller becomes its instructor", response=schemas.CourseOut,
-           status=201, body=schemas.CourseCreate, problems=(400, 403, 415, 422))
+           status=201, body=schemas.CourseCreate, roles=(Role.INSTRUCTOR,),
+           problems=(400, 403, 413, 415, 422))
 def create_course(actor: User, body: schemas.CourseCreate) -> Reply:
     course = service.create_course(get_session(), actor, body.title)
     out = schemas.CourseOut(id=course.id, title=course.title, role="instructor",
@@ -50,7 +51,8 @@ def get_course(actor: User, course_id: int) -> schemas.CourseOut:
 
 @bp.post(f"/{COURSE}/enrollments")
 @operation("Enroll a user (course instructors)", response=schemas.EnrollmentOut, status=201,
-           body=schemas.EnrollmentCreate, problems=(400, 403, 404, 409, 415, 422))
+           body=schemas.EnrollmentCreate, roles=(Role.INSTRUCTOR,),
+           problems=(400, 403, 404, 409, 413, 415, 422))
 def enroll(actor: User, course_id: int, body: schemas.EnrollmentCreate) -> schemas.EnrollmentOut:
     enrollment = service.enroll(get_session(), actor, course_id, body.user, body.role)
     return schemas.EnrollmentOut(user=body.user, role=enrollment.role,
@@ -59,7 +61,7 @@ def enroll(actor: User, course_id: int, body: schemas.EnrollmentCreate) -> schem
 
 @bp.get(f"/{COURSE}/enrollments")
 @operation("The course's enrollments (course instructors)",
-           response=list[schemas.EnrollmentOut], problems=(403, 404))
+           response=list[schemas.EnrollmentOut], roles=(Role.INSTRUCTOR,), problems=(403, 404))
 def list_enrollments(actor: User, course_id: int) -> list[schemas.EnrollmentOut]:
     return [
         schemas.EnrollmentOut(user=e.user.username, role=e.role, created_at=e.created_at)
@@ -70,7 +72,7 @@ def list_enrollments(actor: User, course_id: int) -> list[schemas.EnrollmentOut]
 @bp.post(f"/{COURSE}/assignments")
 @operation("Set an exercise as an assignment (course instructors)",
            response=schemas.AssignmentOut, status=201, body=schemas.AssignmentCreate,
-           problems=(400, 403, 404, 415, 422))
+           roles=(Role.INSTRUCTOR,), problems=(400, 403, 404, 413, 415, 422))
 def create_assignment(actor: User, course_id: int, body: schemas.AssignmentCreate) -> Reply:
     assignment = service.create_assignment(
         get_session(), actor, course_id, body.exercise, body.max_attempts, body.opens_at,
@@ -90,8 +92,8 @@ def list_assignments(actor: User, course_id: int) -> list[schemas.AssignmentOut]
 
 @bp.get(f"/{COURSE}/grades")
 @operation("Best score per student per assignment (course instructors); CSV with "
-           "Accept: text/csv", response=schemas.GradebookOut, problems=(403, 404),
-           also_produces=("text/csv",))
+           "Accept: text/csv", response=schemas.GradebookOut, roles=(Role.INSTRUCTOR,),
+           problems=(403, 404), also_produces=("text/csv",))
 def gradebook(actor: User, course_id: int) -> schemas.GradebookOut | Response:
     book = service.gradebook(get_session(), actor, course_id)
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":

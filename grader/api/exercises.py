@@ -10,7 +10,7 @@ from grader import service
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.db import get_session
-from grader.models import User
+from grader.models import Role, User
 from grader.submission import SubmissionBody
 
 bp = Blueprint("exercises", __name__, url_prefix="/exercises")
@@ -38,8 +38,10 @@ def get_exercise(actor: User, exercise_id: str) -> schemas.VariantOut:
 
 
 @bp.put("/<exercise_id:exercise_id>")
-@operation("Create an exercise (201) or add a version (200) from its YAML text",
-           response=schemas.StoredExerciseOut, yaml_body=True, problems=(403, 409, 415, 422),
+@operation("Create an exercise (201) or add a version (200) from its YAML text "
+           "(instructors; at most GRADER_MAX_EXERCISE_BYTES, else 413)",
+           response=schemas.StoredExerciseOut, yaml_body=True, body_limit="MAX_EXERCISE_BYTES",
+           roles=(Role.INSTRUCTOR,), problems=(400, 403, 409, 413, 415, 422),
            extra_statuses={201: schemas.StoredExerciseOut})
 def put_exercise(actor: User, exercise_id: str, text: str) -> Reply:
     stored = service.put_exercise(
@@ -65,7 +67,8 @@ def new_variant(actor: User, exercise_id: str) -> schemas.VariantOut:
 @bp.post("/<exercise_id:exercise_id>/attempts")
 @operation("Submit a practice attempt; the result names every blank",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
-           idempotency_key=True, problems=(400, 403, 404, 413, 415, 422))
+           idempotency_key=True, problems=(400, 403, 404, 413, 415, 422),
+           autocommit=True)
 def submit_practice(actor: User, exercise_id: str, body: Any,
                     idempotency_key: str | None) -> Reply:
     outcome = service.submit_practice(get_session(), actor, exercise_id, body, idempotency_key)
@@ -82,15 +85,20 @@ def list_practice_attempts(actor: User, exercise_id: str,
 
 
 @bp.get("/<exercise_id:exercise_id>/solution")
-@operation("The worked reference solution of a variant (instructors)",
-           response=schemas.SolutionOut, query=schemas.SolutionQuery, problems=(403, 404, 422))
+@operation("The worked reference solution of a variant (instructors): a seed's, or a "
+           "user's (their practice variant, else their latest assignment variant; "
+           "?assignment= picks one)",
+           response=schemas.SolutionOut, query=schemas.SolutionQuery, roles=(Role.INSTRUCTOR,),
+           problems=(403, 404, 422))
 def get_solution(actor: User, exercise_id: str,
                  query: schemas.SolutionQuery) -> schemas.SolutionOut:
-    version, solution = service.exercise_solution(
-        get_session(), actor, exercise_id, query.user, query.seed
+    view = service.exercise_solution(
+        get_session(), actor, exercise_id, query.user, query.seed, query.assignment
     )
+    version, solution = view.version, view.solution
     return schemas.SolutionOut(
-        exercise=version.exercise_id, version=version.number,
+        exercise=version.exercise_id, version=version.number, assignment=view.assignment_id,
+        variant=view.variant.number if view.variant is not None else None,
         seed=solution.variant.seed, inputs=dict(solution.variant.inputs),
         values=dict(solution.values), grads=dict(solution.grads),
         steps=[step.as_dict() for step in solution.steps],

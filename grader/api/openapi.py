@@ -151,6 +151,8 @@ def _operation(rule: Rule, op: Operation, parameters: list[dict[str, Any]],
             response["content"] = content
         responses[str(status)] = response
     problems = set(op.problems) | set(_ALWAYS_POSSIBLE) | (set() if op.public else {401})
+    if op.roles:
+        problems.add(403)
     for status in sorted(problems):
         responses[str(status)] = _problem(status)
     result["responses"] = responses

@@ -1,9 +1,13 @@
 """`@operation`: what every API handler has in common, declared once per handler.
 
-The decorator authenticates the caller (unless the operation is public), parses and
-validates the query and the body, calls the handler with typed arguments, and
-serializes the model it returns. The declaration doubles as the handler's entry in
-the OpenAPI document (`grader.api.openapi`).
+The decorator authenticates the caller (unless the operation is public), checks the
+caller's role, then parses and validates the query and the body, calls the handler with
+typed arguments, and serializes the model it returns. The declaration doubles as the
+handler's entry in the OpenAPI document (`grader.api.openapi`).
+
+Bodies are read here, never with `request.get_data()`: a body sent without
+Content-Length (Transfer-Encoding: chunked) would be cut at the limit and the rest
+silently dropped. `read_body` reads one byte past the limit instead and answers 413.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pydantic_core
-from flask import Response, request
+from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
-from grader.auth import authenticate
-from grader.db import get_session
+from grader.auth import authenticate, require_role
+from grader.db import get_session, use_autocommit
+from grader.models import Role
 from grader.problems import (
     BadRequest,
     MalformedBody,
+    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
     validation_errors,
@@ -34,6 +40,7 @@ IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_INT_DIGITS = 400
 MAX_JSON_DEPTH = 32
+READ_CHUNK_BYTES = 65_536
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -50,6 +57,16 @@ class Operation:
     yaml_body: bool = False
     query: type[BaseModel] | None = None
     public: bool = False
+    # Checked right after authentication, before the query or body is read: a caller
+    # whose role can never succeed gets 403, whatever they sent (admins always pass).
+    roles: tuple[Role, ...] = ()
+    # The app config key of this operation's body limit (never above MAX_BODY_BYTES).
+    body_limit: str = "MAX_BODY_BYTES"
+    # The operation's statements need no transaction block: its reads see what each
+    # statement sees under READ COMMITTED anyway, and each of its writes is a single
+    # statement that checks what it must (or commits on its own). Run in autocommit,
+    # it saves the BEGIN and COMMIT round trips: the submit path.
+    autocommit: bool = False
     idempotency_key: bool = False
     problems: tuple[int, ...] = ()
     also_produces: tuple[str, ...] = ()  # media types besides JSON (Accept)
@@ -73,9 +90,13 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
         @functools.wraps(handler)
         def handle(**path_arguments: Any) -> Response:
             arguments = dict(path_arguments)
+            if spec.autocommit:
+                use_autocommit(get_session())
             if not spec.public:
                 # Before the body is read: an anonymous caller learns nothing from it.
-                arguments["actor"] = authenticate(get_session())
+                actor = arguments["actor"] = authenticate(get_session())
+                if spec.roles:
+                    require_role(actor, *spec.roles)
             if spec.query is not None:
                 arguments["query"] = parse_query(spec.query)
             if spec.body is not None:
@@ -83,7 +104,7 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
             elif spec.json_body is not None:
                 arguments["body"] = read_json_body()
             elif spec.yaml_body:
-                arguments["text"] = read_text_body(YAML_TYPES)
+                arguments["text"] = read_text_body(YAML_TYPES, body_limit(spec))
             if spec.idempotency_key:
                 arguments["idempotency_key"] = idempotency_key()
             return render(handler(**arguments), spec.status)
@@ -109,6 +130,36 @@ def render(result: Any, status: int) -> Response:
     return response
 
 
+def body_limit(spec: Operation) -> int:
+    config = current_app.config
+    return min(config[spec.body_limit], config["MAX_BODY_BYTES"])
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, 413 when it is larger than `limit` bytes.
+
+    A declared Content-Length is checked before anything is read. Without one (chunked
+    transfer), at most limit + 1 bytes are read: one byte more than allowed is enough
+    to refuse the body, and a larger one is never silently cut to size.
+    """
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes", max_bytes=limit)
+    stream = request.stream
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        # A stream may return fewer bytes than asked for: read until it is empty.
+        chunk = stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes", max_bytes=limit)
+    return b"".join(chunks)
+
+
 def read_json_body() -> Any:
     """The request body as JSON: 415 for another media type, 400 when it is not JSON
     (or empty, or nested too deeply to parse), 413 above the size limit."""
@@ -116,7 +167,7 @@ def read_json_body() -> Any:
         "+json"
     ):
         raise UnsupportedMediaType(f"send the body as application/json, not {request.mimetype}")
-    raw = request.get_data(cache=True)
+    raw = read_body(current_app.config["MAX_BODY_BYTES"])
     if not raw.strip():
         raise MalformedBody("the request body is empty; send a JSON object")
     too_deep = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
@@ -130,8 +181,12 @@ def read_json_body() -> Any:
     except RecursionError:
         raise MalformedBody(too_deep) from None
     # Nesting that json.loads survived could still exhaust the stack of whatever walks
-    # the value next (validation, hashing), and no real body needs it.
-    if _nested_deeper_than(data, MAX_JSON_DEPTH):
+    # the value next (validation, hashing), and no real body needs it. A body with no
+    # more brackets than the limit cannot nest deeper (brackets inside strings only
+    # raise the count), so a submission is never walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _nested_deeper_than(
+        data, MAX_JSON_DEPTH
+    ):
         raise MalformedBody(too_deep)
     return data
 
@@ -155,10 +210,12 @@ def _parse_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
 
 
-def read_text_body(media_types: tuple[str, ...]) -> str:
+def read_text_body(media_types: tuple[str, ...], limit: int) -> str:
+    """The request body as UTF-8 text: 415 for another media type, 400 when it is not
+    UTF-8, 413 above `limit` bytes."""
     if request.mimetype not in media_types:
         raise UnsupportedMediaType(f"send the body as {media_types[0]}")
-    raw = request.get_data(cache=True)
+    raw = read_body(limit)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

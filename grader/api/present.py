@@ -6,14 +6,14 @@ from engine import Exercise
 from engine import Tolerance as EngineTolerance
 from grader import service
 from grader.api import schemas
-from grader.models import Assignment, Attempt, ExerciseVersion, VariantRecord
+from grader.models import Assignment
 
 
 def tolerance_out(tolerance: EngineTolerance) -> schemas.Tolerance:
     return schemas.Tolerance.model_validate(tolerance.model_dump(exclude_none=True))
 
 
-def variant_fields(version: ExerciseVersion, variant: VariantRecord) -> dict[str, object]:
+def variant_fields(version: service.VersionLike, variant: service.VariantLike) -> dict[str, object]:
     """The fields of `VariantOut`: the graph, the inputs given, and what is asked."""
     exercise: Exercise = service.exercise_of(version)
     return {
@@ -42,19 +42,19 @@ def variant_fields(version: ExerciseVersion, variant: VariantRecord) -> dict[str
     }
 
 
-def variant_out(version: ExerciseVersion, variant: VariantRecord) -> schemas.VariantOut:
+def variant_out(version: service.VersionLike, variant: service.VariantLike) -> schemas.VariantOut:
     return schemas.VariantOut(**variant_fields(version, variant))  # type: ignore[arg-type]
 
 
-def attempt_out(attempt: Attempt, attempts_left: int | None) -> schemas.AttemptOut:
+def attempt_out(attempt: service.AttemptRecord, attempts_left: int | None) -> schemas.AttemptOut:
     return schemas.AttemptOut(
         **attempt.result,
         id=attempt.id,
         number=attempt.number,
         attempts_left=attempts_left,
         exercise=attempt.exercise_id,
-        version=attempt.exercise_version.number,
-        variant=attempt.variant.number,
+        version=attempt.version,
+        variant=attempt.variant,
         assignment=attempt.assignment_id,
         created_at=attempt.created_at,
     )

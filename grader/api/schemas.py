@@ -6,32 +6,93 @@ document, so the document cannot drift from what the service does.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from grader.models import CourseRole
 
 MAX_ATTEMPTS_LIMIT = 1000
+ID_MAX = 2**31 - 1  # integer ids are 32-bit columns
 SEED_MAX = 2**31 - 1
+# Times of assignments: from the epoch to the last year datetime can hold. Anything
+# outside is a typo, and a time near year 1 or 9999 can leave datetime's range when
+# converted to UTC.
+MIN_YEAR, MAX_YEAR = 1970, 9999
+
+# C0 and C1 control characters, DEL included: none belongs in a stored one-line text
+# (PostgreSQL refuses NUL in text outright; the others break logs, CSV and terminals).
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# An ISO 8601 date and time; without this gate pydantic would also read a number, or
+# a string of digits, as a Unix timestamp.
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _one_line(value: str) -> str:
+    found = _CONTROL_CHARACTER.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "control_character", "must not contain control characters (found {char} at "
+            "position {position})", {"char": f"U+{ord(found[0]):04X}", "position": found.start()})
+    return value
+
+
+def _iso_date_time(value: Any) -> Any:
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
+        raise PydanticCustomError(
+            "iso_datetime", "must be an ISO 8601 date and time with its time zone, as a "
+            "string: 2030-01-31T23:59:00Z")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise PydanticCustomError(
+            "datetime_range", "must be between {min_year} and {max_year} (in UTC)",
+            {"min_year": MIN_YEAR, "max_year": MAX_YEAR})
+    return utc
+
 
 Username = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$", max_length=100)
 ]
 ExerciseId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# One line of text, stored: surrounding spaces dropped, no control characters.
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100),
+                  AfterValidator(_one_line)]
+# A point in time as JSON sends it (an ISO 8601 string with a zone), kept in UTC.
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_date_time), AfterValidator(_in_utc)]
 
 
 class RequestModel(BaseModel):
-    """Strict bodies: a misspelled key is an error, not silently ignored."""
+    """Request bodies: a misspelled key is an error, not silently ignored, and so is a
+    value of the wrong JSON type (strict fields: "3" is not a number, "yes" not a
+    boolean, a number not a time)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -60,26 +121,34 @@ class EnrollmentCreate(RequestModel):
 
 class AssignmentCreate(RequestModel):
     exercise: ExerciseId
-    max_attempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS_LIMIT)] | None = Field(
+    max_attempts: Annotated[StrictInt, Field(ge=1, le=MAX_ATTEMPTS_LIMIT)] | None = Field(
         default=None, description="null: unlimited"
     )
-    opens_at: AwareDatetime | None = None
-    due_at: AwareDatetime | None = None
-    new_variant_each_attempt: bool = False
+    opens_at: UtcDatetime | None = None
+    due_at: UtcDatetime | None = Field(default=None, description="after opens_at")
+    new_variant_each_attempt: StrictBool = False
 
-    @model_validator(mode="after")
-    def _opens_before_due(self) -> AssignmentCreate:
-        if self.opens_at and self.due_at and self.opens_at >= self.due_at:
-            raise ValueError("opens_at must be before due_at")
-        return self
+    @field_validator("due_at")
+    @classmethod
+    def _due_after_opening(cls, due_at: datetime | None, info: ValidationInfo) -> datetime | None:
+        opens_at = info.data.get("opens_at")  # absent when it did not validate
+        if due_at is not None and opens_at is not None and due_at <= opens_at:
+            raise PydanticCustomError("due_before_opening", "must be after opens_at")
+        return due_at
 
 
 class AttemptsQuery(QueryModel):
-    user: Username | None = Field(default=None, description="another user (instructors)")
+    user: Username | None = Field(
+        default=None, description="another user (admins; instructors: a user enrolled in a "
+        "course they teach)")
 
 
 class SolutionQuery(QueryModel):
-    user: Username | None = Field(default=None, description="that user's practice variant")
+    user: Username | None = Field(
+        default=None, description="that user's variant: their practice variant, else their "
+        "latest assignment variant of the exercise")
+    assignment: Annotated[int, Field(ge=1, le=ID_MAX)] | None = Field(
+        default=None, description="with user: that user's variant in this assignment")
     seed: Annotated[int, Field(ge=0, le=SEED_MAX)] | None = Field(
         default=None, description="the variant drawn from this seed")
 
@@ -87,6 +156,8 @@ class SolutionQuery(QueryModel):
     def _one_of(self) -> SolutionQuery:
         if self.user is not None and self.seed is not None:
             raise ValueError("give user or seed, not both")
+        if self.assignment is not None and self.user is None:
+            raise ValueError("give user with assignment: whose variant in the assignment")
         return self
 
 
@@ -218,6 +289,8 @@ class GradebookOut(ResponseModel):
 class SolutionOut(ResponseModel):
     exercise: str
     version: int
+    assignment: int | None = Field(default=None, description="the assignment of the variant")
+    variant: int | None = Field(default=None, description="the user's variant number")
     seed: int | None
     inputs: dict[str, float]
     values: dict[str, float]
@@ -249,4 +322,6 @@ class ProblemOut(ResponseModel):
     title: str
     status: int
     detail: str | None = None
-    errors: list[FieldErrorOut] | None = None
+    errors: list[FieldErrorOut] | None = Field(default=None, description="at most 100")
+    errors_omitted: int | None = Field(default=None,
+                                       description="field errors found beyond those listed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -92,9 +93,38 @@ def test_invalid_idempotency_keys_are_400(student, variant, key):
     assert response.mimetype == PROBLEM
 
 
-def test_instructor_may_list_another_users_attempts(instructor, student, variant):
+def teach(instructor, *usernames):
+    """A course taught by `instructor` with these users enrolled."""
+    course = instructor.post("/api/v1/courses", json={"title": "Course"}).json["id"]
+    for username in usernames:
+        enrolled = instructor.post(f"/api/v1/courses/{course}/enrollments",
+                                   json={"user": username})
+        assert enrolled.status_code == 201, enrolled.json
+    return course
+
+
+def test_instructor_may_list_their_students_attempts(instructor, student, variant):
+    teach(instructor, "sam")
     student.post(SUBMIT, json={"forward": {}})
     assert len(instructor.get(SUBMIT + "?user=sam").json) == 1
+
+
+def test_instructor_may_not_list_attempts_of_users_outside_their_courses(
+        users, instructor, student, variant):
+    student.post(SUBMIT, json={"forward": {}})
+    assert instructor.get(SUBMIT + "?user=sam").status_code == 403  # teaches nothing
+    other = users.add("otto", "instructor")
+    teach(other, "sam")
+    assert instructor.get(SUBMIT + "?user=sam").status_code == 403  # sam is otto's
+    assert instructor.get(SUBMIT + "?user=ghost").status_code == 403  # no probing names
+    assert len(other.get(SUBMIT + "?user=sam").json) == 1
+    assert len(instructor.get(SUBMIT + "?user=ines").json) == 0  # oneself: always
+
+
+def test_admin_may_list_anyones_attempts(admin, student, variant):
+    student.post(SUBMIT, json={"forward": {}})
+    assert len(admin.get(SUBMIT + "?user=sam").json) == 1
+    assert admin.get(SUBMIT + "?user=ghost").status_code == 404
 
 
 def test_student_may_not_list_another_users_attempts(users, student, variant):
@@ -220,3 +250,58 @@ def test_deeply_nested_json_is_400(student, variant, depth):
 def test_null_body_is_a_validation_error(student, variant):
     response = student.post(SUBMIT, data=b"null", content_type="application/json")
     assert response.status_code == 422
+
+
+# ---------------------------------------------------------------- size limits
+
+
+def chunked_post(caller, path, body: bytes, content_type="application/json", method="POST"):
+    """A body sent with Transfer-Encoding: chunked (no Content-Length), as gunicorn
+    hands it to the app: a stream the server terminates."""
+    return caller.client.open(
+        path, method=method, input_stream=io.BytesIO(body), content_type=content_type,
+        headers={"Authorization": f"Bearer {caller.token}", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_chunked_body_over_the_limit_is_413_not_truncated(student, variant, app):
+    limit = app.config["MAX_BODY_BYTES"]
+    body = b'{"forward": {"p0": 1}}' + b" " * (3 * limit)
+    response = chunked_post(student, SUBMIT, body)
+    assert response.status_code == 413, response.json
+    assert response.mimetype == PROBLEM
+    assert str(limit) in response.json["detail"]
+    assert student.get(SUBMIT).json == []
+
+
+def test_chunked_body_one_byte_over_the_limit_is_413(student, variant, app):
+    limit = app.config["MAX_BODY_BYTES"]
+    body = b'{"forward": {"p0": 1}}'
+    assert chunked_post(student, SUBMIT, body + b" " * (limit + 1 - len(body))).status_code == 413
+    assert student.get(SUBMIT).json == []
+
+
+def test_chunked_body_at_the_limit_is_read(student, variant, app):
+    limit = app.config["MAX_BODY_BYTES"]
+    body = b'{"forward": {"p0": 1}}'
+    response = chunked_post(student, SUBMIT, body + b" " * (limit - len(body)))
+    assert response.status_code == 201, response.json
+    small = chunked_post(student, SUBMIT, body)
+    assert small.status_code == 201, small.json
+
+
+def test_chunked_yaml_over_the_limit_is_413(instructor, bundled, app):
+    text = bundled("branching").encode() + b"#" * app.config["MAX_BODY_BYTES"] * 2
+    response = chunked_post(instructor, "/api/v1/exercises/branching", text,
+                            content_type="application/yaml", method="PUT")
+    assert response.status_code == 413
+    assert response.mimetype == PROBLEM
+
+
+def test_a_long_list_of_field_errors_is_capped(student, variant):
+    body = {"forward": {f"nope{n}": 1 for n in range(5000)}}
+    response = student.post(SUBMIT, json=body)
+    assert response.status_code == 422
+    assert len(response.json["errors"]) == 100
+    assert response.json["errors_omitted"] == 4900
+    assert len(response.data) < 20_000

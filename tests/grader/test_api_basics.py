@@ -138,3 +138,47 @@ def test_invalid_settings_are_refused(monkeypatch):
     monkeypatch.setenv("GRADER_MAX_BODY_BYTES", "tiny")
     with pytest.raises(ValueError, match="max_body_bytes"):
         Settings()
+
+
+@pytest.mark.parametrize("token", [
+    "bpg_00112233\x0044556677_" + "s" * 43,  # a NUL in the public id
+    "bpg_0011223344556677\x00_" + "s" * 43,
+    "bpg_001122334455667_" + "s" * 43,  # 15 hex digits
+    "bpg_00112233445566778_" + "s" * 43,
+    "bpg_001122334455667G_" + "s" * 43,
+    "bpg_0011223344556677_" + "s" * 42 + "\x00",
+    "bpg_0011223344556677_" + "s" * 42 + "é",
+])
+def test_malformed_tokens_are_401_without_a_query(app, client, student, token):
+    from grader import auth
+
+    class NoQueries:
+        def execute(self, *args, **kwargs):
+            raise AssertionError("a malformed token must not reach the database")
+
+    assert auth.user_for_token(NoQueries(), token) is None  # type: ignore[arg-type]
+    response = client.get("/api/v1/exercises", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.mimetype == PROBLEM
+
+
+def test_a_problem_lists_at_most_100_field_errors():
+    from grader.problems import ValidationFailed
+
+    errors = [{"pointer": f"/x/{n}", "detail": "wrong"} for n in range(250)]
+    with create_app({"testing": True, "database_url": "sqlite://"}).app_context():
+        body = ValidationFailed("bad", errors=errors).response().json
+    assert body["errors"] == errors[:100]
+    assert body["errors_omitted"] == 150
+
+
+def test_settings_errors_name_the_variable_and_never_echo_the_key():
+    from grader.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings(secret_key="not-long-enough", workers="many")
+    message = str(refused.value)
+    assert "SECRET_KEY" in message
+    assert "not-long-enough" not in message
+    assert "GRADER_WORKERS" in message and "'many'" in message
+    assert "\n" not in message

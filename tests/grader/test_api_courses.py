@@ -242,3 +242,106 @@ def test_csv_cells_cannot_start_a_formula(users, instructor, course):
 
     assert safe_cell("=cmd()") == "'=cmd()"
     assert safe_cell("sam") == "sam"
+
+
+# ---------------------------------------------------------------- times, types, text
+
+
+@pytest.mark.parametrize(("fields", "pointer"), [
+    ({"due_at": "9999-12-31T23:59:59-10:00"}, "/due_at"),  # year 10000 in UTC
+    ({"opens_at": "0001-01-01T00:00:00+10:00"}, "/opens_at"),  # year 0 in UTC
+    ({"opens_at": "1969-12-31T23:59:59Z"}, "/opens_at"),
+])
+def test_out_of_range_times_are_422_not_500(instructor, course, fields, pointer):
+    response = instructor.post(f"/api/v1/courses/{course}/assignments",
+                               json={"exercise": "branching", **fields})
+    assert response.status_code == 422, response.json
+    assert response.mimetype == PROBLEM
+    assert [e["pointer"] for e in response.json["errors"]] == [pointer]
+
+
+def test_times_are_stored_and_answered_in_utc(instructor, course):
+    response = instructor.post(f"/api/v1/courses/{course}/assignments", json={
+        "exercise": "branching", "opens_at": "2030-01-01T10:00:00+10:00",
+        "due_at": "9999-12-31T23:59:59Z"})
+    assert response.status_code == 201, response.json
+    assert response.json["opens_at"] == "2030-01-01T00:00:00Z"
+    assert response.json["due_at"] == "9999-12-31T23:59:59Z"
+    listed = instructor.get(f"/api/v1/courses/{course}/assignments").json
+    assert listed[0]["opens_at"] == "2030-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("due_at", ["2030-01-01T00:00:00Z", "2029-12-31T00:00:00Z",
+                                    "2030-01-01T01:00:00+01:00"])  # the same instant
+def test_opens_at_must_be_before_due_at(instructor, course, due_at):
+    response = instructor.post(f"/api/v1/courses/{course}/assignments", json={
+        "exercise": "branching", "opens_at": "2030-01-01T00:00:00Z", "due_at": due_at})
+    assert response.status_code == 422, response.json
+    assert [e["pointer"] for e in response.json["errors"]] == ["/due_at"]
+
+
+@pytest.mark.parametrize(("fields", "pointer"), [
+    ({"max_attempts": "3"}, "/max_attempts"),
+    ({"max_attempts": True}, "/max_attempts"),
+    ({"max_attempts": 3.0}, "/max_attempts"),
+    ({"new_variant_each_attempt": "yes"}, "/new_variant_each_attempt"),
+    ({"new_variant_each_attempt": 1}, "/new_variant_each_attempt"),
+    ({"due_at": 1900000000}, "/due_at"),
+    ({"due_at": "1900000000"}, "/due_at"),
+    ({"due_at": 1900000000.5}, "/due_at"),
+    ({"opens_at": "2030-01-01"}, "/opens_at"),
+])
+def test_wrong_types_are_not_coerced(instructor, course, fields, pointer):
+    response = instructor.post(f"/api/v1/courses/{course}/assignments",
+                               json={"exercise": "branching", **fields})
+    assert response.status_code == 422, response.json
+    assert [e["pointer"] for e in response.json["errors"]] == [pointer]
+
+
+def test_strict_types_still_accept_the_right_ones(instructor, course):
+    response = instructor.post(f"/api/v1/courses/{course}/assignments", json={
+        "exercise": "branching", "max_attempts": 3, "new_variant_each_attempt": True,
+        "opens_at": "2030-01-01T00:00:00Z", "due_at": "2030-01-02 00:00:00+00:00"})
+    assert response.status_code == 201, response.json
+    assert response.json["max_attempts"] == 3
+    assert response.json["new_variant_each_attempt"] is True
+
+
+@pytest.mark.parametrize("title", ["a\u0000b", "bell\u0007", "two\nlines", "tab\tbed",
+                                   "del\u007f", "c1\u0085c1", "\ud800"])
+def test_control_characters_in_a_title_are_422(instructor, title):
+    response = instructor.post("/api/v1/courses", json={"title": title})
+    assert response.status_code == 422, response.json
+    assert response.mimetype == PROBLEM
+    assert [e["pointer"] for e in response.json["errors"]] == ["/title"]
+
+
+@pytest.mark.parametrize("user", ["sam\u0000", "sam\n", "\u0000"])
+def test_control_characters_in_a_username_are_422(instructor, course, user):
+    response = instructor.post(f"/api/v1/courses/{course}/enrollments", json={"user": user})
+    assert response.status_code == 422, response.json
+    assert [e["pointer"] for e in response.json["errors"]] == ["/user"]
+
+
+def test_unicode_titles_are_kept(instructor):
+    response = instructor.post("/api/v1/courses", json={"title": "  Réseaux 🧠 2030  "})
+    assert response.status_code == 201
+    assert response.json["title"] == "Réseaux 🧠 2030"
+
+
+# ---------------------------------------------------------------- role before body
+
+
+def test_a_student_gets_403_before_the_course_body_is_read(student):
+    assert student.post("/api/v1/courses", json={}).status_code == 403
+    assert student.post("/api/v1/courses", data=b"{nope",
+                        content_type="application/json").status_code == 403
+    assert student.post("/api/v1/courses", data=b"title=x",
+                        content_type="text/plain").status_code == 403
+
+
+def test_a_student_gets_403_before_enrollment_and_assignment_bodies(student, course):
+    assert student.post(f"/api/v1/courses/{course}/enrollments",
+                        json={"user": 5}).status_code == 403
+    assert student.post(f"/api/v1/courses/{course}/assignments",
+                        json={"max_attempts": "x"}).status_code == 403

@@ -174,8 +174,15 @@ def test_solution_for_a_seed(instructor, load_bundled):
     assert body["steps"][0]["node"]
 
 
+def teach(instructor, username):
+    course = instructor.post("/api/v1/courses", json={"title": "Course"}).json["id"]
+    assert instructor.post(f"/api/v1/courses/{course}/enrollments",
+                           json={"user": username}).status_code == 201
+
+
 def test_solution_for_a_users_variant(instructor, student, load_bundled):
     load_bundled("sigmoid-neuron-random")
+    teach(instructor, "sam")
     variant = student.get("/api/v1/exercises/sigmoid-neuron-random").json
     response = instructor.get("/api/v1/exercises/sigmoid-neuron-random/solution?user=sam")
     assert response.status_code == 200
@@ -185,6 +192,7 @@ def test_solution_for_a_users_variant(instructor, student, load_bundled):
 
 def test_solution_needs_an_existing_variant(instructor, student, load_bundled):
     load_bundled("sigmoid-neuron-random")
+    teach(instructor, "sam")
     response = instructor.get("/api/v1/exercises/sigmoid-neuron-random/solution?user=sam")
     assert response.status_code == 404
 
@@ -202,3 +210,171 @@ def test_students_may_not_see_solutions(student, load_bundled):
     load_bundled("branching")
     response = student.get("/api/v1/exercises/branching/solution")
     assert response.status_code == 403
+
+
+# ---------------------------------------------------------------- text bound for the database
+
+
+@pytest.mark.parametrize("title", [r'"a\0b"', r'"bell\x07"'])
+def test_a_control_character_in_an_exercise_title_is_422(instructor, bundled, title):
+    text = bundled("branching")
+    assert "\ntitle: " in text
+    lines = [f"title: {title}" if line.startswith("title:") else line
+             for line in text.splitlines()]
+    response = instructor.put_yaml("branching", "\n".join(lines) + "\n")
+    assert response.status_code == 422, response.json
+    assert response.mimetype == PROBLEM
+    assert response.json["errors"]
+    assert instructor.get("/api/v1/exercises").json == []
+
+
+def test_no_text_with_a_nul_reaches_the_database(app, instructor, bundled):
+    import dataclasses
+
+    from engine import parse_exercise
+    from grader import db, service
+    from grader.problems import InvalidExercise
+
+    exercise = parse_exercise(bundled("branching"))
+    with app.app_context():
+        session = db.get_session()
+        for field, value in (("title", "a\x00b"), ("text", exercise.text + "#\x00\n")):
+            broken = dataclasses.replace(exercise, **{field: value})
+            with pytest.raises(InvalidExercise) as problem:
+                service.store_exercise(session, broken, owner=None)
+            assert problem.value.errors[0]["field"] == field
+
+
+# ---------------------------------------------------------------- role before body
+
+
+def test_a_student_gets_403_before_the_yaml_is_read(student, bundled):
+    assert student.put("/api/v1/exercises/x", data="id: x",
+                       content_type="text/plain").status_code == 403
+    assert student.put("/api/v1/exercises/x", data=b"\xff",
+                       content_type="application/yaml").status_code == 403
+    assert student.put_yaml("x", "x" * 300_000).status_code == 403
+
+
+def test_a_student_gets_403_before_the_solution_query_is_read(student, load_bundled):
+    load_bundled("branching")
+    assert student.get("/api/v1/exercises/branching/solution?seed=abc").status_code == 403
+
+
+# ---------------------------------------------------------------- size limits
+
+
+def test_yaml_over_the_exercise_limit_is_413(instructor, bundled, app):
+    limit = app.config["MAX_EXERCISE_BYTES"]
+    text = bundled("branching") + "#" * 70 + "\n"
+    text += ("#" * 99 + "\n") * (limit // 100)
+    assert limit < len(text.encode()) < app.config["MAX_BODY_BYTES"]
+    response = instructor.put_yaml("branching", text)
+    assert response.status_code == 413, response.json
+    assert response.mimetype == PROBLEM
+    assert str(limit) in response.json["detail"]
+
+
+def test_yaml_at_the_exercise_limit_is_accepted(make_app, users_of, bundled):
+    app = make_app(max_exercise_bytes=2048)
+    instructor = users_of(app).add("ines", "instructor")
+    text = bundled("branching")
+    text += "#" * (2048 - len(text.encode()) - 1) + "\n"
+    assert len(text.encode()) == 2048
+    assert instructor.put_yaml("branching", text).status_code == 201
+    assert instructor.put_yaml("branching", text + "\n").status_code == 413
+
+
+def test_put_documents_400_and_413(client):
+    put = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/exercises/{exercise_id}"]
+    assert {"400", "403", "413", "415", "422"} <= set(put["put"]["responses"])
+
+
+# ---------------------------------------------------------------- another user's solution
+
+
+def random_exam_item(bundled) -> str:
+    return bundled("sigmoid-neuron-random") + "practice: false\n"
+
+
+@pytest.fixture
+def exam_course(instructor, student, bundled):
+    uploaded = instructor.put_yaml("sigmoid-neuron-random", random_exam_item(bundled))
+    assert uploaded.status_code == 201
+    course = instructor.post("/api/v1/courses", json={"title": "Exam"}).json["id"]
+    assert instructor.post(f"/api/v1/courses/{course}/enrollments",
+                           json={"user": "sam"}).status_code == 201
+    assignment = instructor.post(f"/api/v1/courses/{course}/assignments",
+                                 json={"exercise": "sigmoid-neuron-random"}).json["id"]
+    return course, assignment
+
+
+SOLUTION = "/api/v1/exercises/sigmoid-neuron-random/solution"
+
+
+def test_solution_of_a_students_assignment_variant(instructor, student, exam_course):
+    _, assignment = exam_course
+    variant = student.get(f"/api/v1/assignments/{assignment}").json
+    response = instructor.get(f"{SOLUTION}?user=sam&assignment={assignment}")
+    assert response.status_code == 200, response.json
+    assert response.json["inputs"] == variant["inputs"]
+    assert response.json["seed"] == variant["seed"]
+    assert response.json["assignment"] == assignment
+    assert response.json["variant"] == variant["variant"]
+    # Without ?assignment=: the user has no practice variant, so their assignment one.
+    fallback = instructor.get(f"{SOLUTION}?user=sam")
+    assert fallback.status_code == 200, fallback.json
+    assert fallback.json == response.json
+
+
+def test_solution_of_an_assignment_variant_uses_the_pinned_version(
+        admin, instructor, student, exam_course, bundled):
+    _, assignment = exam_course
+    variant = student.get(f"/api/v1/assignments/{assignment}").json
+    edited = random_exam_item(bundled).replace("title: Sigmoid", "title: Edited")
+    assert admin.put_yaml("sigmoid-neuron-random", edited).json["version"] == 2
+    response = instructor.get(f"{SOLUTION}?user=sam&assignment={assignment}")
+    assert response.status_code == 200
+    assert response.json["version"] == 1
+    assert response.json["inputs"] == variant["inputs"]
+
+
+def test_solution_of_an_assignment_without_a_variant_is_404(instructor, exam_course):
+    _, assignment = exam_course
+    assert instructor.get(f"{SOLUTION}?user=sam&assignment={assignment}").status_code == 404
+    assert instructor.get(f"{SOLUTION}?user=sam").status_code == 404
+
+
+def test_solution_of_an_assignment_of_another_exercise_is_422(instructor, exam_course,
+                                                              load_bundled):
+    _, assignment = exam_course
+    load_bundled("branching")
+    response = instructor.get(
+        f"/api/v1/exercises/branching/solution?user=sam&assignment={assignment}")
+    assert response.status_code == 422
+    assert response.json["errors"][0]["parameter"] == "assignment"
+
+
+@pytest.mark.parametrize("query", ["assignment=1", "assignment=1&seed=3", "assignment=x&user=sam",
+                                   "assignment=0&user=sam"])
+def test_solution_assignment_query_is_validated(instructor, load_bundled, query):
+    load_bundled("branching")
+    response = instructor.get(f"/api/v1/exercises/branching/solution?{query}")
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM
+
+
+def test_solution_of_another_courses_student_is_403(users, student, exam_course):
+    _, assignment = exam_course
+    student.get(f"/api/v1/assignments/{assignment}")
+    otto = users.add("otto", "instructor")
+    assert otto.get(f"{SOLUTION}?user=sam&assignment={assignment}").status_code == 403
+    assert otto.get(f"{SOLUTION}?user=sam").status_code == 403
+    assert otto.get(f"{SOLUTION}?user=ghost").status_code == 403
+
+
+def test_admins_see_everyones_solution(admin, student, exam_course):
+    _, assignment = exam_course
+    student.get(f"/api/v1/assignments/{assignment}")
+    assert admin.get(f"{SOLUTION}?user=sam&assignment={assignment}").status_code == 200
+    assert admin.get(f"{SOLUTION}?user=ghost").status_code == 404

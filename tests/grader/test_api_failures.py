@@ -7,9 +7,10 @@ import socket
 import threading
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from grader import db, service
 from grader.models import Attempt
@@ -148,3 +149,32 @@ def test_postgres_outage_is_503_and_service_recovers(
         assert stored == 1
     finally:
         proxy.stop()
+
+
+def test_connections_that_died_while_idle_are_replaced(is_postgres, database_url, make_app,
+                                                       users_of, bundled):
+    """A database restart kills the pool's idle connections: the next requests run on
+    fresh ones and succeed (no pre-ping round trip on every checkout)."""
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
+    app = make_app()
+    backends: list[int] = []
+    event.listen(db.get_engine(app), "connect",
+                 lambda connection, record: backends.append(connection.info.backend_pid))
+    student = users_of(app).add("pat")
+    with app.app_context():
+        exercise = service.parse_exercise_text(bundled("branching"), max_bytes=None)
+        service.store_exercise(db.get_session(), exercise, owner=None)
+    client = app.test_client()
+    for _ in range(2):
+        assert student.get("/api/v1/exercises").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        killer = create_engine(database_url, poolclass=NullPool)
+        with killer.begin() as connection:
+            for pid in backends:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+        assert student.get("/api/v1/exercises").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        submitted = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
+        assert submitted.status_code == 201

@@ -42,17 +42,21 @@ class Http:
 
     def request(self, method: str, path: str, body: object = None,
                 raw: bytes | None = None, content_type: str = "application/json",
-                headers: dict[str, str] | None = None) -> tuple[int, dict, object]:
+                headers: dict[str, str] | None = None,
+                chunks: list[bytes] | None = None) -> tuple[int, dict, object]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         all_headers = dict(headers or {})
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
+        data: object = raw if raw is not None else (
+            json.dumps(body).encode() if body is not None else None)
+        if chunks is not None:  # Transfer-Encoding: chunked
+            data = iter(chunks)
         if data is not None:
             all_headers["Content-Type"] = content_type
         try:
-            connection.request(method, path, body=data, headers=all_headers)
+            connection.request(method, path, body=data, headers=all_headers,
+                               encode_chunked=chunks is not None)
             response = connection.getresponse()
             payload = response.read()
         finally:
@@ -120,9 +124,17 @@ def test_serve_migrates_loads_exercises_and_grades(fresh_database, tmp_path, rig
         assert headers["Content-Type"] == "application/problem+json"
         status, _, _ = student.request("POST", url, raw=b"1" * 10_000)
         assert status == 413
+        # Chunked, without Content-Length: read up to the limit, then refused, never
+        # truncated to the limit and graded.
+        chunked = [b'{"forward": {"p0": 1}}', *[b" " * 1000] * 10]
+        status, headers, problem = student.request("POST", url, chunks=chunked)
+        assert status == 413, problem
+        assert headers["Content-Type"] == "application/problem+json"
+        status, _, accepted = student.request("POST", url, chunks=chunked[:2])
+        assert status == 201, accepted
 
         status, _, listed = student.request("GET", url)
-        assert [a["id"] for a in listed] == [result["id"]]
+        assert [a["id"] for a in listed] == [result["id"], accepted["id"]]
         status, _, _ = Http(port).request("GET", "/api/v1/exercises")
         assert status == 401
         assert Http(port).request("GET", "/api/v1/openapi.json")[0] == 200

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,15 @@ def test_user_add_refuses_duplicates_and_bad_names(runner, env):
     assert bad.exit_code == 2
     role = runner.invoke(service_cli.user, ["add", "bob", "--role", "dean"], env=env)
     assert role.exit_code == 2
+
+
+@pytest.mark.parametrize("label", ["two\nlines", "nul\x00", "x" * 101])
+def test_token_labels_are_one_short_line(runner, env, label):
+    assert runner.invoke(service_cli.user, ["add", "ada"], env=env).exit_code == 0
+    result = runner.invoke(service_cli.token, ["create", "ada", "--label", label], env=env)
+    assert result.exit_code == 2
+    assert "--label" in result.output
+    assert result.stdout == ""
 
 
 def test_token_for_unknown_user_fails(runner, env):
@@ -95,6 +106,8 @@ def test_compose_file_runs_the_service_with_postgres():
     assert "pgdata" in compose["volumes"]
     assert grader_service["depends_on"]["db"]["condition"] == "service_healthy"
     assert grader_service["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+    # No default: compose refuses to start the service without a key.
+    assert grader_service["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")
     assert "readyz" in " ".join(grader_service["healthcheck"]["test"])
     assert "serve" in (ROOT / "Dockerfile").read_text()
 
@@ -112,6 +125,83 @@ def test_compose_config_accepts_the_file():
     command = compose_command()
     if command is None:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    env = {**os.environ, "SECRET_KEY": "k" * 40}
     result = subprocess.run([*command, "config", "--quiet"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, check=False)
+                            text=True, timeout=60, check=False, env=env)
     assert result.returncode == 0, result.stderr
+    del env["SECRET_KEY"]
+    refused = subprocess.run([*command, "config", "--quiet"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60, check=False, env=env)
+    assert refused.returncode != 0
+    assert "SECRET_KEY" in refused.stderr
+
+
+# ---------------------------------------------------------------- worker settings
+
+
+def run_module(module: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT,
+                          env={**clean, **env}, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("GRADER_WORKERS", "abc"), ("GRADER_WORKERS", "0"), ("GRADER_THREADS", "-2"),
+    ("GRADER_THREADS", "1.5"), ("GRADER_LOG_LEVEL", "chatty"),
+])
+def test_a_bad_worker_setting_is_a_one_line_error(tmp_path, name, value):
+    result = run_module("grader.service_cli", "migrate",
+                        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **{name: value})
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert name in lines[0]
+
+
+def test_threads_must_fit_the_connection_pool(tmp_path):
+    result = run_module("grader.service_cli", "migrate",
+                        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                        GRADER_THREADS="11", GRADER_DB_POOL_SIZE="5")
+    assert result.returncode == 1
+    assert "GRADER_THREADS" in result.stderr
+    assert "Traceback" not in result.stderr
+    fits = run_module("grader.service_cli", "migrate",
+                      DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                      GRADER_THREADS="10", GRADER_DB_POOL_SIZE="5")
+    assert fits.returncode == 0, fits.stderr
+
+
+def test_serve_threads_must_fit_the_connection_pool(runner, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    result = runner.invoke(service_cli.serve, ["--threads", "11"], env={
+        "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "GRADER_DB_POOL_SIZE": "5"})
+    assert result.exit_code != 0
+    assert "--threads" in result.output or "GRADER_THREADS" in result.output
+
+
+def test_gunicorn_settings_come_from_the_settings_object():
+    from grader import gunicorn_conf
+    from grader.config import Settings
+
+    options = gunicorn_conf.options(Settings(workers=3, threads=2, bind="127.0.0.1:9",
+                                             access_log="", log_level="warning"))
+    assert options["workers"] == 3
+    assert options["threads"] == 2
+    assert options["bind"] == "127.0.0.1:9"
+    assert options["accesslog"] is None
+    assert options["loglevel"] == "warning"
+    assert options["worker_class"] == "gthread"
+
+
+def test_gunicorn_config_file_reports_a_bad_setting_in_one_line():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "python:grader.gunicorn_conf",
+         "grader.app:create_app()"], cwd=ROOT, env={**clean, "GRADER_WORKERS": "many"},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "GRADER_WORKERS" in result.stderr + result.stdout
