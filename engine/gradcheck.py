@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from engine.errors import DomainError
 from engine.explain import fmt
 from engine.ops import OPS, Op, evaluate, local_gradients
 
@@ -89,10 +88,7 @@ def gradient_mismatches(solution: Solution) -> list[tuple[str, str]]:
             moved = dict(inputs, **{name: v})
             return graph.forward([moved[n] for n in graph.input_names])[graph.output]
 
-        try:
-            numeric = _checked(output_at, value, solution.grads[name])
-        except DomainError:
-            continue
+        numeric = _checked(output_at, value, solution.grads[name])  # None at a domain edge
         if numeric is not None:
             found.append((name, (
                 f"df/d{name} is {fmt(solution.grads[name])} but finite differences "

@@ -15,6 +15,9 @@ from engine.variants import Variant
 
 if TYPE_CHECKING:
     from engine.explain import Step
+    from engine.graph import Graph
+    from engine.ops import KinkChoices
+    from engine.spec import Exercise
 
 # Beyond this many combinations of kink choices, each kink is varied on its own.
 _MAX_KINK_COMBINATIONS = 64
@@ -70,7 +73,7 @@ class Solution:
     _value_list: Sequence[float]
 
     @property
-    def exercise(self):  # noqa: ANN201 - an Exercise; typed loosely to avoid an import cycle
+    def exercise(self) -> Exercise:
         return self.variant.exercise
 
     @property
@@ -131,7 +134,12 @@ def solve(variant: Variant) -> Solution:
     )
 
 
-def _grad_ranges(graph, values, grads, kinks) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+def _grad_ranges(
+    graph: Graph,
+    values: list[float],
+    grads: list[float],
+    kinks: Mapping[int, KinkChoices],
+) -> dict[str, tuple[float, float]]:
     positions = sorted(kinks, reverse=True)  # nearest the output first
     options = [kinks[k] for k in positions]
     total = math.prod(len(o) for o in options)
