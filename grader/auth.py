@@ -15,9 +15,11 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 from flask import g, request
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, Row, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from grader.db import execute_first
@@ -44,14 +46,27 @@ def issue_token(session: Session, user: User, label: str = "") -> str:
     return f"{TOKEN_PREFIX}_{public_id}_{secret}"
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+# What an operation reads first besides the token's owner, in the same statement: a
+# statement extending `TOKEN_OWNER` (outer joins only, so the owner's row is found
+# whatever else is missing), its other parameters, and the key under which the row is
+# left in `session.info` for the use case (`preloaded`). The token is checked as ever,
+# on every request: only the round trip is shared.
+Preload = tuple[Executable, Mapping[str, Any], Hashable]
+PRELOADED = "grader.preloaded"
+
+
+def user_for_token(session: Session, token: str, preload: Preload | None = None) -> User | None:
     """The active user a token belongs to, or None for any unknown or revoked token."""
     match = TOKEN_FORMAT.fullmatch(token)
     if match is None:
         return None
     public_id, secret = match["public_id"], match["secret"]
     # The request's first statement: a pooled connection found dead is replaced.
-    row = execute_first(session, _TOKEN_OWNER, {"public_id": public_id}).first()
+    if preload is None:
+        row = execute_first(session, _TOKEN_OWNER, {"public_id": public_id}).first()
+    else:
+        statement, parameters, key = preload
+        row = execute_first(session, statement, {**parameters, "public_id": public_id}).first()
     # Hash even when the id is unknown, so a miss costs as long as a wrong secret.
     presented = hash_secret(secret)
     stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
@@ -62,11 +77,21 @@ def user_for_token(session: Session, token: str) -> User | None:
     # is never changed through, and `session.add()` would treat it as the stored row.
     user = User(id=row.id, username=row.username, role=row.role)
     make_transient_to_detached(user)
+    if preload is not None:
+        session.info[PRELOADED] = (key, row)
     return user
 
 
+def preloaded(session: Session, key: Hashable, user: User) -> Row[Any] | None:
+    """The row an operation's authentication read under `key` for `user`, once."""
+    found = session.info.pop(PRELOADED, None)
+    if found is None or found[0] != key or found[1].id != user.id:
+        return None
+    return found[1]
+
+
 # Built once: every authenticated request runs it.
-_TOKEN_OWNER = (
+TOKEN_OWNER = _TOKEN_OWNER = (
     select(User.id, User.username, User.role, ApiToken.secret_hash)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None))
@@ -81,12 +106,12 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def authenticate(session: Session) -> User:
+def authenticate(session: Session, preload: Preload | None = None) -> User:
     """The caller of the current request (401 without a valid bearer token)."""
     token = bearer_token()
     if token is None:
         raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
-    user = user_for_token(session, token)
+    user = user_for_token(session, token, preload)
     if user is None:
         raise Unauthorized("The API token is unknown or revoked.")
     g.user = user

@@ -33,7 +33,7 @@ from engine import (
     parse_exercise,
     solve,
 )
-from grader.auth import is_staff, issue_token, require_role
+from grader.auth import TOKEN_OWNER, Preload, is_staff, issue_token, preloaded, require_role
 from grader.models import (
     Assignment,
     Attempt,
@@ -693,9 +693,11 @@ def _practice_target(
 ) -> tuple[VersionRow, VariantRow | None]:
     """The latest version of an exercise the user may practise, with the user's
     latest practice variant of it (one query: this is the submit path)."""
-    row = session.connection().execute(_PRACTICE_TARGET, {"exercise_id": exercise_id,
-                                                          "user_id": actor.id}).first()
+    row = preloaded(session, ("practice", exercise_id), actor)
     if row is None:
+        row = session.connection().execute(_PRACTICE_TARGET, {"exercise_id": exercise_id,
+                                                              "user_id": actor.id}).first()
+    if row is None or row.version_id is None:
         raise NotFound(f"no exercise {exercise_id!r}")
     if not row.practice and not is_staff(actor):
         raise Forbidden(f"exercise {exercise_id!r} is not open for practice")
@@ -713,6 +715,26 @@ _PRACTICE_TARGET = (
     .order_by(VariantRecord.number.desc())
     .limit(1)
 )
+
+# The same, read with the token's owner in the request's first statement (`Preload`):
+# outer joins, so an unknown exercise leaves the owner's row with empty columns.
+_PRACTICE_SUBMIT = (
+    TOKEN_OWNER.add_columns(*_VERSION_COLUMNS, *_VARIANT_COLUMNS)
+    .outerjoin(ExerciseRecord, ExerciseRecord.id == bindparam("exercise_id"))
+    .outerjoin(ExerciseVersion, and_(ExerciseVersion.exercise_id == ExerciseRecord.id,
+                                     ExerciseVersion.number == ExerciseRecord.latest_version))
+    .outerjoin(VariantRecord, and_(VariantRecord.exercise_version_id == ExerciseVersion.id,
+                                   VariantRecord.user_id == User.id,
+                                   VariantRecord.assignment_id.is_(None)))
+    .order_by(VariantRecord.number.desc())
+    .limit(1)
+)
+
+
+def practice_submit_preload(path: Mapping[str, Any]) -> Preload:
+    """Authentication that also reads `_practice_target`'s row (the submit path)."""
+    exercise_id = path["exercise_id"]
+    return _PRACTICE_SUBMIT, {"exercise_id": exercise_id}, ("practice", exercise_id)
 
 
 def practice_variant(
@@ -1026,9 +1048,11 @@ def _submit_target(
 ) -> tuple[AssignmentRow, VariantRow | None]:
     """An assignment, with access checked as for its course (404, 403), and the
     user's latest variant of it: in one query, as rows (the submit path)."""
-    row = session.connection().execute(_SUBMIT_TARGET, {"assignment_id": assignment_id,
-                                                        "user_id": actor.id}).first()
+    row = preloaded(session, ("assignment", assignment_id), actor)
     if row is None:
+        row = session.connection().execute(_SUBMIT_TARGET, {"assignment_id": assignment_id,
+                                                            "user_id": actor.id}).first()
+    if row is None or row.assignment_id is None:
         raise NotFound(f"no assignment {assignment_id}")
     _check_course_access(actor, row.course_role, manage=False)
     assignment = AssignmentRow(row.assignment_id, row.max_attempts, row.opens_at, row.due_at,
@@ -1049,6 +1073,29 @@ _SUBMIT_TARGET = (
     .order_by(VariantRecord.number.desc())
     .limit(1)
 )
+
+# The same, read with the token's owner in the request's first statement (`Preload`).
+_ASSIGNMENT_SUBMIT = (
+    TOKEN_OWNER.add_columns(
+        Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
+        Assignment.due_at, Assignment.new_variant_each_attempt,
+        Enrollment.role.label("course_role"), *_VERSION_COLUMNS, *_VARIANT_COLUMNS)
+    .outerjoin(Assignment, Assignment.id == bindparam("assignment_id"))
+    .outerjoin(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
+    .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
+                                Enrollment.user_id == User.id))
+    .outerjoin(VariantRecord, and_(VariantRecord.assignment_id == Assignment.id,
+                                   VariantRecord.user_id == User.id))
+    .order_by(VariantRecord.number.desc())
+    .limit(1)
+)
+
+
+def assignment_submit_preload(path: Mapping[str, Any]) -> Preload:
+    """Authentication that also reads `_submit_target`'s row (the submit path)."""
+    assignment_id = path["assignment_id"]
+    return (_ASSIGNMENT_SUBMIT, {"assignment_id": assignment_id},
+            ("assignment", assignment_id))
 
 
 def _is_course_staff(actor: User, enrollment: Enrollment | None) -> bool:

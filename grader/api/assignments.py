@@ -37,7 +37,7 @@ def get_assignment(actor: User, assignment_id: int) -> schemas.AssignmentVariant
            "a malformed submission is 422 and uses no attempt",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 409, 413, 415, 422),
-           autocommit=True)
+           autocommit=True, preload=service.assignment_submit_preload)
 def submit(actor: User, assignment_id: int, body: Any, idempotency_key: str | None) -> Reply:
     outcome = service.submit_assignment(get_session(), actor, assignment_id, body,
                                         idempotency_key)

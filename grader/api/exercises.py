@@ -68,7 +68,7 @@ def new_variant(actor: User, exercise_id: str) -> schemas.VariantOut:
 @operation("Submit a practice attempt; the result names every blank",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 413, 415, 422),
-           autocommit=True)
+           autocommit=True, preload=service.practice_submit_preload)
 def submit_practice(actor: User, exercise_id: str, body: Any,
                     idempotency_key: str | None) -> Reply:
     outcome = service.submit_practice(get_session(), actor, exercise_id, body, idempotency_key)

@@ -22,7 +22,7 @@ import pydantic_core
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
-from grader.auth import authenticate, require_role
+from grader.auth import Preload, authenticate, require_role
 from grader.db import get_session, use_autocommit
 from grader.models import Role
 from grader.problems import (
@@ -69,6 +69,10 @@ class Operation:
     autocommit: bool = False
     idempotency_key: bool = False
     problems: tuple[int, ...] = ()
+    # A row the use case reads first, fetched by the authenticating statement itself
+    # (path arguments -> Preload): one round trip instead of two on the submit path.
+    # The use case reads the row itself when it is not there.
+    preload: Callable[[Mapping[str, Any]], Preload] | None = None
     also_produces: tuple[str, ...] = ()  # media types besides JSON (Accept)
     description: str = ""
     extra_statuses: Mapping[int, Any] = field(default_factory=dict)
@@ -94,7 +98,8 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
                 use_autocommit(get_session())
             if not spec.public:
                 # Before the body is read: an anonymous caller learns nothing from it.
-                actor = arguments["actor"] = authenticate(get_session())
+                preload = spec.preload(path_arguments) if spec.preload else None
+                actor = arguments["actor"] = authenticate(get_session(), preload)
                 if spec.roles:
                     require_role(actor, *spec.roles)
             if spec.query is not None:
