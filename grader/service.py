@@ -197,15 +197,20 @@ def _variant_row(row: Row[Any]) -> VariantRow | None:
 # ---------------------------------------------------------------- users and tokens
 
 
-def create_user(session: Session, username: str, role: Role) -> User:
-    """A new account (409 when the username is taken)."""
-    user = User(username=username, role=role)
-    session.add(user)
+def _commit_or_conflict(session: Session, message: str) -> None:
+    """Commit; a unique constraint the commit breaks is a 409 with `message`."""
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"user {username!r} already exists") from None
+        raise Conflict(message) from None
+
+
+def create_user(session: Session, username: str, role: Role) -> User:
+    """A new account (409 when the username is taken)."""
+    user = User(username=username, role=role)
+    session.add(user)
+    _commit_or_conflict(session, f"user {username!r} already exists")
     return user
 
 
@@ -266,12 +271,8 @@ def store_exercise(session: Session, exercise: Exercise, owner: User | None) -> 
         created_by=owner.id if owner else None,
     )
     session.add(version)
-    try:
-        session.commit()
-    except IntegrityError:
-        # Another upload of the same exercise won the race for this number.
-        session.rollback()
-        raise Conflict("the exercise was changed at the same time; retry") from None
+    # A conflict: another upload of the same exercise won the race for this number.
+    _commit_or_conflict(session, "the exercise was changed at the same time; retry")
     _specs.put(exercise.content_hash, exercise)
     return StoredVersion(version, created_exercise=number == 1, created_version=True)
 
@@ -968,11 +969,7 @@ def enroll(
         )
     enrollment = Enrollment(course_id=course_id, user_id=user.id, role=role, user=user)
     session.add(enrollment)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"{username!r} is already enrolled in this course") from None
+    _commit_or_conflict(session, f"{username!r} is already enrolled in this course")
     return enrollment
 
 
