@@ -1,8 +1,10 @@
-"""The database engine of an app, and one session per request.
+"""The database engines of an app, and one session per request.
 
-`init_app(app)` builds the engine from the app's settings and registers the teardown
+`init_app(app)` builds the engines from the app's settings and registers the teardown
 that closes the request's session. Handlers and use cases get the session with
-`get_session()`; nothing keeps a session between requests.
+`get_session()`; nothing keeps a session between requests. Operations declared
+`autocommit` (the submit path) open theirs on an engine of their own first
+(`open_autocommit_session`).
 
 A pooled connection that died while idle (a database restart, a failover) is found
 when a request's first statement fails on it, and that statement is run once more on a
@@ -34,20 +36,36 @@ from grader.config import Settings
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+class JsonText(str):
+    """A value already serialized as compact JSON: a JSON column stores the text as is."""
+
+    __slots__ = ()
+
+
+def json_text(value: Any) -> JsonText:
+    """`value` as compact JSON, for a JSON column and for a response alike (the submit
+    path serializes its result once)."""
+    return JsonText(pydantic_core.to_json(value).decode())
+
+
 def _compact_json(value: Any) -> str:
     """JSON columns (answers, results) as compact JSON, written by pydantic's
     serializer: the same text as json.dumps without padding, several times faster."""
+    if type(value) is JsonText:
+        return value
     return pydantic_core.to_json(value).decode()
 
 
-def make_engine(url: str, settings: Settings) -> Engine:
-    """An engine with the per-database settings the service relies on."""
+def make_engine(url: str, settings: Settings, **options: Any) -> Engine:
+    """An engine with the per-database settings the service relies on (`options`: more
+    of create_engine's keyword arguments)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             json_serializer=_compact_json,
+            **options,
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
@@ -64,6 +82,7 @@ def make_engine(url: str, settings: Settings) -> Engine:
         pool_timeout=settings.db_connect_timeout,
         connect_args=connect_args,
         json_serializer=_compact_json,
+        **options,
     )
 
 
@@ -87,11 +106,38 @@ def init_app(app: Flask, url: str, settings: Settings) -> None:
     engine = make_engine(url, settings)
     app.extensions["grader.engine"] = engine
     app.extensions["grader.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    autocommit = _autocommit_engine(engine, url, settings)
+    app.extensions["grader.autocommit_engine"] = autocommit
+    app.extensions["grader.autocommit_sessionmaker"] = sessionmaker(
+        autocommit, expire_on_commit=False)
     app.teardown_appcontext(close_session)
+
+
+def _autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
+    """The submit path's engine: each statement its own transaction, with no BEGIN and
+    COMMIT round trips. A pool of its own, whose connections are put in autocommit
+    once, when opened; switching a shared pool's connection on every checkout, and
+    back on every return, is Python work on every request. SQLite (one file, or an
+    in-memory database a second engine would not see) shares the pool and switches."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return make_engine(url, settings, isolation_level="AUTOCOMMIT")
 
 
 def get_engine(app: Flask | None = None) -> Engine:
     return (app or current_app).extensions["grader.engine"]
+
+
+def engines(app: Flask | None = None) -> tuple[Engine, ...]:
+    """Every engine of an app: the transactional one first, then the submit path's."""
+    extensions = (app or current_app).extensions
+    return extensions["grader.engine"], extensions["grader.autocommit_engine"]
+
+
+def dispose(app: Flask) -> None:
+    """Close every pooled connection of an app."""
+    for engine in engines(app):
+        engine.dispose()
 
 
 def get_session() -> Session:
@@ -101,17 +147,19 @@ def get_session() -> Session:
     return g.db_session
 
 
+def open_autocommit_session() -> Session:
+    """Open the current request's session in autocommit: its statements are each their
+    own transaction. Only for a request whose writes are single self-checking
+    statements; call it before `get_session()`."""
+    assert "db_session" not in g, "the request's session is already open"
+    g.db_session = current_app.extensions["grader.autocommit_sessionmaker"]()
+    return g.db_session
+
+
 def close_session(exc: BaseException | None = None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         session.close()
-
-
-def use_autocommit(session: Session) -> None:
-    """Run the session's statements each in its own transaction (no BEGIN, no COMMIT
-    round trip). Only for a request whose writes are single self-checking statements;
-    call it before the first statement."""
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def execute_first(session: Session, statement: Executable,

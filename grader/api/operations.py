@@ -23,7 +23,7 @@ from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
 from grader.auth import Preload, authenticate, require_role
-from grader.db import get_session, use_autocommit
+from grader.db import get_session, open_autocommit_session
 from grader.models import Role
 from grader.problems import (
     BadRequest,
@@ -95,7 +95,7 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
         def handle(**path_arguments: Any) -> Response:
             arguments = dict(path_arguments)
             if spec.autocommit:
-                use_autocommit(get_session())
+                open_autocommit_session()
             if not spec.public:
                 # Before the body is read: an anonymous caller learns nothing from it.
                 preload = spec.preload(path_arguments) if spec.preload else None

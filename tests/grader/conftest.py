@@ -83,7 +83,7 @@ def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
 def app(database_url: str) -> Iterator[Flask]:
     app = create_app(app_config(database_url))
     yield app
-    db.get_engine(app).dispose()
+    db.dispose(app)
     empty_tables(database_url)
 
 
@@ -228,7 +228,7 @@ def make_app(database_url: str) -> Iterator[Any]:
 
     yield make
     for app in apps:
-        db.get_engine(app).dispose()
+        db.dispose(app)
     empty_tables(database_url)
 
 

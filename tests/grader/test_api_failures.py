@@ -19,16 +19,16 @@ from grader.models import Attempt
 @contextlib.contextmanager
 def database_fails(app):
     """Every statement fails as if the server had closed the connection."""
-    engine = db.get_engine(app)
-
     def fail(*args, **kwargs):
         raise OperationalError("SELECT", {}, ConnectionError("server closed the connection"))
 
-    event.listen(engine, "before_cursor_execute", fail)
+    for engine in db.engines(app):
+        event.listen(engine, "before_cursor_execute", fail)
     try:
         yield
     finally:
-        event.remove(engine, "before_cursor_execute", fail)
+        for engine in db.engines(app):
+            event.remove(engine, "before_cursor_execute", fail)
 
 
 def test_statement_failure_is_503_then_recovers(app, student, load_bundled):
@@ -159,8 +159,9 @@ def test_connections_that_died_while_idle_are_replaced(is_postgres, database_url
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
     app = make_app()
     backends: list[int] = []
-    event.listen(db.get_engine(app), "connect",
-                 lambda connection, record: backends.append(connection.info.backend_pid))
+    for engine in db.engines(app):
+        event.listen(engine, "connect",
+                     lambda connection, record: backends.append(connection.info.backend_pid))
     student = users_of(app).add("pat")
     with app.app_context():
         exercise = service.parse_exercise_text(bundled("branching"), max_bytes=None)
