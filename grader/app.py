@@ -7,10 +7,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, Response
+from flask.sessions import NullSession, SessionInterface
 
 from grader import api, db, problems
 from grader.config import load_settings
+
+
+class NoCookieSessions(SessionInterface):
+    """Callers authenticate with bearer tokens on every request; the API keeps no
+    cookie session. Flask's default would still build a signing serializer for each
+    request to look for one."""
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,6 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         RETRY_AFTER_SECONDS=settings.retry_after_seconds,
     )
     app.extensions["grader.settings"] = settings
+    app.session_interface = NoCookieSessions()
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app, settings.database_url_for(instance_path), settings)
     problems.init_app(app)
