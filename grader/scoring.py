@@ -623,6 +623,9 @@ class _Grading:
 
     def run(self) -> GradeResult:
         plan = self.plan
+        if self._all_close():
+            self.marks = dict.fromkeys(plan.order, _CORRECT_MARK)
+            return self._result()
         if "forward" in plan.ask:
             for k in plan.gates:
                 self._forward(k)
@@ -636,6 +639,52 @@ class _Grading:
                 for k in range(plan.n_inputs):
                     self._backward(k)
         return self._result()
+
+    def _all_close(self) -> bool:
+        """Whether every blank holds a finite number within tolerance of its valid
+        range. Then no blank is wrong, so none is computed from an error, and each is
+        correct: what the full run would find, without its expectations and flags. The
+        usual submission; any other takes the full run."""
+        plan = self.plan
+        compare = plan.compare
+        if "forward" in plan.ask:
+            typed, ref = self.typed_forward, self.ref_value
+            for k in plan.gates:
+                x = typed.get(k)
+                if type(x) is not float or x - x != 0.0 or compare[k](x, ref[k], ref[k]) == FAR:
+                    return False
+        if "backward" in plan.ask:
+            typed, ref, names = self.typed_backward, self.ref_grad, plan.names
+            ranges = self.grad_ranges
+            for k in range(len(names)):
+                x = typed.get(k)
+                if type(x) is not float or x - x != 0.0:
+                    return False
+                low = high = ref[k]
+                if ranges:
+                    low, high = ranges.get(names[k], (low, high))
+                if compare[k](x, low, high) == FAR:
+                    return False
+        if "local" in plan.ask:
+            for c in plan.gates:
+                keys = plan.local_keys[c]
+                typed_at = self.typed_local.get(c)
+                if typed_at is None:
+                    if keys:
+                        return False
+                    continue
+                constant = plan.constant_locals[c]
+                for j, _ in keys:
+                    x = typed_at.get(j)
+                    if type(x) is not float or x - x != 0.0:
+                        return False
+                    if constant is not None:
+                        low = high = constant[j]
+                    else:
+                        _, low, high = self._reference_local(c, j)
+                    if compare[c](x, low, high) == FAR:
+                        return False
+        return True
 
     # -------------------------------------------------------- reading and comparing
 

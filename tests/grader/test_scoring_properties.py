@@ -16,14 +16,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 from test_scoring import carried_submission
 
 from engine import ExerciseError, Solution, Tolerance, draw_variant, load_exercise, solve
 from engine.explain import fmt
-from grader.scoring import DEGENERATE_FEEDS, GradeResult, grade
+from grader.scoring import DEGENERATE_FEEDS, GradeResult, _Grading, grade
 from grader.tolerance import allowance_for, is_close_relabs, is_close_to_range
 
 DEFAULT = allowance_for(Tolerance().resolved())
@@ -291,3 +292,67 @@ def test_anything_typed_is_graded_safely_and_never_reveals_a_reference(text, dat
                 1.0, -1.0, 2.0, -2.0, 0.5, -0.5):  # small constants appear in rules
             assert fmt(reference) not in b.message
             assert repr(reference) not in b.message
+
+
+# Ways to type a reference value: within the default tolerance (rounded, or off by
+# less than 1 %, some just inside it) ...
+WITHIN = st.one_of(
+    st.integers(2, 6).map(lambda d: ("round", d)),
+    st.sampled_from([1e-9, 1e-4, 0.004, -0.004, 0.009, -0.009]).map(lambda e: ("scale", e)),
+)
+# ... or not: just outside it, far, coarse, missing, not a number, a zero.
+BEYOND = st.one_of(
+    st.integers(0, 1).map(lambda d: ("round", d)),
+    st.sampled_from([0.011, -0.011, 0.05, -0.3]).map(lambda e: ("scale", e)),
+    st.sampled_from([("drop", 0), ("text", 0), ("zero", 0)]),
+)
+
+
+def nudged(value: float, how: tuple[str, float]) -> Any:
+    kind, amount = how
+    if kind == "round":
+        return round(value, int(amount))
+    if kind == "scale":
+        return value * (1 + amount) + amount / 100
+    if kind == "text":
+        return str(value)
+    return 0.0 if kind == "zero" else None
+
+
+@SETTINGS
+@given(exercise_texts(SMOOTH + KINKED + STEEP), st.data())
+def test_the_shortcut_for_close_submissions_grades_as_the_full_run(text, data):
+    # Submissions at, near and just past the tolerance of the reference: whatever the
+    # shortcut decides (every blank within tolerance: all correct) the full run decides.
+    solution = solved(text)
+    exercise = solution.exercise
+    reference: dict[str, Any] = {
+        "forward": {g.id: solution.values[g.id] for g in exercise.gates},
+        "backward": dict(solution.grads),
+    }
+    if "local" in exercise.ask:
+        reference["local"] = {g.id: dict(solution.local_gradients(g.id))
+                              for g in exercise.gates}
+    blanks = [(kind, name, i) for kind, row in reference.items() for name, v in row.items()
+              for i in (v if isinstance(v, dict) else [None])]
+    # Typed within tolerance throughout (the shortcut's case), all but one blank (the
+    # case it must turn down), or anyhow.
+    mode = data.draw(st.sampled_from(["within", "one beyond", "anyhow"]))
+    odd = data.draw(st.sampled_from(blanks)) if mode == "one beyond" else None
+    submission: dict[str, Any] = {kind: {} for kind in reference}
+    for kind, name, i in blanks:
+        typing = (BEYOND if (kind, name, i) == odd else WITHIN) if mode != "anyhow" else (
+            st.one_of(WITHIN, BEYOND))
+        value = reference[kind][name] if i is None else reference[kind][name][i]
+        typed = nudged(value, data.draw(typing))
+        if typed is None:
+            continue
+        if i is None:
+            submission[kind][name] = typed
+        else:
+            submission[kind].setdefault(name, {})[i] = typed
+    shortcut = grade(solution, submission)
+    event("every blank correct" if shortcut.score == 1.0 else "some blank not correct")
+    with patch.object(_Grading, "_all_close", lambda self: False):
+        full = grade(solution, submission)
+    assert shortcut == full
