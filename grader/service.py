@@ -34,6 +34,7 @@ from engine import (
     solve,
 )
 from grader.auth import TOKEN_OWNER, Preload, is_staff, issue_token, preloaded, require_role
+from grader.db import json_text
 from grader.models import (
     Assignment,
     Attempt,
@@ -489,6 +490,8 @@ class AttemptRecord:
     variant: int
     assignment_id: int | None
     created_at: datetime
+    # The result as the JSON text stored, where the submit path has it at hand.
+    result_json: str | None = None
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptRecord:
@@ -628,7 +631,7 @@ def _store_attempt(
         "user_id": user.id, "exercise_id": version.exercise_id,
         "exercise_version_id": version.id, "variant_id": variant.id,
         "assignment_id": assignment.id if assignment else None,
-        "answers": dict(answers), "result": dict(result), "score": float(result["score"]),
+        "answers": dict(answers), "result": json_text(result), "score": float(result["score"]),
         "idempotency_key": key, "request_hash": fingerprint, "created_at": utcnow(),
     }
     for _ in range(INSERT_RETRIES):
@@ -645,7 +648,8 @@ def _store_attempt(
             _refusal(session, user, version, variant, assignment)
         attempt_id, number = inserted  # type: ignore[misc]
         attempt = AttemptRecord(attempt_id, number, result, version.exercise_id, version.number,
-                                variant.number, values["assignment_id"], values["created_at"])
+                                variant.number, values["assignment_id"], values["created_at"],
+                                values["result"])
         return AttemptOutcome(attempt, attempts_left(max_attempts, number), replayed=False)
     raise Conflict("too many simultaneous attempts; retry")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
 from grader import service
 from grader.api import present, schemas
 from grader.api.exercises import attempt_reply
-from grader.api.operations import Reply, operation
+from grader.api.operations import operation
 from grader.db import get_session
 from grader.models import User
 from grader.submission import SubmissionBody
@@ -38,7 +38,7 @@ def get_assignment(actor: User, assignment_id: int) -> schemas.AssignmentVariant
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 409, 413, 415, 422),
            autocommit=True, preload=service.assignment_submit_preload)
-def submit(actor: User, assignment_id: int, body: Any, idempotency_key: str | None) -> Reply:
+def submit(actor: User, assignment_id: int, body: Any, idempotency_key: str | None) -> Response:
     outcome = service.submit_assignment(get_session(), actor, assignment_id, body,
                                         idempotency_key)
     return attempt_reply(outcome)

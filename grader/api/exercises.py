@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app
 
 from grader import service
 from grader.api import present, schemas
@@ -70,7 +70,7 @@ def new_variant(actor: User, exercise_id: str) -> schemas.VariantOut:
            idempotency_key=True, problems=(400, 403, 404, 413, 415, 422),
            autocommit=True, preload=service.practice_submit_preload)
 def submit_practice(actor: User, exercise_id: str, body: Any,
-                    idempotency_key: str | None) -> Reply:
+                    idempotency_key: str | None) -> Response:
     outcome = service.submit_practice(get_session(), actor, exercise_id, body, idempotency_key)
     return attempt_reply(outcome)
 
@@ -105,6 +105,7 @@ def get_solution(actor: User, exercise_id: str,
     )
 
 
-def attempt_reply(outcome: service.AttemptOutcome) -> Reply:
+def attempt_reply(outcome: service.AttemptOutcome) -> Response:
     headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
-    return Reply(present.attempt_out(outcome.attempt, outcome.attempts_left), 201, headers)
+    body = present.attempt_json(outcome.attempt, outcome.attempts_left)
+    return Response(body, status=201, headers=headers, mimetype="application/json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pydantic_core
+
 from engine import Exercise
 from engine import Tolerance as EngineTolerance
 from grader import service
@@ -58,6 +60,23 @@ def attempt_out(attempt: service.AttemptRecord, attempts_left: int | None) -> sc
         assignment=attempt.assignment_id,
         created_at=attempt.created_at,
     )
+
+
+def attempt_json(attempt: service.AttemptRecord, attempts_left: int | None) -> bytes:
+    """`attempt_out` as JSON, the submit path's response: the result's JSON text, as
+    stored, between the attempt's other fields. No model is built and the result (most
+    of the response) is not serialized a second time; the fields are AttemptOut's."""
+    result = attempt.result_json or pydantic_core.to_json(attempt.result).decode()
+    if not (result.startswith("{") and result.endswith("}") and len(result) > 2):
+        raise ValueError("an attempt's result is a JSON object with the score and blanks")
+    head = pydantic_core.to_json(
+        {"id": attempt.id, "number": attempt.number, "attempts_left": attempts_left})
+    tail = pydantic_core.to_json({
+        "exercise": attempt.exercise_id, "version": attempt.version,
+        "variant": attempt.variant, "assignment": attempt.assignment_id,
+        "created_at": attempt.created_at,
+    })
+    return b"".join((head[:-1], b",", result[1:-1].encode(), b",", tail[1:]))
 
 
 def assignment_out(assignment: Assignment) -> schemas.AssignmentOut:
