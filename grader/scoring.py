@@ -60,9 +60,11 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
+
+import pydantic_core
 
 from engine import Exercise, Solution
 from engine.ops import Op, evaluate, local_gradients
@@ -254,6 +256,7 @@ class GradeResult:
     blanks: tuple[BlankResult, ...]
     first_error: FirstError | None
     output: str  # the exercise's output id, for labels such as df/dx
+    _json: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def format_errors(self) -> tuple[BlankResult, ...]:
@@ -271,6 +274,15 @@ class GradeResult:
             "blanks": [b.as_dict() for b in self.blanks],
             "first_error": None if self.first_error is None else self.first_error.as_dict(),
         }
+
+    def as_json(self) -> str:
+        """`as_dict()` as compact JSON text, written once per result: the result every
+        submission right throughout shares is made once per exercise (and policy)."""
+        text = self._json
+        if text is None:
+            text = pydantic_core.to_json(self.as_dict()).decode()
+            object.__setattr__(self, "_json", text)  # a cache: the result stays the same
+        return text
 
     def label(self, blank: BlankRef | BlankResult) -> str:
         """How a blank is named to a student: "p0", "df/dp0", "local ∂p0/∂x0"."""
@@ -336,6 +348,7 @@ class _Plan:
 
     __slots__ = (
         "__weakref__",
+        "all_correct_results",
         "allow",
         "ask",
         "compare",
@@ -437,6 +450,7 @@ class _Plan:
         self.key_labels: dict[_Key, str] = {}
         self.rule_marks: dict[_Key, _Mark] = {}
         self.fixed_results: dict[tuple[float, float, float], _FixedResults] = {}
+        self.all_correct_results: dict[ScoringPolicy, GradeResult] = {}
 
     def consumer_ops_of(self, k: int) -> frozenset[str]:
         found = self.consumer_ops.get(k)
@@ -459,6 +473,17 @@ class _Plan:
         if found is None:
             found = self.rule_marks[key] = _Mark("incorrect", message=self._rule(key),
                                                  err=True)
+        return found
+
+    def all_correct(self, policy: ScoringPolicy,
+                    make: Callable[[], GradeResult]) -> GradeResult:
+        """The result of a submission right throughout, made once per policy and shared
+        (a result is never changed)."""
+        found = self.all_correct_results.get(policy)
+        if found is None:
+            if len(self.all_correct_results) > 8:  # many policies: keep a few
+                self.all_correct_results.clear()
+            found = self.all_correct_results[policy] = make()
         return found
 
     def results_of(self, points: tuple[float, float, float]) -> _FixedResults:
@@ -624,8 +649,7 @@ class _Grading:
     def run(self) -> GradeResult:
         plan = self.plan
         if self._all_close():
-            self.marks = dict.fromkeys(plan.order, _CORRECT_MARK)
-            return self._result()
+            return plan.all_correct(self.policy, self._all_correct_result)
         if "forward" in plan.ask:
             for k in plan.gates:
                 self._forward(k)
@@ -638,6 +662,10 @@ class _Grading:
             if "backward" in plan.ask:
                 for k in range(plan.n_inputs):
                     self._backward(k)
+        return self._result()
+
+    def _all_correct_result(self) -> GradeResult:
+        self.marks = dict.fromkeys(self.plan.order, _CORRECT_MARK)
         return self._result()
 
     def _all_close(self) -> bool:

@@ -137,6 +137,23 @@ def test_the_result_has_exactly_the_documented_json_shape(neuron):
     json.dumps(result, allow_nan=False)
 
 
+def test_as_json_is_the_result_as_compact_json(neuron):
+    for submission in (carried_submission(neuron), carried_submission(neuron, forward={"p0": 9.0})):
+        result = grade(neuron, submission)
+        assert json.loads(result.as_json()) == result.as_dict()
+        assert result.as_json() is result.as_json()  # written once
+
+
+def test_submissions_right_throughout_share_one_result(neuron):
+    exact = grade(neuron, carried_submission(neuron))
+    rounded = grade(neuron, carried_submission(neuron, decimals=4))
+    assert rounded is exact
+    assert grade(neuron, carried_submission(neuron), policy=ScoringPolicy(
+        consistent_share=0.5)) is not exact
+    slipped = grade(neuron, carried_submission(neuron, forward={"p0": 9.0}))
+    assert slipped is not exact and slipped.score < 1.0
+
+
 def test_local_blanks_name_their_input():
     solution = solved(LOCAL_NEURON)
     result = grade(solution, carried_submission(solution)).as_dict()
