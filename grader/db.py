@@ -37,15 +37,10 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 class JsonText(str):
-    """A value already serialized as compact JSON: a JSON column stores the text as is."""
+    """A value already serialized as compact JSON: a JSON column stores the text as is
+    (the submit path serializes its result once, for the database and the response)."""
 
     __slots__ = ()
-
-
-def json_text(value: Any) -> JsonText:
-    """`value` as compact JSON, for a JSON column and for a response alike (the submit
-    path serializes its result once)."""
-    return JsonText(pydantic_core.to_json(value).decode())
 
 
 def _compact_json(value: Any) -> str:
@@ -121,7 +116,7 @@ def _autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
     in-memory database a second engine would not see) shares the pool and switches."""
     if engine.dialect.name == "sqlite":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return make_engine(url, settings, isolation_level="AUTOCOMMIT")
+    return make_engine(url, settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
 
 
 def get_engine(app: Flask | None = None) -> Engine:
@@ -152,8 +147,18 @@ def open_autocommit_session() -> Session:
     own transaction. Only for a request whose writes are single self-checking
     statements; call it before `get_session()`."""
     assert "db_session" not in g, "the request's session is already open"
-    g.db_session = current_app.extensions["grader.autocommit_sessionmaker"]()
+    g.db_session = current_app.extensions["grader.autocommit_sessionmaker"](
+        info={AUTOCOMMIT: True})
     return g.db_session
+
+
+AUTOCOMMIT = "grader.autocommit"
+
+
+def commits_as_it_goes(session: Session) -> bool:
+    """Whether each of the session's statements is committed as it runs (autocommit):
+    then there is nothing left to commit, and committing would only cost time."""
+    return bool(session.info.get(AUTOCOMMIT))
 
 
 def close_session(exc: BaseException | None = None) -> None:

@@ -34,7 +34,7 @@ from engine import (
     solve,
 )
 from grader.auth import TOKEN_OWNER, Preload, is_staff, issue_token, preloaded, require_role
-from grader.db import json_text
+from grader.db import JsonText, commits_as_it_goes
 from grader.models import (
     Assignment,
     Attempt,
@@ -61,7 +61,7 @@ from grader.problems import (
     VariantAlreadyAnswered,
     json_pointer,
 )
-from grader.scoring import BlankResult, SubmissionError, grade, parse_submission
+from grader.scoring import BlankResult, GradeResult, SubmissionError, grade, parse_submission
 
 logger = logging.getLogger(__name__)
 
@@ -484,7 +484,7 @@ class AttemptRecord:
 
     id: int
     number: int
-    result: Mapping[str, Any]
+    result: Mapping[str, Any] | None  # None where `result_json` holds it
     exercise_id: str
     version: int
     variant: int
@@ -492,6 +492,13 @@ class AttemptRecord:
     created_at: datetime
     # The result as the JSON text stored, where the submit path has it at hand.
     result_json: str | None = None
+
+    def result_data(self) -> Mapping[str, Any]:
+        if self.result is not None:
+            return self.result
+        assert self.result_json is not None
+        loaded: Mapping[str, Any] = json.loads(self.result_json)
+        return loaded
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptRecord:
@@ -621,7 +628,7 @@ def _store_attempt(
     variant: VariantLike,
     assignment: AssignmentLike | None,
     answers: Mapping[str, Any],
-    result: Mapping[str, Any],
+    result: GradeResult,
     key: str | None,
     fingerprint: str | None,
 ) -> AttemptOutcome:
@@ -631,13 +638,14 @@ def _store_attempt(
         "user_id": user.id, "exercise_id": version.exercise_id,
         "exercise_version_id": version.id, "variant_id": variant.id,
         "assignment_id": assignment.id if assignment else None,
-        "answers": dict(answers), "result": json_text(result), "score": float(result["score"]),
+        "answers": dict(answers), "result": JsonText(result.as_json()), "score": result.score,
         "idempotency_key": key, "request_hash": fingerprint, "created_at": utcnow(),
     }
     for _ in range(INSERT_RETRIES):
         try:
             inserted = _insert_numbered(session, values, assignment)
-            session.commit()
+            if not commits_as_it_goes(session):
+                session.commit()
         except IntegrityError:
             session.rollback()
             replayed = _replay(session, user, key, fingerprint, max_attempts)
@@ -647,7 +655,7 @@ def _store_attempt(
         if inserted is None:
             _refusal(session, user, version, variant, assignment)
         attempt_id, number = inserted  # type: ignore[misc]
-        attempt = AttemptRecord(attempt_id, number, result, version.exercise_id, version.number,
+        attempt = AttemptRecord(attempt_id, number, None, version.exercise_id, version.number,
                                 variant.number, values["assignment_id"], values["created_at"],
                                 values["result"])
         return AttemptOutcome(attempt, attempts_left(max_attempts, number), replayed=False)
@@ -668,7 +676,7 @@ def _refusal(
     )
 
 
-def _grade(exercise: Exercise, variant: VariantLike, answers: Any) -> dict[str, Any]:
+def _grade(exercise: Exercise, variant: VariantLike, answers: Any) -> GradeResult:
     """The scoring core's result for a submission. A submission that does not fit the
     exercise, or holds a blank that is not a number, is answered 422: nothing is
     graded or stored, and no attempt is used."""
@@ -685,7 +693,7 @@ def _grade(exercise: Exercise, variant: VariantLike, answers: Any) -> dict[str, 
             errors=[{"pointer": json_pointer(_blank_location(b)), "detail": b.message}
                     for b in result.format_errors],
         )
-    return result.as_dict()
+    return result
 
 
 def _blank_location(blank: BlankResult) -> tuple[str, ...]:

@@ -50,7 +50,7 @@ def variant_out(version: service.VersionLike, variant: service.VariantLike) -> s
 
 def attempt_out(attempt: service.AttemptRecord, attempts_left: int | None) -> schemas.AttemptOut:
     return schemas.AttemptOut(
-        **attempt.result,
+        **attempt.result_data(),
         id=attempt.id,
         number=attempt.number,
         attempts_left=attempts_left,
@@ -66,7 +66,7 @@ def attempt_json(attempt: service.AttemptRecord, attempts_left: int | None) -> b
     """`attempt_out` as JSON, the submit path's response: the result's JSON text, as
     stored, between the attempt's other fields. No model is built and the result (most
     of the response) is not serialized a second time; the fields are AttemptOut's."""
-    result = attempt.result_json or pydantic_core.to_json(attempt.result).decode()
+    result = attempt.result_json or pydantic_core.to_json(attempt.result_data()).decode()
     if not (result.startswith("{") and result.endswith("}") and len(result) > 2):
         raise ValueError("an attempt's result is a JSON object with the score and blanks")
     head = pydantic_core.to_json(

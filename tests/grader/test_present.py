@@ -9,7 +9,7 @@ import pydantic_core
 import pytest
 
 from grader.api import present
-from grader.db import json_text
+from grader.db import JsonText
 from grader.service import AttemptRecord
 
 RESULT = {
@@ -30,7 +30,7 @@ def test_attempt_json_is_attempt_out_serialized(stored_text, assignment, left):
     record = AttemptRecord(
         id=41, number=3, result=RESULT, exercise_id="sigmoid-neuron", version=2, variant=5,
         assignment_id=assignment, created_at=datetime(2026, 11, 26, 20, 1, 2, 345678, UTC),
-        result_json=json_text(RESULT) if stored_text else None,
+        result_json=JsonText(pydantic_core.to_json(RESULT).decode()) if stored_text else None,
     )
     written = present.attempt_json(record, left)
     expected = pydantic_core.to_json(present.attempt_out(record, left), by_alias=True)
