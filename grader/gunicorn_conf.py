@@ -49,9 +49,10 @@ def options(settings: Settings) -> dict[str, Any]:
         "timeout": 30,
         "graceful_timeout": 20,
         "keepalive": 5,
-        # Recycle workers now and then, jittered so they never restart together.
-        "max_requests": 20_000,
-        "max_requests_jitter": 2_000,
+        # Workers are not recycled: their caches are bounded and their memory stays
+        # flat (benchmarks/submit_load.py prints it), while a restart would drop its
+        # clients' keep-alive connections and cold-start its caches.
+        "max_requests": 0,
         # Request line and headers stay small; bodies are limited by the app (413).
         "limit_request_line": 8190,
         "limit_request_fields": 100,
