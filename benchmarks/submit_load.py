@@ -7,7 +7,9 @@ Sets up a course with 200 students and a 30-blank exercise (forward values and
 gradients of a 13-gate graph) directly in a fresh PostgreSQL schema, serves
 `grader.app:create_app()` with the gunicorn configuration of `grader serve`
 (grader/gunicorn_conf.py) on a free loopback port, and drives concurrent
-practice and assignment submissions from persistent connections. In the same run, the
+practice and assignment submissions from persistent connections: every blank rounded to
+6 decimals, and one student in four with a slip (one forward value off by 10%, which
+grading finds and explains). In the same run, the
 same gunicorn configuration serves the ceiling: a minimal Flask endpoint that only
 parses the same JSON and inserts one row. Prints requests/s and p50/p99 latency of
 both, the ratio, the errors, and checks that every acknowledged attempt is stored.
@@ -56,6 +58,7 @@ from grader.models import Attempt, CourseRole, Role  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 STUDENTS = 200
+SLIP_EVERY = 4  # one student in four submits with a slip; the others are right throughout
 MIN_THROUGHPUT_RATIO = 0.5
 MAX_P99_MS = 100.0
 MAX_REQUESTS_PER_RUN = 200_000  # a hard bound besides the time limit
@@ -130,12 +133,17 @@ class Setup:
     assignment_id: int
 
 
-def right_answers(solution: Any, exercise: Any) -> dict[str, Any]:
+def answers(solution: Any, exercise: Any, slip: bool) -> dict[str, Any]:
+    """Every blank rounded to 6 decimals; with `slip`, one forward value off by 10%
+    (graded in full: the slip found and explained, the rest checked against it)."""
     gates = [g.id for g in exercise.gates]
-    return {
+    typed = {
         "forward": {g: round(solution.values[g], 6) for g in gates},
         "backward": {n: round(solution.grads[n], 6) for n in [*exercise.inputs, *gates]},
     }
+    if slip:
+        typed["forward"]["c"] = round(solution.values["c"] * 1.1, 6)
+    return typed
 
 
 def set_up(url: str) -> Setup:
@@ -159,7 +167,8 @@ def set_up(url: str) -> Setup:
         for target, assignment_or_none in ((practice, None), (assigned, assignment)):
             record = service.current_variant(session, student, version, assignment_or_none)
             solution = solve(Variant(exercise, record.seed, dict(record.inputs)))
-            target.append(json.dumps(right_answers(solution, exercise)).encode())
+            slip = n % SLIP_EVERY == SLIP_EVERY - 1
+            target.append(json.dumps(answers(solution, exercise, slip)).encode())
     session.close()
     engine.dispose()
     return Setup(tokens, practice, assigned, assignment.id)
@@ -246,9 +255,12 @@ def wait_ready(port: int, path: str, process: subprocess.Popen) -> None:
 
 
 def workers_cpu_seconds(master: int) -> float:
-    """CPU time used so far by a gunicorn master's worker processes (Linux /proc)."""
-    total = 0.0
+    """CPU time used so far by a gunicorn master's worker processes (Linux /proc): the
+    live ones', and that of workers which exited (restarted), which the master has
+    collected."""
     ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{master}/stat").read_text().rsplit(")", 1)[1].split()
+    total = (int(fields[13]) + int(fields[14])) / ticks  # cutime + cstime
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -257,6 +269,20 @@ def workers_cpu_seconds(master: int) -> float:
         if int(fields[1]) == master:  # ppid
             total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
     return total
+
+
+def workers_rss_mib(master: int) -> list[float]:
+    """Resident memory of a gunicorn master's live workers, MiB."""
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = dict(line.split(":", 1) for line in status.read_text().splitlines()
+                         if ":" in line)
+        except OSError:
+            continue
+        if int(lines.get("PPid", "0").strip()) == master and "VmRSS" in lines:
+            sizes.append(int(lines["VmRSS"].split()[0]) / 1024)
+    return sorted(sizes)
 
 
 def postgres_cpu_seconds() -> float:
@@ -377,8 +403,10 @@ def main() -> int:
         drive(grader_port, submissions, args.clients, warmup)
         with create_engine(url, poolclass=NullPool).connect() as connection:
             before = connection.execute(select(func.count(Attempt.id))).scalar_one()
+        rss_before = workers_rss_mib(grader.pid)
 
-        print(f"{args.clients} clients, {args.seconds:g} s each in {args.rounds} rounds, "
+        print(f"one submission in {SLIP_EVERY} with a slip; "
+              f"{args.clients} clients, {args.seconds:g} s each in {args.rounds} rounds, "
               f"worker class {args.worker_class}, workers {env.get('GRADER_WORKERS', 'default')}, "
               f"threads {env.get('GRADER_THREADS', 'default')}", flush=True)
         ceiling_run, submit_run = Run(), Run()
@@ -402,6 +430,10 @@ def main() -> int:
               f"{cpu['submit'] / submit_run.requests * 1000:.2f} ms; postgres: ceiling "
               f"{pg['ceiling'] / ceiling_run.requests * 1000:.2f} ms, submit "
               f"{pg['submit'] / submit_run.requests * 1000:.2f} ms", flush=True)
+        rss_after = workers_rss_mib(grader.pid)
+        print(f"service workers' memory (RSS, MiB) after warm-up "
+              f"{', '.join(f'{m:.0f}' for m in rss_before)}; at the end "
+              f"{', '.join(f'{m:.0f}' for m in rss_after)}", flush=True)
 
         with create_engine(url, poolclass=NullPool).connect() as connection:
             stored = connection.execute(select(func.count(Attempt.id))).scalar_one() - before
