@@ -3,26 +3,28 @@
 
 Worker model: gthread, several processes with a few threads each.
 - A submission spends part of its time in Python (parsing, scoring: the GIL) and part
-  waiting on the database (token lookup, variant, numbered insert, commit). Processes
+  waiting on the database (one statement reads the token and what is submitted to,
+  one inserts the numbered attempt). Processes
   give the Python part every core; threads let one process overlap the database waits,
   which sync workers cannot (a sync worker idles during each round trip).
 - Measured on the submit path (benchmarks/submit_load.py: PostgreSQL on the same
-  2-core machine, 32 keep-alive clients, 30-blank exercise, while other jobs loaded
-  the machine, so +-20% between runs):
-      sync     2 workers               449-587 req/s   p99 135-149 ms
-      gthread  2 workers x 4 threads   456-667 req/s   p99 117-155 ms
-      gthread  2 x 8                   578 req/s       p99 129 ms
-      gthread  3 x 4 / 4 x 2           444 / 449 req/s p99 211 / 161 ms
-  (side by side in the quietest runs: sync 587 req/s, gthread 667 req/s.)
-  gthread at one process per core is the best or equal everywhere; more processes
-  than cores only add context switches, and more threads add little once the
-  database waits are covered.
+  2-core machine, 32 keep-alive clients, 30-blank exercise, one submission in four with
+  a slip; a shared machine, so +-10% between runs), 15 s per server:
+      gthread  2 workers x 4 threads   1114-1294 req/s   p99 46-67 ms
+      gthread  4 x 1                   1197 req/s        p99 75 ms
+      gthread  2 x 8                   1033 req/s        p99 76 ms
+      sync     2 workers               1146 req/s        p99 38 ms
+      sync     4 workers               1130 req/s        p99 38 ms
+  Within the noise of each other: the machine's two cores are the limit (workers,
+  PostgreSQL and the load generator share them). gthread keeps the clients' connections
+  alive, which sync workers cannot, and one process per core with a few threads covers
+  the database waits without more processes than cores.
 - Not gevent/eventlet: psycopg and the scoring code are not cooperative, and would
   need monkey-patching; the gain over threads is small at these concurrencies.
 
-Each worker builds its own app and connection pool after the fork (no preload_app):
+Each worker builds its own app and connection pools after the fork (no preload_app):
 a pool created before fork would share sockets between processes. Every database
-connection a worker may need (one per thread) fits in its pool: the settings refuse
+connection a worker may need (one per thread) fits in each pool: the settings refuse
 more threads than GRADER_DB_POOL_SIZE plus its overflow.
 
 The values come from the service's typed settings (grader.config.Settings:
