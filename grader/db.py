@@ -112,7 +112,8 @@ def _autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
     """The submit path's engine: each statement its own transaction, with no BEGIN and
     COMMIT round trips. A pool of its own, whose connections are put in autocommit
     once, when opened; switching a shared pool's connection on every checkout, and
-    back on every return, is Python work on every request. SQLite (one file, or an
+    back on every return, is Python work on every request; and with no transaction
+    ever open, nothing to roll back when a connection returns. SQLite (one file, or an
     in-memory database a second engine would not see) shares the pool and switches."""
     if engine.dialect.name == "sqlite":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -142,6 +143,9 @@ def get_session() -> Session:
     return g.db_session
 
 
+AUTOCOMMIT = "grader.autocommit"  # session.info key of sessions opened in autocommit
+
+
 def open_autocommit_session() -> Session:
     """Open the current request's session in autocommit: its statements are each their
     own transaction. Only for a request whose writes are single self-checking
@@ -150,9 +154,6 @@ def open_autocommit_session() -> Session:
     g.db_session = current_app.extensions["grader.autocommit_sessionmaker"](
         info={AUTOCOMMIT: True})
     return g.db_session
-
-
-AUTOCOMMIT = "grader.autocommit"
 
 
 def commits_as_it_goes(session: Session) -> bool:
