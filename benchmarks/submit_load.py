@@ -1,6 +1,6 @@
 """Submit throughput of the grading service under gunicorn on PostgreSQL.
 
-    .venv/bin/python benchmarks/submit_load.py [--clients 32] [--seconds 15] [--rounds 3]
+    .venv/bin/python benchmarks/submit_load.py [--clients 32] [--seconds 30] [--rounds 6]
         [--workers N] [--threads T] [--worker-class gthread|sync]
 
 Sets up a course with 200 students and a 30-blank exercise (forward values and
@@ -339,9 +339,9 @@ def targets(ceiling: Run, submit: Run, stored: int) -> list[Target]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=15.0,
+    parser.add_argument("--seconds", type=float, default=30.0,
                         help="measured seconds of each server, over all rounds")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
