@@ -75,11 +75,17 @@ def user_for_token(session: Session, token: str, preload: Preload | None = None)
     # The user from the row's columns, detached: every request runs this, and loading
     # the ORM object costs more than the query. Its attributes are those selected; it
     # is never changed through, and `session.add()` would treat it as the stored row.
-    user = User(id=row.id, username=row.username, role=row.role)
+    user = _new_user()
+    # Set as loaded values, not as changes: nothing to track on an object never flushed.
+    user.__dict__.update(id=row.id, username=row.username, role=row.role)
     make_transient_to_detached(user)
     if preload is not None:
         session.info[PRELOADED] = (key, row)
     return user
+
+
+# An instance with its ORM state and no attributes set (what loading a row starts from).
+_new_user = User.__mapper__.class_manager.new_instance
 
 
 def preloaded(session: Session, key: Hashable, user: User) -> Row[Any] | None:

@@ -182,3 +182,21 @@ def test_settings_errors_name_the_variable_and_never_echo_the_key():
     assert "not-long-enough" not in message
     assert "GRADER_WORKERS" in message and "'many'" in message
     assert "\n" not in message
+
+
+def test_the_caller_is_a_detached_user_with_the_columns_read(app, instructor):
+    from sqlalchemy import inspect
+
+    from grader import auth, db
+    from grader.models import Role, User
+
+    with app.app_context():
+        session = db.get_session()
+        user = auth.user_for_token(session, instructor.token)
+        assert isinstance(user, User)
+        assert (user.username, user.role) == (instructor.username, Role.INSTRUCTOR)
+        state = inspect(user)
+        assert state.detached and not state.modified
+        assert {"id", "username", "role"} <= set(state.dict)
+        stored = session.get(User, user.id)
+        assert stored is not user and stored.username == user.username
