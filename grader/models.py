@@ -19,6 +19,7 @@ from sqlalchemy import (
     Dialect,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     MetaData,
     String,
@@ -164,6 +165,8 @@ class ExerciseVersion(Base):
     __table_args__ = (
         UniqueConstraint("exercise_id", "number"),
         UniqueConstraint("exercise_id", "content_hash"),
+        # What an attempt's (version, exercise) refers to.
+        UniqueConstraint("id", "exercise_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -232,6 +235,9 @@ class VariantRecord(Base):
     __tablename__ = "variants"
     __table_args__ = (
         UniqueConstraint("user_id", "assignment_id", "number"),
+        # What an attempt's (variant, user, version) and (assignment, variant) refer to.
+        UniqueConstraint("id", "user_id", "exercise_version_id"),
+        UniqueConstraint("assignment_id", "id"),
         # Practice variants have no assignment, and NULLs never collide in a unique
         # constraint: a partial unique index covers them on both databases.
         Index(
@@ -272,14 +278,24 @@ class Attempt(Base):
             postgresql_where=text("assignment_id IS NULL"),
         ),
         Index("ix_attempts_assignment_id_user_id", "assignment_id", "user_id"),
+        # An attempt answers its variant: the variant's user, version and assignment are
+        # the attempt's (the variant's own keys reach the users, versions and
+        # assignments). Three checks on insert, none on a row every attempt shares but
+        # the version's, where five single keys made five.
+        ForeignKeyConstraint(["variant_id", "user_id", "exercise_version_id"],
+                             ["variants.id", "variants.user_id", "variants.exercise_version_id"]),
+        ForeignKeyConstraint(["assignment_id", "variant_id"],
+                             ["variants.assignment_id", "variants.id"]),
+        ForeignKeyConstraint(["exercise_version_id", "exercise_id"],
+                             ["exercise_versions.id", "exercise_versions.exercise_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    exercise_id: Mapped[str] = mapped_column(ForeignKey("exercises.id"))
-    exercise_version_id: Mapped[int] = mapped_column(ForeignKey("exercise_versions.id"))
-    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
-    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+    user_id: Mapped[int]
+    exercise_id: Mapped[str] = mapped_column(String(100))
+    exercise_version_id: Mapped[int]
+    variant_id: Mapped[int]
+    assignment_id: Mapped[int | None]
     number: Mapped[int]
     answers: Mapped[dict[str, Any]]
     result: Mapped[dict[str, Any]]
@@ -290,5 +306,9 @@ class Attempt(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    variant: Mapped[VariantRecord] = relationship(lazy="joined")
-    exercise_version: Mapped[ExerciseVersion] = relationship(lazy="joined")
+    variant: Mapped[VariantRecord] = relationship(
+        lazy="joined", primaryjoin="Attempt.variant_id == VariantRecord.id",
+        foreign_keys="Attempt.variant_id")
+    exercise_version: Mapped[ExerciseVersion] = relationship(
+        lazy="joined", primaryjoin="Attempt.exercise_version_id == ExerciseVersion.id",
+        foreign_keys="Attempt.exercise_version_id")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
 
-from grader import db
+from grader import db, service
 from grader.config import Settings
+from grader.models import Attempt, Role, utcnow
 
 
 @pytest.fixture
@@ -51,3 +53,33 @@ def test_a_description_list_is_the_callers_own(postgres_engine):
         cursor.description.clear()
         cursor.execute("SELECT 2 AS a")
         assert [column.name for column in cursor.description] == ["a"]
+
+
+def test_an_attempt_must_answer_a_variant_of_its_own(app, load_bundled):
+    """The database refuses an attempt whose user, version, exercise or assignment is
+    not its variant's (composite keys from attempts to variants and versions)."""
+    load_bundled("branching", "sigmoid-neuron")
+    with app.app_context():
+        session = db.get_session()
+        ann = service.create_user(session, "ann", Role.STUDENT)
+        bob = service.create_user(session, "bob", Role.STUDENT)
+        teacher = service.create_user(session, "tess", Role.INSTRUCTOR)
+        version = service.latest_version(session, "branching")
+        other = service.latest_version(session, "sigmoid-neuron")
+        course = service.create_course(session, teacher, "C")
+        assignment = service.create_assignment(session, teacher, course.id, "branching",
+                                               None, None, None, False)
+        variant = service.current_variant(session, ann, version)
+        row = {"user_id": ann.id, "exercise_id": "branching",
+               "exercise_version_id": version.id, "variant_id": variant.id,
+               "assignment_id": None, "number": 1, "answers": {}, "result": {},
+               "score": 0.0, "created_at": utcnow()}
+        wrong = [{"user_id": bob.id}, {"exercise_version_id": other.id},
+                 {"exercise_id": "sigmoid-neuron"}, {"assignment_id": assignment.id},
+                 {"variant_id": variant.id + 1000}]
+        for change in wrong:
+            with pytest.raises(IntegrityError):
+                session.execute(insert(Attempt).values(**{**row, **change}))
+            session.rollback()
+        session.execute(insert(Attempt).values(**row))
+        session.commit()
