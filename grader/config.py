@@ -103,9 +103,9 @@ class Settings(BaseSettings):
         "bundled exercises/ folder when present).",
     )
     db_pool_size: Annotated[int, Field(ge=1, le=100)] = Field(
-        default=5, description="Connections kept per worker process and pool (PostgreSQL: "
-        "the submit path has a pool of its own); as many again may be opened under load "
-        "(overflow)."
+        default=5, description="Connections kept per worker process (PostgreSQL); as many "
+        "again may be opened under load (overflow). The submit path has a pool of its own "
+        "of at most GRADER_THREADS connections."
     )
     db_connect_timeout: Annotated[int, Field(ge=1, le=60)] = Field(
         default=5, description="Seconds to wait for a database connection."

@@ -69,18 +69,17 @@ def make_engine(url: str, settings: Settings, **options: Any) -> Engine:
         connect_args["connect_timeout"] = settings.db_connect_timeout
     if parsed.get_driver_name() == "psycopg":
         connect_args["cursor_factory"] = _described_once_cursor()
-    return create_engine(
-        url,
+    arguments: dict[str, Any] = {
         # No pre-ping: a connection that died while idle is replaced when a request's
         # first statement finds it dead (`execute_first`).
-        pool_pre_ping=False,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_connect_timeout,
-        connect_args=connect_args,
-        json_serializer=_compact_json,
-        **options,
-    )
+        "pool_pre_ping": False,
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_connect_timeout,
+        "connect_args": connect_args,
+        "json_serializer": _compact_json,
+    }
+    return create_engine(url, **{**arguments, **options})
 
 
 @functools.cache
@@ -91,8 +90,9 @@ def _described_once_cursor() -> type:
     description of every result: for the submit path's first statement (13 to 19
     columns) that was a tenth of a request's Python time. A connection runs the same
     few statements over and over, so it keeps the descriptions it made, keyed by
-    everything a column's description is made from (name, type, modifier, size); the
-    connection's own encoding and types are the same for all of them.
+    everything a column's description is made from (name, type, modifier, size) besides
+    the connection's encoding and registered types, which the service never changes
+    after connecting.
     """
     import psycopg
 
@@ -155,7 +155,10 @@ def _autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
     in-memory database a second engine would not see) shares the pool and switches."""
     if engine.dialect.name == "sqlite":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return make_engine(url, settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    # A thread holds one connection at a time: a worker never needs more than its
+    # threads here, and keeps no more.
+    return make_engine(url, settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                       pool_size=settings.threads, max_overflow=0)
 
 
 def get_engine(app: Flask | None = None) -> Engine:
@@ -188,7 +191,8 @@ def open_autocommit_session() -> Session:
     """Open the current request's session in autocommit: its statements are each their
     own transaction. Only for a request whose writes are single self-checking
     statements; call it before `get_session()`."""
-    assert "db_session" not in g, "the request's session is already open"
+    if "db_session" in g:
+        raise RuntimeError("the request's session is already open")
     g.db_session = current_app.extensions["grader.autocommit_sessionmaker"](
         info={AUTOCOMMIT: True})
     return g.db_session
