@@ -278,10 +278,11 @@ class Attempt(Base):
             postgresql_where=text("assignment_id IS NULL"),
         ),
         Index("ix_attempts_assignment_id_user_id", "assignment_id", "user_id"),
-        # An attempt answers its variant: the variant's user, version and assignment are
-        # the attempt's (the variant's own keys reach the users, versions and
-        # assignments). Three checks on insert, none on a row every attempt shares but
-        # the version's, where five single keys made five.
+        # An attempt answers its variant: the variant's user and version are the
+        # attempt's, and an assignment attempt's assignment is the variant's (the
+        # variant's own keys reach the users, versions and assignments). Three checks
+        # on insert, none on a row every attempt shares but the version's, where five
+        # single keys made five.
         ForeignKeyConstraint(["variant_id", "user_id", "exercise_version_id"],
                              ["variants.id", "variants.user_id", "variants.exercise_version_id"]),
         ForeignKeyConstraint(["assignment_id", "variant_id"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
@@ -28,7 +29,26 @@ SINGLE_KEYS = (  # (name, column, referred table) of 0001's keys on attempts
 )
 
 
+# Attempts the new keys would refuse. Checked first, so that SQLite (whose batch copy runs
+# with foreign keys off) refuses them as PostgreSQL would, and both say why.
+MISMATCHED = sa.text("""
+    SELECT count(*) FROM attempts AS a
+    LEFT JOIN variants AS v ON v.id = a.variant_id
+    LEFT JOIN exercise_versions AS ev ON ev.id = a.exercise_version_id
+    WHERE v.id IS NULL OR ev.id IS NULL
+       OR v.user_id <> a.user_id OR v.exercise_version_id <> a.exercise_version_id
+       OR ev.exercise_id <> a.exercise_id
+       OR (a.assignment_id IS NOT NULL
+           AND (v.assignment_id IS NULL OR v.assignment_id <> a.assignment_id))
+""")
+
+
 def upgrade() -> None:
+    mismatched = op.get_bind().execute(MISMATCHED).scalar_one()
+    if mismatched:
+        raise RuntimeError(
+            f"{mismatched} attempt(s) do not match their variant (its user, version, "
+            "exercise or assignment); correct them, then migrate again")
     with op.batch_alter_table("exercise_versions") as batch:
         batch.create_unique_constraint(op.f("uq_exercise_versions_id_exercise_id"),
                                        ["id", "exercise_id"])

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, insert, inspect, text
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from grader import db
-from grader.models import Base
+from grader import db, service
+from grader.config import Settings
+from grader.models import Attempt, Base, utcnow
+
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 
 
 def schema_differences(url: str) -> list[object]:
@@ -61,3 +68,37 @@ def test_constraint_names_follow_the_naming_convention(database_url):
         engine.dispose()
     assert "uq_attempts_user_id_idempotency_key" in uniques
     assert "fk_attempts_variant_id_variants" in foreign
+
+
+def test_0002_refuses_attempts_that_do_not_match_their_variant(fresh_database):
+    from grader.models import Role
+
+    db.upgrade(fresh_database)
+    engine = db.make_engine(fresh_database, Settings(database_url=fresh_database, testing=True))
+    session = Session(engine)
+    exercise = service.parse_exercise_text((EXERCISES / "branching.yaml").read_text(), None)
+    version = service.store_exercise(session, exercise, owner=None).version
+    ann = service.create_user(session, "ann", Role.STUDENT)
+    bob = service.create_user(session, "bob", Role.STUDENT)
+    variant = service.current_variant(session, ann, version)
+    session.execute(insert(Attempt).values(
+        user_id=ann.id, exercise_id="branching", exercise_version_id=version.id,
+        variant_id=variant.id, assignment_id=None, number=1, answers={}, result={},
+        score=0.0, created_at=utcnow()))
+    session.commit()
+    ann_id, bob_id = ann.id, bob.id
+    session.close()
+    engine.dispose()
+    db.downgrade(fresh_database, "0001")
+    plain = create_engine(fresh_database, poolclass=NullPool)
+    with plain.begin() as connection:  # bob's attempt at ann's variant: 0001 allowed it
+        connection.execute(text("UPDATE attempts SET user_id = :bob"), {"bob": bob_id})
+    plain.dispose()
+    with pytest.raises(RuntimeError, match=r"1 attempt.* do not match their variant"):
+        db.upgrade(fresh_database)
+    plain = create_engine(fresh_database, poolclass=NullPool)
+    with plain.begin() as connection:
+        connection.execute(text("UPDATE attempts SET user_id = :ann"), {"ann": ann_id})
+    plain.dispose()
+    db.upgrade(fresh_database)
+    assert schema_differences(fresh_database) == []
