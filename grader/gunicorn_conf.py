@@ -51,10 +51,12 @@ def options(settings: Settings) -> dict[str, Any]:
         "timeout": 30,
         "graceful_timeout": 20,
         "keepalive": 5,
-        # Workers are not recycled: their caches are bounded and their memory stays
-        # flat (benchmarks/submit_load.py prints it), while a restart would drop its
-        # clients' keep-alive connections and cold-start its caches.
-        "max_requests": 0,
+        # Workers are recycled only rarely, as a safety net: their caches are bounded
+        # and their memory stays flat (benchmarks/submit_load.py prints it), while a
+        # restart drops its clients' keep-alive connections and cold-starts its caches.
+        # Jittered, so that workers never restart together.
+        "max_requests": 1_000_000,
+        "max_requests_jitter": 50_000,
         # Request line and headers stay small; bodies are limited by the app (413).
         "limit_request_line": 8190,
         "limit_request_fields": 100,

@@ -256,7 +256,7 @@ class GradeResult:
     blanks: tuple[BlankResult, ...]
     first_error: FirstError | None
     output: str  # the exercise's output id, for labels such as df/dx
-    _json: str | None = field(default=None, compare=False, repr=False)
+    _json: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def format_errors(self) -> tuple[BlankResult, ...]:
