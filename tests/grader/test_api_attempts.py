@@ -305,3 +305,45 @@ def test_a_long_list_of_field_errors_is_capped(student, variant):
     assert len(response.json["errors"]) == 100
     assert response.json["errors_omitted"] == 4900
     assert len(response.data) < 20_000
+
+
+def test_the_submit_response_is_the_attempt_as_listed(student, variant, right_answers):
+    # The submit path writes its response from the stored result's JSON text; the list
+    # builds it from the model: the two agree, byte for byte.
+    answers = right_answers(variant)
+    answers["forward"][next(iter(answers["forward"]))] += 5.0  # a slip: the full result
+    for body in (right_answers(variant), answers):
+        submitted = student.post(SUBMIT, json=body)
+        assert submitted.status_code == 201
+        listed = [a for a in student.get(SUBMIT).json if a["id"] == submitted.json["id"]]
+        assert json.dumps(submitted.json) == json.dumps(listed[0])
+
+
+def test_submits_run_in_autocommit_on_their_own_pool_and_the_rest_in_transactions(
+        app, student, instructor, variant, right_answers, is_postgres):
+    from sqlalchemy import event
+
+    from grader import db
+
+    main, autocommit = db.engines(app)
+    seen: set[tuple[str, str]] = set()
+
+    def record(connection, cursor, statement, *args):
+        pool = "autocommit" if connection.engine is autocommit else "main"
+        seen.add((pool, statement.split("(")[0].strip()))
+
+    for engine in (main, autocommit):
+        event.listen(engine, "before_cursor_execute", record)
+    assert student.post(SUBMIT, json=right_answers(variant)).status_code == 201
+    assert instructor.post("/api/v1/courses", json={"title": "T"}).status_code == 201
+    for engine in (main, autocommit):
+        event.remove(engine, "before_cursor_execute", record)
+    assert ("autocommit", "INSERT INTO attempts") in seen
+    assert ("main", "INSERT INTO attempts") not in seen
+    assert ("main", "INSERT INTO courses") in seen
+    assert ("autocommit", "INSERT INTO courses") not in seen
+    if is_postgres:  # psycopg: returned to the pool still in autocommit, the rest not
+        with autocommit.connect() as connection:
+            assert connection.connection.dbapi_connection.autocommit is True
+        with main.connect() as connection:
+            assert connection.connection.dbapi_connection.autocommit is False

@@ -200,3 +200,14 @@ def test_the_caller_is_a_detached_user_with_the_columns_read(app, instructor):
         assert {"id", "username", "role"} <= set(state.dict)
         stored = session.get(User, user.id)
         assert stored is not user and stored.username == user.username
+
+
+def test_no_cookie_session_is_opened(app, instructor):
+    from flask import session
+    from flask.sessions import NullSession
+
+    with app.test_request_context("/api/v1/exercises"):
+        app.preprocess_request()
+        assert isinstance(session, NullSession)  # Flask's default is a signed cookie session
+    response = instructor.get("/api/v1/exercises")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
