@@ -682,15 +682,12 @@ class _Grading:
                 if type(x) is not float or x - x != 0.0 or compare[k](x, ref[k], ref[k]) == FAR:
                     return False
         if "backward" in plan.ask:
-            typed, ref, names = self.typed_backward, self.ref_grad, plan.names
-            ranges = self.grad_ranges
-            for k in range(len(names)):
+            typed = self.typed_backward
+            for k in range(len(plan.names)):
                 x = typed.get(k)
                 if type(x) is not float or x - x != 0.0:
                     return False
-                low = high = ref[k]
-                if ranges:
-                    low, high = ranges.get(names[k], (low, high))
+                low, high = self._grad_range(k)
                 if compare[k](x, low, high) == FAR:
                     return False
         if "local" in plan.ask:
@@ -1094,9 +1091,7 @@ class _Grading:
         self.gv[k] = x
         plan = self.plan
         ref = self.ref_grad[k]
-        low = high = ref
-        if self.grad_ranges:  # a kink in this variant
-            low, high = self.grad_ranges.get(plan.names[k], (ref, ref))
+        low, high = self._grad_range(k)
         flags, expectations = self._verdict(key, x, low, high, ref)
         if flags is not None:
             if flags & _WRONG_BY_ERROR == _WRONG_BY_ERROR:
@@ -1126,6 +1121,13 @@ class _Grading:
                 blank = self._wrong_blank("backward", k, -1, x, own[4], edges, (low, high),
                                           (own[0], own[1]), zero)
         self.marks[key] = self._wrong(key, k, x, low, high, own[4] if own else None, blank)
+
+    def _grad_range(self, k: int) -> tuple[float, float]:
+        """The valid range of df/dk: the reference, or at a kink every valid subgradient."""
+        ref = self.ref_grad[k]
+        if not self.grad_ranges:  # no kink in this variant: the common case
+            return ref, ref
+        return self.grad_ranges.get(self.plan.names[k], (ref, ref))
 
     def _expected_gradients(self, k: int) -> list[_Expectation | None]:
         """df/dk from the student's own upstream gradients and local gradients: those

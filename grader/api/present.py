@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pydantic_core
 
 from engine import Exercise
@@ -48,34 +50,32 @@ def variant_out(version: service.VersionLike, variant: service.VariantLike) -> s
     return schemas.VariantOut(**variant_fields(version, variant))  # type: ignore[arg-type]
 
 
+def _attempt_head(attempt: service.AttemptRecord, attempts_left: int | None) -> dict[str, Any]:
+    """AttemptOut's fields before the result's."""
+    return {"id": attempt.id, "number": attempt.number, "attempts_left": attempts_left}
+
+
+def _attempt_tail(attempt: service.AttemptRecord) -> dict[str, Any]:
+    """AttemptOut's fields after the result's."""
+    return {"exercise": attempt.exercise_id, "version": attempt.version,
+            "variant": attempt.variant, "assignment": attempt.assignment_id,
+            "created_at": attempt.created_at}
+
+
 def attempt_out(attempt: service.AttemptRecord, attempts_left: int | None) -> schemas.AttemptOut:
-    return schemas.AttemptOut(
-        **attempt.result_data(),
-        id=attempt.id,
-        number=attempt.number,
-        attempts_left=attempts_left,
-        exercise=attempt.exercise_id,
-        version=attempt.version,
-        variant=attempt.variant,
-        assignment=attempt.assignment_id,
-        created_at=attempt.created_at,
-    )
+    return schemas.AttemptOut(**_attempt_head(attempt, attempts_left), **attempt.result_data(),
+                              **_attempt_tail(attempt))
 
 
 def attempt_json(attempt: service.AttemptRecord, attempts_left: int | None) -> bytes:
     """`attempt_out` as JSON, the submit path's response: the result's JSON text, as
     stored, between the attempt's other fields. No model is built and the result (most
-    of the response) is not serialized a second time; the fields are AttemptOut's."""
+    of the response) is not serialized a second time."""
     result = attempt.result_json or pydantic_core.to_json(attempt.result_data()).decode()
     if not (result.startswith("{") and result.endswith("}") and len(result) > 2):
         raise ValueError("an attempt's result is a JSON object with the score and blanks")
-    head = pydantic_core.to_json(
-        {"id": attempt.id, "number": attempt.number, "attempts_left": attempts_left})
-    tail = pydantic_core.to_json({
-        "exercise": attempt.exercise_id, "version": attempt.version,
-        "variant": attempt.variant, "assignment": attempt.assignment_id,
-        "created_at": attempt.created_at,
-    })
+    head = pydantic_core.to_json(_attempt_head(attempt, attempts_left))
+    tail = pydantic_core.to_json(_attempt_tail(attempt))
     return b"".join((head[:-1], b",", result[1:-1].encode(), b",", tail[1:]))
 
 
