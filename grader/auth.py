@@ -19,11 +19,12 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from flask import g, request
-from sqlalchemy import Executable, Row, bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from grader.db import execute_first
 from grader.models import ApiToken, Role, User
+from grader.precompiled import Precompiled
 from grader.problems import Forbidden, Unauthorized
 
 TOKEN_PREFIX = "bpg"
@@ -51,7 +52,7 @@ def issue_token(session: Session, user: User, label: str = "") -> str:
 # whatever else is missing), its other parameters, and the key under which the row is
 # left in `session.info` for the use case (`preloaded`). The token is checked as ever,
 # on every request: only the round trip is shared.
-Preload = tuple[Executable, Mapping[str, Any], Hashable]
+Preload = tuple[Precompiled, Mapping[str, Any], Hashable]
 PRELOADED = "grader.preloaded"
 
 
@@ -63,10 +64,10 @@ def user_for_token(session: Session, token: str, preload: Preload | None = None)
     public_id, secret = match["public_id"], match["secret"]
     # The request's first statement: a pooled connection found dead is replaced.
     if preload is None:
-        row = execute_first(session, _TOKEN_OWNER, {"public_id": public_id}).first()
+        row = execute_first(session, _TOKEN_OWNER, {"public_id": public_id})
     else:
         statement, parameters, key = preload
-        row = execute_first(session, statement, {**parameters, "public_id": public_id}).first()
+        row = execute_first(session, statement, {**parameters, "public_id": public_id})
     # Hash even when the id is unknown, so a miss costs as long as a wrong secret.
     presented = hash_secret(secret)
     stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
@@ -96,12 +97,13 @@ def preloaded(session: Session, key: Hashable, user: User) -> Row[Any] | None:
     return found[1]
 
 
-# Built once: every authenticated request runs it.
-TOKEN_OWNER = _TOKEN_OWNER = (
+# Built once: every authenticated request runs it (operations extend it, `Preload`).
+TOKEN_OWNER = (
     select(User.id, User.username, User.role, ApiToken.secret_hash)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None))
 )
+_TOKEN_OWNER = Precompiled(TOKEN_OWNER)
 
 
 def bearer_token() -> str | None:

@@ -25,13 +25,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from grader.config import Settings
+from grader.precompiled import Precompiled
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -210,18 +211,18 @@ def close_session(exc: BaseException | None = None) -> None:
         session.close()
 
 
-def execute_first(session: Session, statement: Executable,
-                  parameters: Mapping[str, Any]) -> CursorResult[Any]:
-    """Run a request's first statement on the session's connection, once more on a
-    fresh one when the pooled connection had died while idle. SQLAlchemy then drops
-    that connection and every other idle one of the pool, which died with it."""
+def execute_first(session: Session, statement: Precompiled,
+                  parameters: Mapping[str, Any]) -> Any | None:
+    """The first row of a request's first statement, run once more on a fresh
+    connection when the pooled one had died while idle. That connection is dropped with
+    every other idle one of the pool, which died with it."""
     try:
-        return session.connection().execute(statement, parameters)
+        return statement.first(session.connection(), parameters)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
         session.rollback()
-        return session.connection().execute(statement, parameters)
+        return statement.first(session.connection(), parameters)
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Executable, Row, and_, bindparam, exists, func, insert, select
+from sqlalchemy import Row, and_, bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, lazyload
 
@@ -48,6 +48,7 @@ from grader.models import (
     VariantRecord,
     utcnow,
 )
+from grader.precompiled import Precompiled
 from grader.problems import (
     AssignmentClosed,
     Conflict,
@@ -572,7 +573,7 @@ _ATTEMPT_VALUES = ("user_id", "exercise_id", "exercise_version_id", "variant_id"
 
 
 @functools.cache
-def _numbered_insert(practice: bool, limited: bool, fresh_variant: bool) -> Executable:
+def _numbered_insert(practice: bool, limited: bool, fresh_variant: bool) -> Precompiled:
     """INSERT ... SELECT that numbers an attempt one past the last of its scope, and
     inserts nothing when the limit is reached (or, with a fresh variant per attempt,
     when the variant was answered). Built once per shape: this is the submit path."""
@@ -595,8 +596,8 @@ def _numbered_insert(practice: bool, limited: bool, fresh_variant: bool) -> Exec
         # Within the user's attempts at the assignment: found through the unique
         # (user, assignment, number) index, not a scan of every attempt.
         row = row.where(~exists().where(*scope, table.c.variant_id == bindparam("variant_id")))
-    return (insert(table).from_select([*_ATTEMPT_VALUES, "number"], row)
-            .returning(table.c.id, table.c.number))
+    return Precompiled(insert(table).from_select([*_ATTEMPT_VALUES, "number"], row)
+                       .returning(table.c.id, table.c.number))
 
 
 def _insert_numbered(
@@ -616,8 +617,8 @@ def _insert_numbered(
         limited=limit is not None,
         fresh_variant=assignment is not None and assignment.new_variant_each_attempt,
     )
-    # Core on the session's connection: no ORM bookkeeping for a row nobody loads.
-    inserted = session.connection().execute(statement, {**values, "max_attempts": limit}).first()
+    # On the session's connection: no ORM bookkeeping for a row nobody loads.
+    inserted = statement.first(session.connection(), {**values, "max_attempts": limit})
     return None if inserted is None else (inserted.id, inserted.number)
 
 
@@ -731,7 +732,7 @@ _PRACTICE_TARGET = (
 
 # The same, read with the token's owner in the request's first statement (`Preload`):
 # outer joins, so an unknown exercise leaves the owner's row with empty columns.
-_PRACTICE_SUBMIT = (
+_PRACTICE_SUBMIT = Precompiled(
     TOKEN_OWNER.add_columns(*_VERSION_COLUMNS, *_VARIANT_COLUMNS)
     .outerjoin(ExerciseRecord, ExerciseRecord.id == bindparam("exercise_id"))
     .outerjoin(ExerciseVersion, and_(ExerciseVersion.exercise_id == ExerciseRecord.id,
@@ -1084,7 +1085,7 @@ _SUBMIT_TARGET = (
 )
 
 # The same, read with the token's owner in the request's first statement (`Preload`).
-_ASSIGNMENT_SUBMIT = (
+_ASSIGNMENT_SUBMIT = Precompiled(
     TOKEN_OWNER.add_columns(
         Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
         Assignment.due_at, Assignment.new_variant_each_attempt,

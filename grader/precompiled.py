@@ -1,0 +1,151 @@
+"""The submit path's statements, compiled once per database and run on the request's
+DBAPI connection.
+
+Every submission runs two statements: the one that authenticates the caller and reads
+what is submitted to, and the insert that numbers and stores the attempt. Through
+`Connection.execute()` each cost about 150 us of Python here (the compiled-cache
+lookup, parameter processing, an execution context, result metadata, row objects),
+a fifth of a submission's CPU time (benchmarks/submit_load.py), and as much as the
+driver's own work.
+
+A `Precompiled` statement is still written with SQLAlchemy Core, and runs as
+SQLAlchemy would run it: the same SQL, its parameters and results through the same
+type processors, DBAPI errors wrapped in SQLAlchemy's exceptions (an IntegrityError
+is an IntegrityError; a dropped connection is invalidated and reported as such), on
+the connection the session uses, inside whatever transaction that connection is in.
+What is skipped is per-statement work that gives the same answer every time.
+
+While anything listens to the engine's statement events (tracing, the tests' fault
+injection), the statement runs through `Connection.execute()` instead, so listeners
+see every statement. tests/grader/test_precompiled.py runs each statement both ways
+and compares.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Executable
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement as one dialect runs it."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # parameter order for a positional paramstyle
+    defaults: Mapping[str, Any]  # parameters with values of their own (LIMIT 1, + 1)
+    bind_processors: tuple[tuple[str, Processor], ...]
+    row_type: Callable[..., Any]
+    result_types: tuple[Any, ...]  # each result column's type, processed per dialect
+
+    def parameters(self, given: Mapping[str, Any]) -> Any:
+        values = {**self.defaults, **given}
+        for name, process in self.bind_processors:
+            values[name] = process(values[name])
+        if self.positions is None:
+            return values
+        return tuple(values[name] for name in self.positions)
+
+
+class Precompiled:
+    """A Core statement that returns rows, run with `first()`."""
+
+    __slots__ = ("_by_dialect", "_result_processors", "statement")
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._by_dialect: dict[Any, _Compiled] = {}
+        # Made from the first result's description, per dialect (see _process_row).
+        self._result_processors: dict[Any, tuple[Processor | None, ...]] = {}
+
+    def first(self, connection: Connection, parameters: Mapping[str, Any]) -> Any | None:
+        """The first row the statement returns (attributes named as the statement's
+        columns), or None."""
+        if connection.dispatch.before_cursor_execute or connection.dispatch.after_cursor_execute:
+            return connection.execute(self.statement, parameters).first()
+        dialect = connection.dialect
+        key = _dialect_key(dialect)
+        compiled = self._by_dialect.get(key)
+        if compiled is None:
+            compiled = self._by_dialect[key] = _compile(self.statement, dialect)
+        values = compiled.parameters(parameters)
+        dbapi_connection = connection.connection.dbapi_connection
+        cursor = None
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(compiled.sql, values)
+            row = cursor.fetchone()
+            processors = self._result_processors.get(key)
+            if processors is None and row is not None:
+                processors = self._result_processors[key] = _result_processors(
+                    compiled, dialect, cursor.description)
+            cursor.close()
+        except dialect.loaded_dbapi.Error as error:
+            raise _wrapped(error, connection, dbapi_connection, cursor, compiled.sql,
+                           values) from error
+        if row is None:
+            return None
+        assert processors is not None
+        return compiled.row_type(*[value if process is None or value is None else
+                                   process(value) for process, value in zip(processors, row,
+                                                                            strict=True)])
+
+
+def _dialect_key(dialect: Dialect) -> Any:
+    # What compilation depends on; engines of one database share their compilations.
+    return type(dialect), dialect.paramstyle, dialect.server_version_info
+
+
+def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect,  # type: ignore[attr-defined]
+                                 compile_kwargs={"render_postcompile": True})
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.escaped_bind_names:
+        raise ValueError("precompiled statements use plain parameter names")
+    defaults: dict[str, Any] = {}
+    processors: dict[str, Processor] = {}
+    for bind, name in compiled.bind_names.items():
+        if not bind.required:
+            defaults[name] = bind.effective_value
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors[name] = process
+    columns = statement.exported_columns  # type: ignore[attr-defined]
+    return _Compiled(
+        sql=compiled.string,
+        positions=tuple(compiled.positiontup or ()) if compiled.positional else None,
+        defaults=defaults,
+        bind_processors=tuple(processors.items()),
+        row_type=namedtuple("Row", list(columns.keys())),  # type: ignore[misc]
+        result_types=tuple(column.type for column in columns),
+    )
+
+
+def _result_processors(compiled: _Compiled, dialect: Dialect,
+                       description: Any) -> tuple[Processor | None, ...]:
+    return tuple(column_type.dialect_impl(dialect).result_processor(dialect, described[1])
+                 for column_type, described in zip(compiled.result_types, description,
+                                                   strict=True))
+
+
+def _wrapped(error: Exception, connection: Connection, dbapi_connection: Any, cursor: Any,
+             sql: str, parameters: Any) -> BaseException:
+    """`error` as SQLAlchemy reports it, the connection invalidated when it broke."""
+    dialect = connection.dialect
+    disconnected = dialect.is_disconnect(error, dbapi_connection, cursor)
+    if disconnected:
+        # As SQLAlchemy does on a disconnect: the pool's other idle connections died
+        # with this one, so the pool replaces them too.
+        connection.engine.pool._invalidate(connection.connection, error)
+        connection.invalidate(error)
+    return DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
+                               connection_invalidated=disconnected, dialect=dialect)
