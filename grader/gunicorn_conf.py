@@ -1,7 +1,9 @@
 """gunicorn settings for `grader serve` (also usable as
 `gunicorn -c python:grader.gunicorn_conf 'grader.app:create_app()'`).
 
-Worker model: gthread, several processes with a few threads each.
+Worker model: gthread, several processes with a few threads each, through
+`grader.gunicorn_worker.BalancedThreadWorker` (gthread that takes a new connection only
+while one of its threads is free, so keep-alive clients spread over the workers).
 - A submission spends part of its time in Python (parsing, scoring: the GIL) and part
   waiting on the database (one statement reads the token and what is submitted to,
   one inserts the numbered attempt). Processes
@@ -18,7 +20,17 @@ Worker model: gthread, several processes with a few threads each.
   Within the noise of each other: the machine's two cores are the limit (workers,
   PostgreSQL and the load generator share them). gthread keeps the clients' connections
   alive, which sync workers cannot, and one process per core with a few threads covers
-  the database waits without more processes than cores.
+  the database waits without more processes than cores. On a slower machine of the
+  same kind (about 600 submissions/s), sync workers fell further behind (3 workers:
+  p99 153 ms, 4: 212 ms, against gthread's 100-120 ms): a request waits in the
+  listen queue while every sync worker is busy.
+- Plain gthread accepts every connection whatever its threads are doing: with 32
+  clients connecting at once, the two workers held 13 and 28, then 14 and 27 sockets
+  (their database connections included), and the larger share's clients waited about
+  three times as long. Balanced: 22 and 19, then 21 and 20; submit p99 102-105 ms
+  against gthread's 120-121 ms in alternating runs on the slower machine. Full runs of
+  submit_load.py with the submit path as it is now: balanced 55-57% of the ceiling,
+  p99 64-67 ms (four runs); gthread 51%, p99 91 ms (between them).
 - Not gevent/eventlet: psycopg and the scoring code are not cooperative, and would
   need monkey-patching; the gain over threads is small at these concurrencies.
 
@@ -43,7 +55,7 @@ def options(settings: Settings) -> dict[str, Any]:
     """gunicorn's settings for the service."""
     return {
         "bind": settings.bind,
-        "worker_class": "gthread",
+        "worker_class": "grader.gunicorn_worker.BalancedThreadWorker",
         "workers": settings.workers,
         "threads": settings.threads,
         # A request that takes longer is stuck: grading is milliseconds, the database
