@@ -18,8 +18,9 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
-# A worker whose threads stay busy still takes a connection this often: were it to wait
-# for a free thread, a client could wait as long as the keep-alive clients keep it busy.
+# A worker whose threads stay busy listens again when a request finishes this long after
+# it stopped: were it to wait for a free thread, a new client could wait as long as the
+# keep-alive clients keep every thread busy.
 BUSY_ACCEPT_INTERVAL_S = 0.01
 
 
@@ -60,5 +61,10 @@ class BalancedThreadWorker(ThreadWorker):
 
     def _listen_again(self) -> None:
         for listener, accept in list(self._paused.items()):
-            self.poller.register(listener, selectors.EVENT_READ, accept)
             del self._paused[listener]
+            try:
+                self.poller.register(listener, selectors.EVENT_READ, accept)
+            except (ValueError, OSError, AttributeError, KeyError):
+                # The worker is exiting (its parent died): the poller and the listening
+                # sockets are closed under the requests still finishing.
+                return

@@ -179,3 +179,53 @@ def test_connections_that_died_while_idle_are_replaced(is_postgres, database_url
         assert client.get("/readyz").status_code == 200
         submitted = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
         assert submitted.status_code == 201
+
+
+@contextlib.contextmanager
+def pooled_connections_die(app, times: int | None):
+    """The next `times` connections the app's engines hand out (every one, with None)
+    are closed underneath, as if the server had dropped them while idle. Not a
+    statement event: nothing watches the statements, so the submit path runs
+    precompiled."""
+    left = [times]
+
+    def close(connection):
+        if left[0] is None or left[0] > 0:
+            connection.connection.dbapi_connection.close()
+            if left[0] is not None:
+                left[0] -= 1
+
+    engines = db.engines(app)
+    for engine in engines:
+        event.listen(engine, "engine_connect", close)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            event.remove(engine, "engine_connect", close)
+
+
+def test_a_dead_pooled_connection_under_the_submit_path_is_replaced(app, student,
+                                                                     load_bundled):
+    load_bundled("branching")
+    assert student.get("/api/v1/exercises/branching").status_code == 200
+    with pooled_connections_die(app, times=1):
+        submitted = student.post("/api/v1/exercises/branching/attempts",
+                                 json={"forward": {}})
+    assert submitted.status_code == 201
+    listed = student.get("/api/v1/exercises/branching/attempts")
+    assert [a["id"] for a in listed.json] == [submitted.json["id"]]
+
+
+def test_the_submit_path_answers_503_while_no_connection_works(app, student, load_bundled):
+    load_bundled("branching")
+    with pooled_connections_die(app, times=None):
+        down = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
+        assert down.status_code == 503
+        assert int(down.headers["Retry-After"]) > 0
+        assert "Traceback" not in down.text
+    up = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
+    assert up.status_code == 201
+    with app.app_context():
+        stored = db.get_session().execute(select(func.count(Attempt.id))).scalar_one()
+    assert stored == 1

@@ -183,3 +183,90 @@ def test_a_connection_that_died_is_invalidated_and_said_so(app, scene, is_postgr
         session.rollback()
         row = auth._TOKEN_OWNER.first(session.connection(), {"public_id": scene["public_id"]})
     assert row.username == "ann"
+
+
+# ---------------------------------------------------------------- as execute() would
+
+
+def scratch_table():
+    from sqlalchemy import JSON, Column, Integer, MetaData, String, Table
+
+    metadata = MetaData()
+    return Table("scratch", metadata, Column("id", Integer, primary_key=True),
+                 Column("doc", JSON), Column("tag", String(20), default="from python"))
+
+
+def insert_doc(table):
+    from sqlalchemy import insert
+
+    return Precompiled(insert(table).values(doc=bindparam("doc"), tag=bindparam("tag"))
+                       .returning(table.c.id))
+
+
+def test_a_connection_outside_a_transaction_begins_one_as_execute_would(tmp_path):
+    """Its caller's commit() then commits; without one the write is rolled back."""
+    from sqlalchemy import create_engine, func
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'scratch.sqlite3'}")
+    table = scratch_table()
+    table.metadata.create_all(engine)
+    statement = insert_doc(table)
+    with engine.connect() as connection:
+        statement.first(connection, {"doc": {"kept": True}, "tag": "a"})
+        connection.commit()
+        statement.first(connection, {"doc": {"kept": False}, "tag": "b"})
+    with engine.connect() as connection:
+        stored = connection.execute(select(table.c.doc)).scalars().all()
+        assert connection.execute(select(func.count()).select_from(table)).scalar() == 1
+    assert stored == [{"kept": True}]
+    engine.dispose()
+
+
+def test_each_engine_processes_values_with_its_own_settings(tmp_path):
+    from sqlalchemy import create_engine
+
+    table = scratch_table()
+    statement = insert_doc(table)
+    texts = []
+    for n, serializer in enumerate((lambda value: '{"one": 1}', lambda value: '{"two": 2}')):
+        engine = create_engine(f"sqlite:///{tmp_path / f'{n}.sqlite3'}",
+                               json_serializer=serializer)
+        table.metadata.create_all(engine)
+        with engine.begin() as connection:
+            statement.first(connection, {"doc": {"ignored": 0}, "tag": "t"})
+        with engine.connect() as connection:
+            texts.append(connection.execute(text("SELECT doc FROM scratch")).scalar())
+        engine.dispose()
+    assert texts == ['{"one": 1}', '{"two": 2}']
+
+
+def test_defaults_computed_in_python_are_refused_not_dropped(tmp_path):
+    from sqlalchemy import create_engine, insert
+
+    table = scratch_table()
+    engine = create_engine(f"sqlite:///{tmp_path / 'scratch.sqlite3'}")
+    table.metadata.create_all(engine)
+    statement = Precompiled(insert(table).values(doc=bindparam("doc")).returning(table.c.id))
+    with engine.connect() as connection, pytest.raises(ValueError, match="every value"):
+        statement.first(connection, {"doc": {}})
+    engine.dispose()
+
+
+def test_a_missing_parameter_is_a_statement_error(app, scene):
+    from sqlalchemy.exc import StatementError
+
+    with app.app_context(), pytest.raises(StatementError, match="public_id"):
+        auth._TOKEN_OWNER.first(db.get_session().connection(), {})
+
+
+def test_echo_logging_sees_every_statement(app, scene, caplog):
+    with app.app_context():
+        engine = db.get_session().get_bind()
+        engine.echo = True
+        try:
+            with caplog.at_level("INFO", logger="sqlalchemy.engine"):
+                auth._TOKEN_OWNER.first(db.get_session().connection(),
+                                        {"public_id": scene["public_id"]})
+        finally:
+            engine.echo = False
+    assert any("api_tokens" in record.getMessage() for record in caplog.records)
