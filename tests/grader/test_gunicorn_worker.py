@@ -25,6 +25,8 @@ import os, time
 
 def app(environ, start_response):
     if environ["PATH_INFO"] == "/slow":
+        with open(os.environ["SLOW_STARTED"], "a") as started:
+            started.write("x")
         time.sleep(float(environ.get("QUERY_STRING") or 2))
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
@@ -46,7 +48,8 @@ def serving(tmp_path: Path, workers: int, threads: int) -> Iterator[int]:
          "grader.gunicorn_worker.BalancedThreadWorker", "--workers", str(workers),
          "--threads", str(threads), "--keep-alive", "5", "--bind", f"127.0.0.1:{port}",
          "--chdir", str(tmp_path), "--log-level", "warning", "tiny_app:app"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT),
+                       "SLOW_STARTED": str(tmp_path / "slow_started")})
     try:
         pids = set()
         deadline = time.monotonic() + 30
@@ -88,7 +91,12 @@ def test_a_worker_with_every_thread_busy_leaves_new_connections_to_a_free_one(tm
         slow: list[int] = []
         holder = threading.Thread(target=lambda: slow.append(get(port, "/slow?3")[0]))
         holder.start()
-        time.sleep(0.5)  # the slow request is on its worker's only thread
+        started = tmp_path / "slow_started"
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started.exists(), "the slow request never started"
+        # Its worker stopped listening before handing it to the thread.
         quick = [get(port, "/pid") for _ in range(12)]
         holder.join()
     busy = slow[0]
