@@ -270,3 +270,17 @@ def test_echo_logging_sees_every_statement(app, scene, caplog):
         finally:
             engine.echo = False
     assert any("api_tokens" in record.getMessage() for record in caplog.records)
+
+
+def test_an_autocommit_insert_is_committed_when_it_returns(app, scene):
+    """Visible to another connection while its own is still open: the statement is
+    finished (SQLite commits an autocommit statement only then), not left pending on
+    the cursor kept for the next one."""
+    statement = service._numbered_insert(practice=True, limited=False, fresh_variant=False)
+    main, autocommit = db.engines(app)
+    with autocommit.connect() as connection:
+        first = statement.first(connection, attempt_values(scene))
+        second = statement.first(connection, attempt_values(scene))
+        with main.connect() as other:
+            seen = other.execute(select(Attempt.number).order_by(Attempt.number)).scalars()
+            assert list(seen) == [first.number, second.number] == [1, 2]
