@@ -129,18 +129,15 @@ def _cursor(pooled: Any, dbapi_connection: Any) -> Any:
     return cursor
 
 
-_OBSERVING_EVENTS = ("before_execute", "after_execute", "before_cursor_execute",
-                     "after_cursor_execute")
-
-
 def _observed(connection: Connection) -> bool:
     """Whether anything watches this connection's statements (event listeners, echo
     logging) or rewrites them (schema translation): then SQLAlchemy runs them."""
     dispatch = connection.dispatch
-    return (any(getattr(dispatch, name) for name in _OBSERVING_EVENTS)
-            or bool(connection.dialect.dispatch.handle_error)
-            or bool(connection.engine.echo)
-            or "schema_translate_map" in connection.get_execution_options())
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute
+                or dispatch.before_execute or dispatch.after_execute
+                or connection.dialect.dispatch.handle_error
+                or connection.engine.echo
+                or "schema_translate_map" in connection.get_execution_options())
 
 
 def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
