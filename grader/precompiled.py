@@ -12,8 +12,9 @@ A `Precompiled` statement is still written with SQLAlchemy Core, and runs as
 SQLAlchemy would run it: the same SQL, its parameters and results through the same
 type processors, DBAPI errors wrapped in SQLAlchemy's exceptions (an IntegrityError
 is an IntegrityError; a dropped connection is invalidated and reported as such), on
-the connection the session uses, inside whatever transaction that connection is in.
-What is skipped is per-statement work that gives the same answer every time.
+the connection the session uses, inside the transaction that connection is in (one is
+begun where none is, as execute() would). What is skipped is per-statement work that
+gives the same answer every time.
 
 While anything watches the connection's statements (event listeners such as tracing
 or the tests' fault injection, echo logging) or rewrites them (a schema translate map),
@@ -120,9 +121,8 @@ _CURSOR = "grader.precompiled.cursor"
 
 def _cursor(pooled: Any, dbapi_connection: Any) -> Any:
     """The cursor precompiled statements use on this DBAPI connection. Kept with the
-    pooled connection, whose `info` is emptied when it reconnects: a new cursor per
-    statement made psycopg set up its adapters anew each time (a sixth of the
-    statement's Python time)."""
+    pooled connection, whose `info` is emptied when it reconnects: a new psycopg cursor
+    per statement cost 70,000 of a submission's 2.5 million instructions."""
     cursor = pooled.info.get(_CURSOR)
     if cursor is None or cursor.connection is not dbapi_connection:
         cursor = pooled.info[_CURSOR] = dbapi_connection.cursor()
