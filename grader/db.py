@@ -68,8 +68,6 @@ def make_engine(url: str, settings: Settings, **options: Any) -> Engine:
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = settings.db_connect_timeout
-    if parsed.get_driver_name() == "psycopg":
-        connect_args["cursor_factory"] = _described_once_cursor()
     arguments: dict[str, Any] = {
         # No pre-ping: a connection that died while idle is replaced when a request's
         # first statement finds it dead (`execute_first`).
@@ -81,43 +79,6 @@ def make_engine(url: str, settings: Settings, **options: Any) -> Engine:
         "json_serializer": _compact_json,
     }
     return create_engine(url, **{**arguments, **options})
-
-
-@functools.cache
-def _described_once_cursor() -> type:
-    """A psycopg cursor that reuses the description of a result shape it has seen.
-
-    psycopg describes every result anew, an object per column, and SQLAlchemy reads the
-    description of every result: for the submit path's first statement (13 to 19
-    columns) that was a tenth of a request's Python time. A connection runs the same
-    few statements over and over, so it keeps the descriptions it made, keyed by
-    everything a column's description is made from (name, type, modifier, size) besides
-    the connection's encoding and registered types, which the service never changes
-    after connecting.
-    """
-    import psycopg
-
-    class DescribedOnceCursor(psycopg.Cursor[Any]):
-        @property
-        def description(self) -> Any:
-            result = self.pgresult
-            if result is None or not result.nfields:
-                return super().description
-            shape = tuple((result.fname(i), result.ftype(i), result.fmod(i), result.fsize(i))
-                          for i in range(result.nfields))
-            connection = self.connection
-            known = connection.__dict__.setdefault("_grader_descriptions", {})
-            columns = known.get(shape)
-            if columns is None:
-                if len(known) >= MAX_DESCRIPTIONS_PER_CONNECTION:
-                    known.clear()
-                columns = known[shape] = super().description
-            return list(columns)  # a list of its own, as psycopg gives
-
-    return DescribedOnceCursor
-
-
-MAX_DESCRIPTIONS_PER_CONNECTION = 256
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:

@@ -49,15 +49,15 @@ class BalancedThreadWorker(ThreadWorker):
 
     # Both under self._lock, which guards the poller in gthread.
     def _stop_listening(self) -> None:
+        if self._paused:  # already stopped: the pause counts from when it began
+            return
         for listener in self.sockets:
-            if listener in self._paused:
-                continue
             try:
                 key = self.poller.unregister(listener)
             except (KeyError, ValueError):  # not registered yet (run() not started)
                 continue
             self._paused[listener] = key.data
-            self._paused_at = time.monotonic()
+        self._paused_at = time.monotonic()
 
     def _listen_again(self) -> None:
         for listener, accept in list(self._paused.items()):

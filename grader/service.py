@@ -1070,10 +1070,15 @@ def _submit_target(
     return assignment, _variant_row(row)
 
 
+# An assignment's columns and the caller's role in its course, for `_submit_target`.
+_ASSIGNMENT_COLUMNS = (
+    Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
+    Assignment.due_at, Assignment.new_variant_each_attempt,
+    Enrollment.role.label("course_role"),
+)
+
 _SUBMIT_TARGET = (
-    select(Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
-           Assignment.due_at, Assignment.new_variant_each_attempt,
-           Enrollment.role.label("course_role"), *_VERSION_COLUMNS, *_VARIANT_COLUMNS)
+    select(*_ASSIGNMENT_COLUMNS, *_VERSION_COLUMNS, *_VARIANT_COLUMNS)
     .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
     .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
                                 Enrollment.user_id == bindparam("user_id")))
@@ -1086,10 +1091,7 @@ _SUBMIT_TARGET = (
 
 # The same, read with the token's owner in the request's first statement (`Preload`).
 _ASSIGNMENT_SUBMIT = Precompiled(
-    TOKEN_OWNER.add_columns(
-        Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
-        Assignment.due_at, Assignment.new_variant_each_attempt,
-        Enrollment.role.label("course_role"), *_VERSION_COLUMNS, *_VARIANT_COLUMNS)
+    TOKEN_OWNER.add_columns(*_ASSIGNMENT_COLUMNS, *_VERSION_COLUMNS, *_VARIANT_COLUMNS)
     .outerjoin(Assignment, Assignment.id == bindparam("assignment_id"))
     .outerjoin(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
     .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
