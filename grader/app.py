@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import NullSession, SessionInterface
 
-from grader import api, db, problems
+from grader import api, auth, problems, sessions
 from grader.config import load_settings
 
 
@@ -49,7 +49,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["grader.settings"] = settings
     app.session_interface = NoCookieSessions()
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    db.init_app(app, settings.database_url_for(instance_path), settings)
+    sessions.init_app(app, settings.database_url_for(instance_path), settings)
+    auth.init_app(app, settings.token_cache_seconds)
     problems.init_app(app)
     api.init_app(app)
     return app

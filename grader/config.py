@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     db_connect_timeout: Annotated[int, Field(ge=1, le=60)] = Field(
         default=5, description="Seconds to wait for a database connection."
     )
+    token_cache_seconds: Annotated[float, Field(ge=0, le=10)] = Field(
+        default=5, description="How long a worker keeps the owner of a token it has seen: "
+        "a revoked token or a changed role takes effect within this time (0: every request "
+        "asks the database)."
+    )
     retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
         default=5, description="Retry-After sent with 503 when the database is unreachable."
     )

@@ -1,21 +1,13 @@
-"""The database engines of an app, and one session per request.
+"""The service's database engines, the JSON it stores, and its migrations: nothing here
+knows of Flask (the session of each request is `grader.sessions`).
 
-`init_app(app)` builds the engines from the app's settings and registers the teardown
-that closes the request's session. Handlers and use cases get the session with
-`get_session()`; nothing keeps a session between requests. Operations declared
-`autocommit` (the submit path) open theirs on an engine of their own first
-(`open_autocommit_session`).
-
-A pooled connection that died while idle (a database restart, a failover) is found
-when a request's first statement fails on it, and that statement is run once more on a
-fresh connection (`execute_first`): the request never sees it. That is what
-`pool_pre_ping` does too, but without a round trip on every checkout.
+A pooled connection that died while idle (a database restart, a failover) is found by
+SQLAlchemy's pre-ping when it is checked out, and replaced before the request uses it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +16,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from grader.config import Settings
-from grader.precompiled import Precompiled
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -61,6 +50,7 @@ def make_engine(url: str, settings: Settings, **options: Any) -> Engine:
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             json_serializer=_compact_json,
+            pool_pre_ping=True,
             **options,
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
@@ -69,9 +59,8 @@ def make_engine(url: str, settings: Settings, **options: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = settings.db_connect_timeout
     arguments: dict[str, Any] = {
-        # No pre-ping: a connection that died while idle is replaced when a request's
-        # first statement finds it dead (`execute_first`).
-        "pool_pre_ping": False,
+        # A connection that died while idle is replaced at checkout, not failed on.
+        "pool_pre_ping": True,
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_connect_timeout,
@@ -97,18 +86,7 @@ def _is_memory_database(dbapi_connection: Any) -> bool:
     return any(row[1] == "main" and not row[2] for row in rows)
 
 
-def init_app(app: Flask, url: str, settings: Settings) -> None:
-    engine = make_engine(url, settings)
-    app.extensions["grader.engine"] = engine
-    app.extensions["grader.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
-    autocommit = _autocommit_engine(engine, url, settings)
-    app.extensions["grader.autocommit_engine"] = autocommit
-    app.extensions["grader.autocommit_sessionmaker"] = sessionmaker(
-        autocommit, expire_on_commit=False)
-    app.teardown_appcontext(close_session)
-
-
-def _autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
+def autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
     """The submit path's engine: each statement its own transaction, with no BEGIN and
     COMMIT round trips. A pool of its own, whose connections are put in autocommit
     once, when opened; switching a shared pool's connection on every checkout, and
@@ -121,69 +99,6 @@ def _autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
     # threads here, and keeps no more.
     return make_engine(url, settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                        pool_size=settings.threads, max_overflow=0)
-
-
-def get_engine(app: Flask | None = None) -> Engine:
-    return (app or current_app).extensions["grader.engine"]
-
-
-def engines(app: Flask | None = None) -> tuple[Engine, ...]:
-    """Every engine of an app: the transactional one first, then the submit path's."""
-    extensions = (app or current_app).extensions
-    return extensions["grader.engine"], extensions["grader.autocommit_engine"]
-
-
-def dispose(app: Flask) -> None:
-    """Close every pooled connection of an app."""
-    for engine in engines(app):
-        engine.dispose()
-
-
-def get_session() -> Session:
-    """The session of the current request, opened on first use."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["grader.sessionmaker"]()
-    return g.db_session
-
-
-AUTOCOMMIT = "grader.autocommit"  # session.info key of sessions opened in autocommit
-
-
-def open_autocommit_session() -> Session:
-    """Open the current request's session in autocommit: its statements are each their
-    own transaction. Only for a request whose writes are single self-checking
-    statements; call it before `get_session()`."""
-    if "db_session" in g:
-        raise RuntimeError("the request's session is already open")
-    g.db_session = current_app.extensions["grader.autocommit_sessionmaker"](
-        info={AUTOCOMMIT: True})
-    return g.db_session
-
-
-def commits_as_it_goes(session: Session) -> bool:
-    """Whether each of the session's statements is committed as it runs (autocommit):
-    then there is nothing left to commit, and committing would only cost time."""
-    return bool(session.info.get(AUTOCOMMIT))
-
-
-def close_session(exc: BaseException | None = None) -> None:
-    session: Session | None = g.pop("db_session", None)
-    if session is not None:
-        session.close()
-
-
-def execute_first(session: Session, statement: Precompiled,
-                  parameters: Mapping[str, Any]) -> Any | None:
-    """The first row of a request's first statement, run once more on a fresh
-    connection when the pooled one had died while idle. That connection is dropped with
-    every other idle one of the pool, which died with it."""
-    try:
-        return statement.first(session.connection(), parameters)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        session.rollback()
-        return statement.first(session.connection(), parameters)
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -1,7 +1,8 @@
 """Errors as RFC 9457 problem details (`application/problem+json`).
 
 Every error response of the service goes through here: HTTP errors raised by Flask,
-the problems raised by use cases (one class per problem type, with its status), body
+the errors raised by use cases (`grader.services.errors`, given their status here by
+class), the web layer's own problems (a body that is not JSON, a missing token), body
 and query validation, the database being unreachable (503 with Retry-After), and any
 unexpected exception (500 without a traceback).
 
@@ -26,6 +27,15 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from grader.db import is_connection_error
+from grader.services.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+    json_pointer,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:backprop-grader:problem:"
@@ -33,11 +43,18 @@ MAX_FIELD_ERRORS = 100
 
 logger = logging.getLogger(__name__)
 
-FieldError = dict[str, Any]
+# The status of each kind of use-case error (the kinds are disjoint; a subclass, such
+# as NoAttemptsLeft, answers as its kind).
+SERVICE_ERROR_STATUS: Mapping[type[ServiceError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    ValidationFailed: 422,
+}
 
 
 class ProblemError(Exception):
-    """A problem a use case or handler reports; subclasses fix the status and type."""
+    """A problem the web layer reports; subclasses fix the status and type."""
 
     status: ClassVar[int] = 400
     slug: ClassVar[str | None] = None  # None: "about:blank", the plain HTTP status
@@ -93,18 +110,6 @@ class Unauthorized(ProblemError):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="grader"'})
 
 
-class Forbidden(ProblemError):
-    status = 403
-
-
-class NotFound(ProblemError):
-    status = 404
-
-
-class Conflict(ProblemError):
-    status = 409
-
-
 class PayloadTooLarge(ProblemError):
     status = 413
     slug = "body-too-large"
@@ -112,35 +117,6 @@ class PayloadTooLarge(ProblemError):
 
 class UnsupportedMediaType(ProblemError):
     status = 415
-
-
-class ValidationFailed(ProblemError):
-    status = 422
-    slug = "validation-error"
-
-
-class InvalidExercise(ValidationFailed):
-    slug = "invalid-exercise"
-
-
-class AssignmentClosed(Forbidden):
-    slug = "assignment-closed"
-
-
-class NotEnrolled(Forbidden):
-    slug = "not-enrolled"
-
-
-class NoAttemptsLeft(Conflict):
-    slug = "no-attempts-left"
-
-
-class VariantAlreadyAnswered(Conflict):
-    slug = "variant-answered"
-
-
-class IdempotencyKeyReused(ValidationFailed):
-    slug = "idempotency-key-reused"
 
 
 class DatabaseUnavailable(ProblemError):
@@ -177,11 +153,6 @@ def problem_response(
     return response
 
 
-def json_pointer(location: Iterable[str | int]) -> str:
-    """RFC 6901: "/forward/x", with "~" and "/" in keys escaped."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in location)
-
-
 def validation_errors(exc: ValidationError, *, where: str = "body") -> list[FieldError]:
     """pydantic's errors as field errors: a pointer into the body or a parameter name."""
     errors: list[FieldError] = []
@@ -192,6 +163,20 @@ def validation_errors(exc: ValidationError, *, where: str = "body") -> list[Fiel
         else:
             errors.append({where: ".".join(map(str, location)), "detail": error["msg"]})
     return errors
+
+
+def service_error_status(exc: ServiceError) -> int:
+    for kind, status in SERVICE_ERROR_STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def _service_error(exc: ServiceError) -> Response:
+    status = service_error_status(exc)
+    type_ = TYPE_PREFIX + exc.code if exc.code else "about:blank"
+    return problem_response(status, exc.detail, type_=type_, errors=exc.errors,
+                            headers=exc.headers, **exc.extensions)
 
 
 def _http_exception(exc: HTTPException) -> Response:
@@ -221,6 +206,7 @@ def _unexpected(exc: Exception) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(ProblemError, lambda exc: exc.response())
+    app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(PoolTimeoutError, _database_error)

@@ -22,11 +22,12 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader import db, service
+from grader import db
 from grader.api.schemas import Label, Username
 from grader.config import ConfigError, Settings, environment_variable, load_settings
 from grader.models import Role
-from grader.problems import ProblemError
+from grader.services import accounts, exercises
+from grader.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,8 @@ def user_add(username: str, role: str) -> None:
                                  param_hint="USERNAME") from None
     with _session(_settings()) as session:
         try:
-            service.create_user(session, username, Role(role))
-        except ProblemError as exc:
+            accounts.create_user(session, username, Role(role))
+        except ServiceError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"added {role} {username}", err=True)
 
@@ -122,8 +123,8 @@ def token_create(username: str, label: str) -> None:
                                  param_hint="--label") from None
     with _session(_settings()) as session:
         try:
-            new_token = service.create_token(session, username, label)
-        except ProblemError as exc:
+            new_token = accounts.create_token(session, username, label)
+        except ServiceError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(new_token)
 
@@ -152,7 +153,7 @@ def _load_exercises(settings: Settings) -> None:
         click.echo("no exercises folder to load", err=True)
         return
     with _session(settings) as session:
-        report = service.load_exercise_folder(session, folder, settings.max_exercise_bytes)
+        report = exercises.load_exercise_folder(session, folder, settings.max_exercise_bytes)
     click.echo(f"exercises from {folder}: {len(report.added)} new, "
                f"{len(report.unchanged)} unchanged, {len(report.invalid)} invalid", err=True)
     for path in report.invalid:

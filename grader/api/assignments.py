@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from grader import service
 from grader.api import present, schemas
 from grader.api.exercises import attempt_reply
 from grader.api.operations import operation
-from grader.db import get_session
-from grader.models import User
+from grader.services import assignments
+from grader.services.accounts import Caller
+from grader.services.attempts import attempts_left
+from grader.services.courses import assignment_access
+from grader.sessions import get_session
 from grader.submission import SubmissionBody
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
@@ -22,8 +24,8 @@ ASSIGNMENT = "<int(max=2147483647):assignment_id>"
 @bp.get(f"/{ASSIGNMENT}")
 @operation("The caller's variant of an assignment, with attempts used and left",
            response=schemas.AssignmentVariantOut, problems=(403, 404))
-def get_assignment(actor: User, assignment_id: int) -> schemas.AssignmentVariantOut:
-    view = service.assignment_variant(get_session(), actor, assignment_id)
+def get_assignment(actor: Caller, assignment_id: int) -> schemas.AssignmentVariantOut:
+    view = assignments.assignment_variant(get_session(), actor, assignment_id)
     return schemas.AssignmentVariantOut(
         **present.variant_fields(view.assignment.exercise_version, view.variant),  # type: ignore[arg-type]
         assignment=present.assignment_out(view.assignment),
@@ -37,9 +39,9 @@ def get_assignment(actor: User, assignment_id: int) -> schemas.AssignmentVariant
            "a malformed submission is 422 and uses no attempt",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 409, 413, 415, 422),
-           autocommit=True, preload=service.assignment_submit_preload)
-def submit(actor: User, assignment_id: int, body: Any, idempotency_key: str | None) -> Response:
-    outcome = service.submit_assignment(get_session(), actor, assignment_id, body,
+           autocommit=True)
+def submit(actor: Caller, assignment_id: int, body: Any, idempotency_key: str | None) -> Response:
+    outcome = assignments.submit_assignment(get_session(), actor, assignment_id, body,
                                         idempotency_key)
     return attempt_reply(outcome)
 
@@ -47,10 +49,10 @@ def submit(actor: User, assignment_id: int, body: Any, idempotency_key: str | No
 @bp.get(f"/{ASSIGNMENT}/attempts")
 @operation("The caller's attempts at an assignment (course instructors: ?user=)",
            response=list[schemas.AttemptOut], query=schemas.AttemptsQuery, problems=(403, 404))
-def list_attempts(actor: User, assignment_id: int,
+def list_attempts(actor: Caller, assignment_id: int,
                   query: schemas.AttemptsQuery) -> list[schemas.AttemptOut]:
     session = get_session()
-    attempts = service.assignment_attempts(session, actor, assignment_id, query.user)
-    assignment, _ = service.assignment_access(session, actor, assignment_id)
-    return [present.attempt_out(a, service.attempts_left(assignment.max_attempts, a.number))
+    attempts = assignments.assignment_attempts(session, actor, assignment_id, query.user)
+    assignment, _ = assignment_access(session, actor, assignment_id)
+    return [present.attempt_out(a, attempts_left(assignment.max_attempts, a.number))
             for a in attempts]

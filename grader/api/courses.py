@@ -7,11 +7,13 @@ import io
 
 from flask import Blueprint, Response, request
 
-from grader import service
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
-from grader.db import get_session
-from grader.models import Role, User
+from grader.models import Role
+from grader.services import courses
+from grader.services import gradebook as grades
+from grader.services.accounts import Caller
+from grader.sessions import get_session
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
@@ -24,8 +26,8 @@ CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 @operation("Create a course; the caller becomes its instructor", response=schemas.CourseOut,
            status=201, body=schemas.CourseCreate, roles=(Role.INSTRUCTOR,),
            problems=(400, 403, 413, 415, 422))
-def create_course(actor: User, body: schemas.CourseCreate) -> Reply:
-    course = service.create_course(get_session(), actor, body.title)
+def create_course(actor: Caller, body: schemas.CourseCreate) -> Reply:
+    course = courses.create_course(get_session(), actor, body.title)
     out = schemas.CourseOut(id=course.id, title=course.title, role="instructor",
                             created_at=course.created_at)
     return Reply(out, 201, {"Location": f"/api/v1/courses/{course.id}"})
@@ -33,17 +35,17 @@ def create_course(actor: User, body: schemas.CourseCreate) -> Reply:
 
 @bp.get("")
 @operation("Courses the caller is enrolled in (admins: all)", response=list[schemas.CourseOut])
-def list_courses(actor: User) -> list[schemas.CourseOut]:
+def list_courses(actor: Caller) -> list[schemas.CourseOut]:
     return [
         schemas.CourseOut(id=c.id, title=c.title, role=role, created_at=c.created_at)
-        for c, role in service.visible_courses(get_session(), actor)
+        for c, role in courses.visible_courses(get_session(), actor)
     ]
 
 
 @bp.get(f"/{COURSE}")
 @operation("One course", response=schemas.CourseOut, problems=(403, 404))
-def get_course(actor: User, course_id: int) -> schemas.CourseOut:
-    course, enrollment = service.course_access(get_session(), actor, course_id)
+def get_course(actor: Caller, course_id: int) -> schemas.CourseOut:
+    course, enrollment = courses.course_access(get_session(), actor, course_id)
     return schemas.CourseOut(id=course.id, title=course.title,
                              role=enrollment.role if enrollment else None,
                              created_at=course.created_at)
@@ -53,8 +55,8 @@ def get_course(actor: User, course_id: int) -> schemas.CourseOut:
 @operation("Enroll a user (course instructors)", response=schemas.EnrollmentOut, status=201,
            body=schemas.EnrollmentCreate, roles=(Role.INSTRUCTOR,),
            problems=(400, 403, 404, 409, 413, 415, 422))
-def enroll(actor: User, course_id: int, body: schemas.EnrollmentCreate) -> schemas.EnrollmentOut:
-    enrollment = service.enroll(get_session(), actor, course_id, body.user, body.role)
+def enroll(actor: Caller, course_id: int, body: schemas.EnrollmentCreate) -> schemas.EnrollmentOut:
+    enrollment = courses.enroll(get_session(), actor, course_id, body.user, body.role)
     return schemas.EnrollmentOut(user=body.user, role=enrollment.role,
                                  created_at=enrollment.created_at)
 
@@ -62,10 +64,10 @@ def enroll(actor: User, course_id: int, body: schemas.EnrollmentCreate) -> schem
 @bp.get(f"/{COURSE}/enrollments")
 @operation("The course's enrollments (course instructors)",
            response=list[schemas.EnrollmentOut], roles=(Role.INSTRUCTOR,), problems=(403, 404))
-def list_enrollments(actor: User, course_id: int) -> list[schemas.EnrollmentOut]:
+def list_enrollments(actor: Caller, course_id: int) -> list[schemas.EnrollmentOut]:
     return [
         schemas.EnrollmentOut(user=e.user.username, role=e.role, created_at=e.created_at)
-        for e in service.course_enrollments(get_session(), actor, course_id)
+        for e in courses.course_enrollments(get_session(), actor, course_id)
     ]
 
 
@@ -73,8 +75,8 @@ def list_enrollments(actor: User, course_id: int) -> list[schemas.EnrollmentOut]
 @operation("Set an exercise as an assignment (course instructors)",
            response=schemas.AssignmentOut, status=201, body=schemas.AssignmentCreate,
            roles=(Role.INSTRUCTOR,), problems=(400, 403, 404, 413, 415, 422))
-def create_assignment(actor: User, course_id: int, body: schemas.AssignmentCreate) -> Reply:
-    assignment = service.create_assignment(
+def create_assignment(actor: Caller, course_id: int, body: schemas.AssignmentCreate) -> Reply:
+    assignment = courses.create_assignment(
         get_session(), actor, course_id, body.exercise, body.max_attempts, body.opens_at,
         body.due_at, body.new_variant_each_attempt,
     )
@@ -85,17 +87,17 @@ def create_assignment(actor: User, course_id: int, body: schemas.AssignmentCreat
 @bp.get(f"/{COURSE}/assignments")
 @operation("The course's assignments (enrolled users)", response=list[schemas.AssignmentOut],
            problems=(403, 404))
-def list_assignments(actor: User, course_id: int) -> list[schemas.AssignmentOut]:
+def list_assignments(actor: Caller, course_id: int) -> list[schemas.AssignmentOut]:
     return [present.assignment_out(a)
-            for a in service.course_assignments(get_session(), actor, course_id)]
+            for a in courses.course_assignments(get_session(), actor, course_id)]
 
 
 @bp.get(f"/{COURSE}/grades")
 @operation("Best score per student per assignment (course instructors); CSV with "
            "Accept: text/csv", response=schemas.GradebookOut, roles=(Role.INSTRUCTOR,),
            problems=(403, 404), also_produces=("text/csv",))
-def gradebook(actor: User, course_id: int) -> schemas.GradebookOut | Response:
-    book = service.gradebook(get_session(), actor, course_id)
+def gradebook(actor: Caller, course_id: int) -> schemas.GradebookOut | Response:
+    book = grades.gradebook(get_session(), actor, course_id)
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
         return gradebook_csv(book)
     return schemas.GradebookOut(
@@ -116,7 +118,7 @@ def gradebook(actor: User, course_id: int) -> schemas.GradebookOut | Response:
     )
 
 
-def gradebook_csv(book: service.Gradebook) -> Response:
+def gradebook_csv(book: grades.Gradebook) -> Response:
     """One row per student, one column per assignment: the best score, blank when
     the student made no attempt."""
     out = io.StringIO()

@@ -6,11 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app
 
-from grader import service
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
-from grader.db import get_session
-from grader.models import Role, User
+from grader.models import Role
+from grader.services import exercises, practice, solutions
+from grader.services.accounts import Caller
+from grader.services.attempts import AttemptOutcome
+from grader.sessions import get_session
 from grader.submission import SubmissionBody
 
 bp = Blueprint("exercises", __name__, url_prefix="/exercises")
@@ -21,19 +23,19 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 @bp.get("")
 @operation("Exercises the caller may practise (instructors: all)",
            response=list[schemas.ExerciseSummary])
-def list_exercises(actor: User) -> list[schemas.ExerciseSummary]:
+def list_exercises(actor: Caller) -> list[schemas.ExerciseSummary]:
     return [
         schemas.ExerciseSummary(id=v.exercise_id, title=v.title, version=v.number,
                                 practice=v.practice)
-        for v in service.visible_exercises(get_session(), actor)
+        for v in exercises.visible_exercises(get_session(), actor)
     ]
 
 
 @bp.get("/<exercise_id:exercise_id>")
 @operation("The caller's variant of an exercise: graph, inputs, what is asked; no answers",
            response=schemas.VariantOut, problems=(403, 404))
-def get_exercise(actor: User, exercise_id: str) -> schemas.VariantOut:
-    version, variant = service.practice_variant(get_session(), actor, exercise_id)
+def get_exercise(actor: Caller, exercise_id: str) -> schemas.VariantOut:
+    version, variant = practice.practice_variant(get_session(), actor, exercise_id)
     return present.variant_out(version, variant)
 
 
@@ -43,8 +45,8 @@ def get_exercise(actor: User, exercise_id: str) -> schemas.VariantOut:
            response=schemas.StoredExerciseOut, yaml_body=True, body_limit="MAX_EXERCISE_BYTES",
            roles=(Role.INSTRUCTOR,), problems=(400, 403, 409, 413, 415, 422),
            extra_statuses={201: schemas.StoredExerciseOut})
-def put_exercise(actor: User, exercise_id: str, text: str) -> Reply:
-    stored = service.put_exercise(
+def put_exercise(actor: Caller, exercise_id: str, text: str) -> Reply:
+    stored = exercises.put_exercise(
         get_session(), actor, exercise_id, text, current_app.config["MAX_EXERCISE_BYTES"]
     )
     version = stored.version
@@ -59,8 +61,8 @@ def put_exercise(actor: User, exercise_id: str, text: str) -> Reply:
 @bp.post("/<exercise_id:exercise_id>/variants")
 @operation("Draw a fresh practice variant for the caller", response=schemas.VariantOut,
            status=201, problems=(403, 404))
-def new_variant(actor: User, exercise_id: str) -> schemas.VariantOut:
-    version, variant = service.new_practice_variant(get_session(), actor, exercise_id)
+def new_variant(actor: Caller, exercise_id: str) -> schemas.VariantOut:
+    version, variant = practice.new_practice_variant(get_session(), actor, exercise_id)
     return present.variant_out(version, variant)
 
 
@@ -68,19 +70,19 @@ def new_variant(actor: User, exercise_id: str) -> schemas.VariantOut:
 @operation("Submit a practice attempt; the result names every blank",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 413, 415, 422),
-           autocommit=True, preload=service.practice_submit_preload)
-def submit_practice(actor: User, exercise_id: str, body: Any,
+           autocommit=True)
+def submit_practice(actor: Caller, exercise_id: str, body: Any,
                     idempotency_key: str | None) -> Response:
-    outcome = service.submit_practice(get_session(), actor, exercise_id, body, idempotency_key)
+    outcome = practice.submit_practice(get_session(), actor, exercise_id, body, idempotency_key)
     return attempt_reply(outcome)
 
 
 @bp.get("/<exercise_id:exercise_id>/attempts")
 @operation("The caller's practice attempts (instructors: ?user=)",
            response=list[schemas.AttemptOut], query=schemas.AttemptsQuery, problems=(403, 404))
-def list_practice_attempts(actor: User, exercise_id: str,
+def list_practice_attempts(actor: Caller, exercise_id: str,
                            query: schemas.AttemptsQuery) -> list[schemas.AttemptOut]:
-    attempts = service.practice_attempts(get_session(), actor, exercise_id, query.user)
+    attempts = practice.practice_attempts(get_session(), actor, exercise_id, query.user)
     return [present.attempt_out(a, None) for a in attempts]
 
 
@@ -90,9 +92,9 @@ def list_practice_attempts(actor: User, exercise_id: str,
            "?assignment= picks one)",
            response=schemas.SolutionOut, query=schemas.SolutionQuery, roles=(Role.INSTRUCTOR,),
            problems=(403, 404, 422))
-def get_solution(actor: User, exercise_id: str,
+def get_solution(actor: Caller, exercise_id: str,
                  query: schemas.SolutionQuery) -> schemas.SolutionOut:
-    view = service.exercise_solution(
+    view = solutions.exercise_solution(
         get_session(), actor, exercise_id, query.user, query.seed, query.assignment
     )
     version, solution = view.version, view.solution
@@ -105,7 +107,7 @@ def get_solution(actor: User, exercise_id: str,
     )
 
 
-def attempt_reply(outcome: service.AttemptOutcome) -> Response:
+def attempt_reply(outcome: AttemptOutcome) -> Response:
     headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
     body = present.attempt_json(outcome.attempt, outcome.attempts_left)
     return Response(body, status=201, headers=headers, mimetype="application/json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from grader import db
+from grader import db, sessions
 from grader.api import schemas
 from grader.api.operations import Reply, operation
 
@@ -21,7 +21,7 @@ def healthz() -> schemas.HealthOut:
 @operation("The database is reachable and its schema is at the latest migration",
            response=schemas.HealthOut, public=True, extra_statuses={503: schemas.HealthOut})
 def readyz() -> Reply:
-    engine = db.get_engine()
+    engine = sessions.get_engine()
     head = db.head_revision()
     revision = db.current_revision(engine)
     if revision is None:

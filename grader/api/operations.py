@@ -22,17 +22,18 @@ import pydantic_core
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
-from grader.auth import Preload, authenticate, require_role
-from grader.db import get_session, open_autocommit_session
+from grader.auth import authenticate
 from grader.models import Role
 from grader.problems import (
     BadRequest,
     MalformedBody,
     PayloadTooLarge,
     UnsupportedMediaType,
-    ValidationFailed,
     validation_errors,
 )
+from grader.services.accounts import require_role
+from grader.services.errors import ValidationFailed
+from grader.sessions import get_session, open_autocommit_session
 
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -69,10 +70,6 @@ class Operation:
     autocommit: bool = False
     idempotency_key: bool = False
     problems: tuple[int, ...] = ()
-    # A row the use case reads first, fetched by the authenticating statement itself
-    # (path arguments -> Preload): one round trip instead of two on the submit path.
-    # The use case reads the row itself when it is not there.
-    preload: Callable[[Mapping[str, Any]], Preload] | None = None
     also_produces: tuple[str, ...] = ()  # media types besides JSON (Accept)
     description: str = ""
     extra_statuses: Mapping[int, Any] = field(default_factory=dict)
@@ -98,8 +95,7 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
                 open_autocommit_session()
             if not spec.public:
                 # Before the body is read: an anonymous caller learns nothing from it.
-                preload = spec.preload(path_arguments) if spec.preload else None
-                actor = arguments["actor"] = authenticate(get_session(), preload)
+                actor = arguments["actor"] = authenticate(get_session())
                 if spec.roles:
                     require_role(actor, *spec.roles)
             if spec.query is not None:

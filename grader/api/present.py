@@ -8,18 +8,19 @@ import pydantic_core
 
 from engine import Exercise
 from engine import Tolerance as EngineTolerance
-from grader import service
 from grader.api import schemas
 from grader.models import Assignment
+from grader.services.attempts import AttemptRecord
+from grader.services.rows import VariantLike, VersionLike, exercise_of
 
 
 def tolerance_out(tolerance: EngineTolerance) -> schemas.Tolerance:
     return schemas.Tolerance.model_validate(tolerance.model_dump(exclude_none=True))
 
 
-def variant_fields(version: service.VersionLike, variant: service.VariantLike) -> dict[str, object]:
+def variant_fields(version: VersionLike, variant: VariantLike) -> dict[str, object]:
     """The fields of `VariantOut`: the graph, the inputs given, and what is asked."""
-    exercise: Exercise = service.exercise_of(version)
+    exercise: Exercise = exercise_of(version)
     return {
         "exercise": version.exercise_id,
         "version": version.number,
@@ -46,28 +47,28 @@ def variant_fields(version: service.VersionLike, variant: service.VariantLike) -
     }
 
 
-def variant_out(version: service.VersionLike, variant: service.VariantLike) -> schemas.VariantOut:
+def variant_out(version: VersionLike, variant: VariantLike) -> schemas.VariantOut:
     return schemas.VariantOut(**variant_fields(version, variant))  # type: ignore[arg-type]
 
 
-def _attempt_head(attempt: service.AttemptRecord, attempts_left: int | None) -> dict[str, Any]:
+def _attempt_head(attempt: AttemptRecord, attempts_left: int | None) -> dict[str, Any]:
     """AttemptOut's fields before the result's."""
     return {"id": attempt.id, "number": attempt.number, "attempts_left": attempts_left}
 
 
-def _attempt_tail(attempt: service.AttemptRecord) -> dict[str, Any]:
+def _attempt_tail(attempt: AttemptRecord) -> dict[str, Any]:
     """AttemptOut's fields after the result's."""
     return {"exercise": attempt.exercise_id, "version": attempt.version,
             "variant": attempt.variant, "assignment": attempt.assignment_id,
             "created_at": attempt.created_at}
 
 
-def attempt_out(attempt: service.AttemptRecord, attempts_left: int | None) -> schemas.AttemptOut:
+def attempt_out(attempt: AttemptRecord, attempts_left: int | None) -> schemas.AttemptOut:
     return schemas.AttemptOut(**_attempt_head(attempt, attempts_left), **attempt.result_data(),
                               **_attempt_tail(attempt))
 
 
-def attempt_json(attempt: service.AttemptRecord, attempts_left: int | None) -> bytes:
+def attempt_json(attempt: AttemptRecord, attempts_left: int | None) -> bytes:
     """`attempt_out` as JSON, the submit path's response: the result's JSON text, as
     stored, between the attempt's other fields. No model is built and the result (most
     of the response) is not serialized a second time."""

@@ -22,9 +22,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from grader import db, service
+from grader import db, sessions
 from grader.app import create_app
 from grader.models import Base, Role
+from grader.services import accounts, exercises
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 TEST_SECRET_KEY = "test-" + "k" * 40
@@ -83,7 +84,7 @@ def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
 def app(database_url: str) -> Iterator[Flask]:
     app = create_app(app_config(database_url))
     yield app
-    db.dispose(app)
+    sessions.dispose(app)
     empty_tables(database_url)
 
 
@@ -139,9 +140,9 @@ class Users:
 
     def add(self, username: str, role: str = "student") -> Caller:
         with self.app.app_context():
-            session = db.get_session()
-            service.create_user(session, username, Role(role))
-            token = service.create_token(session, username)
+            session = sessions.get_session()
+            accounts.create_user(session, username, Role(role))
+            token = accounts.create_token(session, username)
         return Caller(self.client, username, token)
 
 
@@ -175,10 +176,10 @@ def load_bundled(app: Flask) -> Any:
 
     def load(*names: str) -> None:
         with app.app_context():
-            session = db.get_session()
+            session = sessions.get_session()
             for name in names:
-                exercise = service.parse_exercise_text(bundled_text(name), max_bytes=None)
-                service.store_exercise(session, exercise, owner=None)
+                exercise = exercises.parse_exercise_text(bundled_text(name), max_bytes=None)
+                exercises.store_exercise(session, exercise, owner=None)
 
     return load
 
@@ -228,7 +229,7 @@ def make_app(database_url: str) -> Iterator[Any]:
 
     yield make
     for app in apps:
-        db.dispose(app)
+        sessions.dispose(app)
     empty_tables(database_url)
 
 

@@ -323,9 +323,9 @@ def test_submits_run_in_autocommit_on_their_own_pool_and_the_rest_in_transaction
         app, student, instructor, variant, right_answers, is_postgres):
     from sqlalchemy import event
 
-    from grader import db
+    from grader import sessions
 
-    main, autocommit = db.engines(app)
+    main, autocommit = sessions.engines(app)
     seen: set[tuple[str, str]] = set()
 
     def record(connection, cursor, statement, *args):

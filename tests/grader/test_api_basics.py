@@ -150,24 +150,24 @@ def test_invalid_settings_are_refused(monkeypatch):
     "bpg_0011223344556677_" + "s" * 42 + "é",
 ])
 def test_malformed_tokens_are_401_without_a_query(app, client, student, token):
-    from grader import auth
+    from grader.services.accounts import caller_for_token
 
     class NoQueries:
         def execute(self, *args, **kwargs):
             raise AssertionError("a malformed token must not reach the database")
 
-    assert auth.user_for_token(NoQueries(), token) is None  # type: ignore[arg-type]
+    assert caller_for_token(NoQueries(), token) is None  # type: ignore[arg-type]
     response = client.get("/api/v1/exercises", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert response.mimetype == PROBLEM
 
 
 def test_a_problem_lists_at_most_100_field_errors():
-    from grader.problems import ValidationFailed
+    from grader.problems import problem_response
 
     errors = [{"pointer": f"/x/{n}", "detail": "wrong"} for n in range(250)]
     with create_app({"testing": True, "database_url": "sqlite://"}).app_context():
-        body = ValidationFailed("bad", errors=errors).response().json
+        body = problem_response(422, "bad", errors=errors).json
     assert body["errors"] == errors[:100]
     assert body["errors_omitted"] == 150
 
@@ -184,22 +184,21 @@ def test_settings_errors_name_the_variable_and_never_echo_the_key():
     assert "\n" not in message
 
 
-def test_the_caller_is_a_detached_user_with_the_columns_read(app, instructor):
-    from sqlalchemy import inspect
+def test_the_caller_is_a_plain_value_with_the_columns_read(app, instructor):
+    import dataclasses
 
-    from grader import auth, db
+    from grader import sessions
     from grader.models import Role, User
+    from grader.services.accounts import Caller, caller_for_token
 
     with app.app_context():
-        session = db.get_session()
-        user = auth.user_for_token(session, instructor.token)
-        assert isinstance(user, User)
-        assert (user.username, user.role) == (instructor.username, Role.INSTRUCTOR)
-        state = inspect(user)
-        assert state.detached and not state.modified
-        assert {"id", "username", "role"} <= set(state.dict)
-        stored = session.get(User, user.id)
-        assert stored is not user and stored.username == user.username
+        session = sessions.get_session()
+        caller = caller_for_token(session, instructor.token)
+        assert isinstance(caller, Caller)
+        assert (caller.username, caller.role) == (instructor.username, Role.INSTRUCTOR)
+        assert session.get(User, caller.id).username == instructor.username
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            caller.role = Role.ADMIN  # type: ignore[misc]
 
 
 def test_no_cookie_session_is_opened(app, instructor):

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from grader import db
+from grader import sessions
 from grader.models import Attempt
 
 THREADS = 50
@@ -32,7 +32,7 @@ def submit_all(caller, url, bodies, headers=None):
 
 def stored_attempts(app) -> int:
     with app.app_context():
-        return db.get_session().execute(select(func.count(Attempt.id))).scalar_one()
+        return sessions.get_session().execute(select(func.count(Attempt.id))).scalar_one()
 
 
 @pytest.fixture

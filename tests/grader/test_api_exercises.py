@@ -232,16 +232,17 @@ def test_no_text_with_a_nul_reaches_the_database(app, instructor, bundled):
     import dataclasses
 
     from engine import parse_exercise
-    from grader import db, service
-    from grader.problems import InvalidExercise
+    from grader import sessions
+    from grader.services import exercises
+    from grader.services.errors import InvalidExercise
 
     exercise = parse_exercise(bundled("branching"))
     with app.app_context():
-        session = db.get_session()
+        session = sessions.get_session()
         for field, value in (("title", "a\x00b"), ("text", exercise.text + "#\x00\n")):
             broken = dataclasses.replace(exercise, **{field: value})
             with pytest.raises(InvalidExercise) as problem:
-                service.store_exercise(session, broken, owner=None)
+                exercises.store_exercise(session, broken, owner=None)
             assert problem.value.errors[0]["field"] == field
 
 

@@ -12,8 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from grader import db, service
+from grader import sessions
 from grader.models import Attempt
+from grader.services import exercises
 
 
 @contextlib.contextmanager
@@ -22,12 +23,12 @@ def database_fails(app):
     def fail(*args, **kwargs):
         raise OperationalError("SELECT", {}, ConnectionError("server closed the connection"))
 
-    for engine in db.engines(app):
+    for engine in sessions.engines(app):
         event.listen(engine, "before_cursor_execute", fail)
     try:
         yield
     finally:
-        for engine in db.engines(app):
+        for engine in sessions.engines(app):
             event.remove(engine, "before_cursor_execute", fail)
 
 
@@ -126,8 +127,8 @@ def test_postgres_outage_is_503_and_service_recovers(
         client = app.test_client()
         student = users_of(app).add("pat")
         with app.app_context():
-            exercise = service.parse_exercise_text(bundled("branching"), max_bytes=None)
-            service.store_exercise(db.get_session(), exercise, owner=None)
+            exercise = exercises.parse_exercise_text(bundled("branching"), max_bytes=None)
+            exercises.store_exercise(sessions.get_session(), exercise, owner=None)
         acknowledged = student.post("/api/v1/exercises/branching/attempts",
                                     json={"forward": {}})
         assert acknowledged.status_code == 201
@@ -145,7 +146,7 @@ def test_postgres_outage_is_503_and_service_recovers(
         assert listed.status_code == 200
         assert [a["id"] for a in listed.json] == [acknowledged.json["id"]]
         with app.app_context():
-            stored = db.get_session().execute(select(func.count(Attempt.id))).scalar_one()
+            stored = sessions.get_session().execute(select(func.count(Attempt.id))).scalar_one()
         assert stored == 1
     finally:
         proxy.stop()
@@ -159,13 +160,13 @@ def test_connections_that_died_while_idle_are_replaced(is_postgres, database_url
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
     app = make_app()
     backends: list[int] = []
-    for engine in db.engines(app):
+    for engine in sessions.engines(app):
         event.listen(engine, "connect",
                      lambda connection, record: backends.append(connection.info.backend_pid))
     student = users_of(app).add("pat")
     with app.app_context():
-        exercise = service.parse_exercise_text(bundled("branching"), max_bytes=None)
-        service.store_exercise(db.get_session(), exercise, owner=None)
+        exercise = exercises.parse_exercise_text(bundled("branching"), max_bytes=None)
+        exercises.store_exercise(sessions.get_session(), exercise, owner=None)
     client = app.test_client()
     for _ in range(2):
         assert student.get("/api/v1/exercises").status_code == 200
@@ -182,20 +183,32 @@ def test_connections_that_died_while_idle_are_replaced(is_postgres, database_url
 
 
 @contextlib.contextmanager
-def pooled_connections_die(app, times: int | None):
-    """The next `times` connections the app's engines hand out (every one, with None)
-    are closed underneath, as if the server had dropped them while idle. Not a
-    statement event: nothing watches the statements, so the submit path runs
-    precompiled."""
-    left = [times]
+def pooled_connections_die_while_idle(app):
+    """Every connection the app's engines take back is closed underneath while it
+    waits in the pool, as when the server drops idle connections (a restart)."""
+
+    def close(dbapi_connection, record):
+        dbapi_connection.close()
+
+    pools = list({id(engine.pool): engine.pool for engine in sessions.engines(app)}.values())
+    for pool in pools:
+        event.listen(pool, "checkin", close)
+    try:
+        yield
+    finally:
+        for pool in pools:
+            event.remove(pool, "checkin", close)
+
+
+@contextlib.contextmanager
+def connections_fail(app):
+    """Every connection the app's engines hand out is closed underneath as soon as it
+    is handed out: no statement can run."""
 
     def close(connection):
-        if left[0] is None or left[0] > 0:
-            connection.connection.dbapi_connection.close()
-            if left[0] is not None:
-                left[0] -= 1
+        connection.connection.dbapi_connection.close()
 
-    engines = db.engines(app)
+    engines = sessions.engines(app)
     for engine in engines:
         event.listen(engine, "engine_connect", close)
     try:
@@ -208,18 +221,18 @@ def pooled_connections_die(app, times: int | None):
 def test_a_dead_pooled_connection_under_the_submit_path_is_replaced(app, student,
                                                                      load_bundled):
     load_bundled("branching")
-    assert student.get("/api/v1/exercises/branching").status_code == 200
-    with pooled_connections_die(app, times=1):
+    with pooled_connections_die_while_idle(app):
+        assert student.get("/api/v1/exercises/branching").status_code == 200
         submitted = student.post("/api/v1/exercises/branching/attempts",
                                  json={"forward": {}})
-    assert submitted.status_code == 201
-    listed = student.get("/api/v1/exercises/branching/attempts")
+        assert submitted.status_code == 201
+        listed = student.get("/api/v1/exercises/branching/attempts")
     assert [a["id"] for a in listed.json] == [submitted.json["id"]]
 
 
 def test_the_submit_path_answers_503_while_no_connection_works(app, student, load_bundled):
     load_bundled("branching")
-    with pooled_connections_die(app, times=None):
+    with connections_fail(app):
         down = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
         assert down.status_code == 503
         assert int(down.headers["Retry-After"]) > 0
@@ -227,5 +240,5 @@ def test_the_submit_path_answers_503_while_no_connection_works(app, student, loa
     up = student.post("/api/v1/exercises/branching/attempts", json={"forward": {}})
     assert up.status_code == 201
     with app.app_context():
-        stored = db.get_session().execute(select(func.count(Attempt.id))).scalar_one()
+        stored = sessions.get_session().execute(select(func.count(Attempt.id))).scalar_one()
     assert stored == 1

@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from grader import db, service
+from grader import sessions
 from grader.models import Attempt, Role, utcnow
+from grader.services import accounts, courses, exercises, variants
 
 
 def test_an_attempt_must_answer_a_variant_of_its_own(app, load_bundled):
@@ -15,16 +16,16 @@ def test_an_attempt_must_answer_a_variant_of_its_own(app, load_bundled):
     not its variant's (composite keys from attempts to variants and versions)."""
     load_bundled("branching", "sigmoid-neuron")
     with app.app_context():
-        session = db.get_session()
-        ann = service.create_user(session, "ann", Role.STUDENT)
-        bob = service.create_user(session, "bob", Role.STUDENT)
-        teacher = service.create_user(session, "tess", Role.INSTRUCTOR)
-        version = service.latest_version(session, "branching")
-        other = service.latest_version(session, "sigmoid-neuron")
-        course = service.create_course(session, teacher, "C")
-        assignment = service.create_assignment(session, teacher, course.id, "branching",
+        session = sessions.get_session()
+        ann = accounts.create_user(session, "ann", Role.STUDENT)
+        bob = accounts.create_user(session, "bob", Role.STUDENT)
+        teacher = accounts.create_user(session, "tess", Role.INSTRUCTOR)
+        version = exercises.latest_version(session, "branching")
+        other = exercises.latest_version(session, "sigmoid-neuron")
+        course = courses.create_course(session, teacher, "C")
+        assignment = courses.create_assignment(session, teacher, course.id, "branching",
                                                None, None, None, False)
-        variant = service.current_variant(session, ann, version)
+        variant = variants.current_variant(session, ann, version)
         row = {"user_id": ann.id, "exercise_id": "branching",
                "exercise_version_id": version.id, "variant_id": variant.id,
                "assignment_id": None, "number": 1, "answers": {}, "result": {},

@@ -11,9 +11,10 @@ from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from grader import db, service
+from grader import db
 from grader.config import Settings
 from grader.models import Attempt, Base, utcnow
+from grader.services import accounts, exercises, variants
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 
@@ -76,11 +77,11 @@ def test_0002_refuses_attempts_that_do_not_match_their_variant(fresh_database):
     db.upgrade(fresh_database)
     engine = db.make_engine(fresh_database, Settings(database_url=fresh_database, testing=True))
     session = Session(engine)
-    exercise = service.parse_exercise_text((EXERCISES / "branching.yaml").read_text(), None)
-    version = service.store_exercise(session, exercise, owner=None).version
-    ann = service.create_user(session, "ann", Role.STUDENT)
-    bob = service.create_user(session, "bob", Role.STUDENT)
-    variant = service.current_variant(session, ann, version)
+    exercise = exercises.parse_exercise_text((EXERCISES / "branching.yaml").read_text(), None)
+    version = exercises.store_exercise(session, exercise, owner=None).version
+    ann = accounts.create_user(session, "ann", Role.STUDENT)
+    bob = accounts.create_user(session, "bob", Role.STUDENT)
+    variant = variants.current_variant(session, ann, version)
     session.execute(insert(Attempt).values(
         user_id=ann.id, exercise_id="branching", exercise_version_id=version.id,
         variant_id=variant.id, assignment_id=None, number=1, answers={}, result={},

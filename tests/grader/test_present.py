@@ -10,7 +10,7 @@ import pytest
 
 from grader.api import present
 from grader.db import JsonText
-from grader.service import AttemptRecord
+from grader.services.attempts import AttemptRecord
 
 RESULT = {
     "score": 0.75,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from grader import db, service_cli
-from grader.auth import TOKEN_PREFIX
+from grader.services.accounts import TOKEN_PREFIX
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def test_gunicorn_settings_come_from_the_settings_object():
     assert options["bind"] == "127.0.0.1:9"
     assert options["accesslog"] is None
     assert options["loglevel"] == "warning"
-    assert options["worker_class"] == "grader.gunicorn_worker.BalancedThreadWorker"
+    assert options["worker_class"] == "gthread"  # gunicorn's own
 
 
 def test_gunicorn_config_file_reports_a_bad_setting_in_one_line():

@@ -1,0 +1,16 @@
+"""The service's use cases, one module each, between its callers (the JSON API, the
+pages, the command line) and the database. None of them touches a request or imports
+Flask: each takes a session and the `Caller`, checks access, and raises the errors of
+`grader.services.errors`. A use case that writes is one transaction, drawn at its top
+(`grader.services.transactions`); the helpers it calls never commit.
+
+    accounts      users, tokens, the caller of a request
+    exercises     the exercise bank
+    variants      the numbers each user is given
+    attempts      grading, numbered storage, idempotent replay
+    practice      open practice
+    courses       courses, rosters, assignments, who may see whom
+    assignments   a student's side of an assignment
+    solutions     worked solutions for instructors
+    gradebook     best scores per student and assignment
+"""

@@ -1,0 +1,177 @@
+"""Users, their API tokens, and who the caller of a request is.
+
+A token reads `bpg_<public id>_<secret>`: 16 hex digits, then 43 URL-safe base64
+characters. A token of any other shape is refused before the database is asked (a NUL
+byte in a query parameter would fail there). The public id finds the row; the secret
+is stored only as its SHA-256 hash and compared in constant time, so neither the
+database nor response timing gives a token away. SHA-256 without salt or stretching
+suffices because the secret is 256 random bits, not a password; there are no
+passwords in the service.
+
+Every request presents its token, so the owner of a recently seen token is kept in a
+small per-process cache (`CallerCache`) for a few seconds: a revoked token, or a role
+changed, takes effect within that lifetime (GRADER_TOKEN_CACHE_SECONDS) in every
+process, and at once in the process that made the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.models import ApiToken, Role, User
+from grader.services.errors import Forbidden, NotFound
+from grader.services.transactions import transaction
+
+TOKEN_PREFIX = "bpg"
+PUBLIC_ID_BYTES = 8
+SECRET_BYTES = 32
+# token_hex(8) is 16 hex digits; token_urlsafe(32) is 43 characters of [A-Za-z0-9_-].
+TOKEN_FORMAT = re.compile(r"bpg_(?P<public_id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who acts: what every use case needs to know of a user to check access."""
+
+    id: int
+    username: str
+    role: Role
+
+    @classmethod
+    def of(cls, user: User) -> Caller:
+        return cls(user.id, user.username, user.role)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.ADMIN, Role.INSTRUCTOR)
+
+
+def require_role(caller: Caller, *roles: Role) -> None:
+    """Forbidden unless the caller has one of the roles (admins always pass)."""
+    if caller.role is not Role.ADMIN and caller.role not in roles:
+        raise Forbidden("Your role does not allow this.")
+
+
+def create_user(session: Session, username: str, role: Role) -> Caller:
+    """A new account (Conflict when the username is taken)."""
+    with transaction(session, conflict=f"user {username!r} already exists"):
+        user = User(username=username, role=role)
+        session.add(user)
+        session.flush()
+        return Caller.of(user)
+
+
+def create_token(session: Session, username: str, label: str = "") -> str:
+    """A new API token for a user, returned once in clear."""
+    with transaction(session):
+        return issue_token(session, user_named(session, username), label)
+
+
+def user_named(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, label: str = "") -> str:
+    """Add a new token for a user and return it; this is the only time it is shown."""
+    public_id = secrets.token_hex(PUBLIC_ID_BYTES)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    session.add(ApiToken(user_id=user.id, public_id=public_id,
+                         secret_hash=hash_secret(secret), label=label))
+    return f"{TOKEN_PREFIX}_{public_id}_{secret}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    secret_hash: str
+    caller: Caller
+    expires: float  # on the cache's clock
+
+
+class CallerCache:
+    """The owners of recently presented tokens, for at most `seconds` each; at most
+    `size` of them (the least recently used go first). `seconds` 0 keeps nothing."""
+
+    def __init__(self, seconds: float, size: int = 4096,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._clock = clock
+        self._known: OrderedDict[str, _Known] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, public_id: str) -> _Known | None:
+        with self._lock:
+            known = self._known.get(public_id)
+            if known is None:
+                return None
+            if known.expires <= self._clock():
+                del self._known[public_id]
+                return None
+            self._known.move_to_end(public_id)
+            return known
+
+    def put(self, public_id: str, secret_hash: str, caller: Caller) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._known[public_id] = _Known(secret_hash, caller, self._clock() + self.seconds)
+            self._known.move_to_end(public_id)
+            while len(self._known) > self.size:
+                self._known.popitem(last=False)
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop every token of a user (after a revocation or a role change)."""
+        with self._lock:
+            for public_id in [k for k, v in self._known.items() if v.caller.id == user_id]:
+                del self._known[public_id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+_OWNER = (
+    select(User.id, User.username, User.role, ApiToken.secret_hash)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.revoked_at.is_(None))
+)
+
+
+def caller_for_token(session: Session, token: str, cache: CallerCache | None = None,
+                     ) -> Caller | None:
+    """The active user a token belongs to, or None for any unknown or revoked token."""
+    match = TOKEN_FORMAT.fullmatch(token)
+    if match is None:
+        return None
+    public_id, secret = match["public_id"], match["secret"]
+    presented = hash_secret(secret)
+    known = cache.get(public_id) if cache is not None else None
+    if known is not None:
+        return known.caller if hmac.compare_digest(presented, known.secret_hash) else None
+    row = session.execute(_OWNER.where(ApiToken.public_id == public_id)).first()
+    # Compare even when the id is unknown, so a miss costs as long as a wrong secret.
+    stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
+    if not hmac.compare_digest(presented, stored) or row is None:
+        return None
+    caller = Caller(row.id, row.username, row.role)
+    if cache is not None:
+        cache.put(public_id, row.secret_hash, caller)
+    return caller

@@ -1,0 +1,153 @@
+"""A student's side of an assignment: their variant, attempts used and left, and
+submitting within the assignment's window and attempt limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import Session
+
+from grader.models import (
+    Assignment,
+    Attempt,
+    Enrollment,
+    ExerciseVersion,
+    VariantRecord,
+    utcnow,
+)
+from grader.services.accounts import Caller, user_named
+from grader.services.attempts import (
+    INSERT_TRIES,
+    TOO_MANY_AT_ONCE,
+    AttemptOutcome,
+    AttemptRecord,
+    attempts_left,
+    attempts_used,
+    grade_submission,
+    replay,
+    request_fingerprint,
+    store_attempt,
+)
+from grader.services.courses import assignment_access, check_course_access, is_course_staff
+from grader.services.errors import AssignmentClosed, Forbidden, NotFound
+from grader.services.rows import (
+    VARIANT_COLUMNS,
+    VERSION_COLUMNS,
+    AssignmentLike,
+    AssignmentRow,
+    VariantLike,
+    VariantRow,
+    variant_row,
+    version_row,
+)
+from grader.services.transactions import run_transaction
+from grader.services.variants import add_variant, latest_variant, variant_for
+
+
+def check_window(assignment: AssignmentLike, now: datetime, *, submitting: bool) -> None:
+    if assignment.opens_at is not None and now < assignment.opens_at:
+        raise AssignmentClosed(f"the assignment opens at {assignment.opens_at.isoformat()}")
+    if submitting and assignment.due_at is not None and now >= assignment.due_at:
+        raise AssignmentClosed(f"the assignment was due at {assignment.due_at.isoformat()}")
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    assignment: Assignment
+    variant: VariantRecord
+    attempts_used: int
+    attempts_left: int | None
+
+
+def assignment_variant(session: Session, actor: Caller, assignment_id: int) -> AssignmentView:
+    """The user's variant of an assignment, with attempts used and left."""
+
+    def view() -> AssignmentView:
+        assignment, enrollment = assignment_access(session, actor, assignment_id)
+        if not is_course_staff(actor, enrollment):
+            check_window(assignment, utcnow(), submitting=False)
+        version = assignment.exercise_version
+        used = attempts_used(session, actor.id, version.exercise_id, assignment)
+        left = attempts_left(assignment.max_attempts, used)
+        # No attempt left: show the last variant rather than draw one never answered.
+        variant = latest_variant(session, actor.id, version, assignment) if left == 0 else None
+        if variant is None:
+            variant = variant_for(session, actor, version, assignment)
+        return AssignmentView(assignment, variant, used, left)
+
+    return run_transaction(session, view, tries=INSERT_TRIES, exhausted=TOO_MANY_AT_ONCE)
+
+
+# An assignment with the caller's role in its course, its pinned version and the
+# caller's latest variant of it: what submitting needs, in one statement.
+_SUBMIT_TARGET = (
+    select(Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
+           Assignment.due_at, Assignment.new_variant_each_attempt,
+           Enrollment.role.label("course_role"), *VERSION_COLUMNS, *VARIANT_COLUMNS)
+    .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
+    .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
+                                Enrollment.user_id == bindparam("user_id")))
+    .outerjoin(VariantRecord, and_(VariantRecord.assignment_id == Assignment.id,
+                                   VariantRecord.user_id == bindparam("user_id")))
+    .where(Assignment.id == bindparam("assignment_id"))
+    .order_by(VariantRecord.number.desc())
+    .limit(1)
+)
+
+
+def _submit_target(
+    session: Session, actor: Caller, assignment_id: int
+) -> tuple[AssignmentRow, VariantRow | None]:
+    """An assignment, with access checked as for its course (NotFound, Forbidden), and
+    the user's latest variant of it."""
+    row = session.execute(_SUBMIT_TARGET, {"assignment_id": assignment_id,
+                                           "user_id": actor.id}).first()
+    if row is None:
+        raise NotFound(f"no assignment {assignment_id}")
+    check_course_access(actor, row.course_role, manage=False)
+    assignment = AssignmentRow(row.assignment_id, row.max_attempts, row.opens_at, row.due_at,
+                               row.new_variant_each_attempt, version_row(session, row))
+    return assignment, variant_row(row)
+
+
+def submit_assignment(
+    session: Session, actor: Caller, assignment_id: int, answers: Any, key: str | None
+) -> AttemptOutcome:
+    """Grade and store an attempt at an assignment, within its window and limit."""
+    fingerprint = request_fingerprint("assignment", assignment_id, answers, key)
+
+    def submit() -> AttemptOutcome:
+        assignment, latest = _submit_target(session, actor, assignment_id)
+        replayed = replay(session, actor, key, fingerprint, assignment.max_attempts)
+        if replayed is not None:
+            return replayed
+        check_window(assignment, utcnow(), submitting=True)
+        version = assignment.exercise_version
+        # The latest variant is the one the user was shown; an answered one is refused
+        # (fresh variant per attempt) when the attempt is stored.
+        variant: VariantLike = latest or add_variant(session, actor, version, assignment, 1)
+        result = grade_submission(version.exercise, variant, answers)
+        return store_attempt(session, actor, version, variant, assignment, answers, result,
+                             key, fingerprint)
+
+    return run_transaction(session, submit, tries=INSERT_TRIES, exhausted=TOO_MANY_AT_ONCE)
+
+
+def assignment_attempts(
+    session: Session, actor: Caller, assignment_id: int, username: str | None
+) -> list[AttemptRecord]:
+    """A user's attempts at an assignment; another user's only for course staff."""
+    assignment, enrollment = assignment_access(session, actor, assignment_id)
+    user_id = actor.id
+    if username is not None and username != actor.username:
+        if not is_course_staff(actor, enrollment):
+            raise Forbidden("only the course's instructors may see another user's attempts")
+        user_id = user_named(session, username).id
+    return [AttemptRecord.of(a) for a in session.execute(
+        select(Attempt)
+        .where(Attempt.assignment_id == assignment.id, Attempt.user_id == user_id)
+        .order_by(Attempt.number)
+    ).scalars()]

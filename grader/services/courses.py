@@ -1,0 +1,195 @@
+"""Courses, their rosters and assignments, and who may see whom.
+
+Access is checked as the course decides: admins everywhere; enrolled users in their
+course; its instructors alone for what manages it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import Session, aliased, lazyload
+
+from grader.models import Assignment, Course, CourseRole, Enrollment, Role, User
+from grader.services.accounts import Caller, require_role, user_named
+from grader.services.errors import Forbidden, NotEnrolled, NotFound, ValidationFailed
+from grader.services.exercises import latest_version
+from grader.services.transactions import transaction
+
+
+def create_course(session: Session, actor: Caller, title: str) -> Course:
+    """A course, with its creator enrolled as its instructor."""
+    require_role(actor, Role.INSTRUCTOR)
+    with transaction(session):
+        course = Course(title=title, created_by=actor.id)
+        session.add(course)
+        session.flush()
+        session.add(Enrollment(course_id=course.id, user_id=actor.id,
+                               role=CourseRole.INSTRUCTOR))
+    return course
+
+
+def visible_courses(session: Session, actor: Caller) -> list[tuple[Course, CourseRole | None]]:
+    """Courses the user is enrolled in, with the role in each (admins: every course)."""
+    query = select(Course, Enrollment.role).outerjoin(
+        Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == actor.id)
+    )
+    if actor.role is not Role.ADMIN:
+        query = query.where(Enrollment.id.is_not(None))
+    return [(c, r) for c, r in session.execute(query.order_by(Course.id))]
+
+
+def course_access(
+    session: Session, actor: Caller, course_id: int, *, manage: bool = False
+) -> tuple[Course, Enrollment | None]:
+    """Load a course and check access.
+
+    Raises NotFound when there is no such course, and Forbidden when the user is not
+    enrolled, or, with `manage`, is not the course's instructor or an admin.
+    """
+    course = session.get(Course, course_id)
+    if course is None:
+        raise NotFound(f"no course {course_id}")
+    enrollment = session.execute(
+        select(Enrollment).where(Enrollment.course_id == course_id,
+                                 Enrollment.user_id == actor.id)
+    ).scalar_one_or_none()
+    check_course_access(actor, enrollment.role if enrollment else None, manage=manage)
+    return course, enrollment
+
+
+def check_course_access(actor: Caller, role: CourseRole | None, *, manage: bool) -> None:
+    """Forbidden unless the actor is an admin, or enrolled in the course (`role`, None
+    when not enrolled) and, with `manage`, its instructor."""
+    if actor.role is Role.ADMIN:
+        return
+    if role is None:
+        raise NotEnrolled("you are not enrolled in this course")
+    if manage and role is not CourseRole.INSTRUCTOR:
+        raise Forbidden("only the course's instructors may do this")
+
+
+def is_course_staff(actor: Caller, enrollment: Enrollment | None) -> bool:
+    return actor.role is Role.ADMIN or (
+        enrollment is not None and enrollment.role is CourseRole.INSTRUCTOR
+    )
+
+
+def enroll(
+    session: Session, actor: Caller, course_id: int, username: str, role: CourseRole
+) -> Enrollment:
+    with transaction(session, conflict=f"{username!r} is already enrolled in this course"):
+        course_access(session, actor, course_id, manage=True)
+        user = session.execute(
+            select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            raise ValidationFailed(
+                "unknown user", errors=[{"pointer": "/user", "detail": f"no user {username!r}"}]
+            )
+        if role is CourseRole.INSTRUCTOR and not Caller.of(user).is_staff:
+            raise ValidationFailed(
+                "a student account cannot teach a course",
+                errors=[{"pointer": "/role", "detail": f"{username!r} is a student account"}],
+            )
+        enrollment = Enrollment(course_id=course_id, user_id=user.id, role=role, user=user)
+        session.add(enrollment)
+        session.flush()
+    return enrollment
+
+
+def course_enrollments(session: Session, actor: Caller, course_id: int) -> list[Enrollment]:
+    course_access(session, actor, course_id, manage=True)
+    return list(session.execute(
+        select(Enrollment).where(Enrollment.course_id == course_id).order_by(Enrollment.id)
+    ).scalars())
+
+
+def create_assignment(
+    session: Session,
+    actor: Caller,
+    course_id: int,
+    exercise_id: str,
+    max_attempts: int | None,
+    opens_at: datetime | None,
+    due_at: datetime | None,
+    new_variant_each_attempt: bool,
+) -> Assignment:
+    """An assignment of the exercise's latest version, pinned from now on."""
+    with transaction(session):
+        course_access(session, actor, course_id, manage=True)
+        try:
+            version = latest_version(session, exercise_id)
+        except NotFound:
+            raise ValidationFailed(
+                "unknown exercise",
+                errors=[{"pointer": "/exercise", "detail": f"no exercise {exercise_id!r}"}],
+            ) from None
+        assignment = Assignment(
+            course_id=course_id, exercise_version=version, max_attempts=max_attempts,
+            opens_at=opens_at, due_at=due_at,
+            new_variant_each_attempt=new_variant_each_attempt,
+        )
+        session.add(assignment)
+    return assignment
+
+
+def course_assignments(session: Session, actor: Caller, course_id: int) -> list[Assignment]:
+    course_access(session, actor, course_id)
+    return list(session.execute(
+        select(Assignment).where(Assignment.course_id == course_id).order_by(Assignment.id)
+    ).scalars())
+
+
+_ASSIGNMENT_ACCESS = (
+    select(Assignment, Enrollment)
+    .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
+                                Enrollment.user_id == bindparam("user_id")))
+    .where(Assignment.id == bindparam("assignment_id"))
+    .options(lazyload(Enrollment.user))  # not needed here: skip the join
+)
+
+
+def assignment_access(
+    session: Session, actor: Caller, assignment_id: int, *, manage: bool = False
+) -> tuple[Assignment, Enrollment | None]:
+    """Load an assignment and check access as for its course (NotFound, Forbidden)."""
+    row = session.execute(_ASSIGNMENT_ACCESS, {"assignment_id": assignment_id,
+                                               "user_id": actor.id}).first()
+    if row is None:
+        raise NotFound(f"no assignment {assignment_id}")
+    assignment, enrollment = row
+    check_course_access(actor, enrollment.role if enrollment else None, manage=manage)
+    return assignment, enrollment
+
+
+_taught, _theirs = aliased(Enrollment), aliased(Enrollment)
+_STUDENT_OF = (
+    select(User)
+    .join(_theirs, _theirs.user_id == User.id)
+    .join(_taught, and_(_taught.course_id == _theirs.course_id,
+                        _taught.user_id == bindparam("actor_id"),
+                        _taught.role == CourseRole.INSTRUCTOR))
+    .where(User.username == bindparam("username"))
+    .limit(1)
+)
+
+
+def visible_user(session: Session, actor: Caller, username: str) -> Caller:
+    """A user whose work the actor may see: oneself; for admins, anyone (NotFound when
+    there is no such user); for instructors, a user enrolled in a course they teach.
+
+    Raises Forbidden otherwise, the same whether or not the user exists, so the answer
+    tells nobody which usernames there are.
+    """
+    if username == actor.username:
+        return actor
+    if actor.role is Role.ADMIN:
+        return Caller.of(user_named(session, username))
+    if actor.role is Role.INSTRUCTOR:
+        user = session.execute(_STUDENT_OF, {"username": username,
+                                             "actor_id": actor.id}).scalar()
+        if user is not None:
+            return Caller.of(user)
+        raise Forbidden(f"{username!r} is not enrolled in a course you teach")
+    raise Forbidden("only instructors may see another user's work")

@@ -1,0 +1,82 @@
+"""What a use case reports when it cannot do what was asked: plain exceptions, free of
+any web framework. The web layer (`grader.problems`) answers each with a problem+json
+response whose status it chooses by class; the command line prints the detail.
+
+Each error has a `detail` for a person, an optional `errors` list locating each cause
+(a JSON Pointer into the request, a query parameter, or a YAML line, node and field),
+and a `code`: the stable, machine-readable name of the reason where there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+FieldError = dict[str, Any]
+
+
+class ServiceError(Exception):
+    """A use case's refusal. Subclasses say which kind; `code` names a specific reason."""
+
+    code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+
+
+class NotFound(ServiceError):
+    """What was asked for does not exist (or the caller may not know that it does)."""
+
+
+class Forbidden(ServiceError):
+    """The caller may not do this."""
+
+
+class Conflict(ServiceError):
+    """The request collides with the current state (a name taken, a race lost)."""
+
+
+class ValidationFailed(ServiceError):
+    """What was sent does not validate; `errors` locates each cause."""
+
+    code = "validation-error"
+
+
+class InvalidExercise(ValidationFailed):
+    code = "invalid-exercise"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency-key-reused"
+
+
+class AssignmentClosed(Forbidden):
+    code = "assignment-closed"
+
+
+class NotEnrolled(Forbidden):
+    code = "not-enrolled"
+
+
+class NoAttemptsLeft(Conflict):
+    code = "no-attempts-left"
+
+
+class VariantAlreadyAnswered(Conflict):
+    code = "variant-answered"
+
+
+def json_pointer(location: Iterable[str | int]) -> str:
+    """RFC 6901: "/forward/x", with "~" and "/" in keys escaped."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in location)

@@ -1,0 +1,114 @@
+"""Worked reference solutions for instructors: of a seed, or of a student's variant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from engine import ExerciseError, Solution, draw_variant, solve
+from grader.models import (
+    Assignment,
+    CourseRole,
+    Enrollment,
+    ExerciseVersion,
+    Role,
+    User,
+    VariantRecord,
+)
+from grader.services.accounts import Caller, require_role
+from grader.services.courses import assignment_access, visible_user
+from grader.services.errors import NotFound, ValidationFailed
+from grader.services.exercises import exercise_of_version, latest_version
+from grader.services.variants import as_engine_variant, latest_variant
+
+
+@dataclass(frozen=True)
+class SolutionView:
+    """A worked solution, with the variant it is of when it is a user's."""
+
+    version: ExerciseVersion
+    solution: Solution
+    variant: VariantRecord | None = None
+    assignment_id: int | None = None
+
+
+def exercise_solution(
+    session: Session, actor: Caller, exercise_id: str, username: str | None, seed: int | None,
+    assignment_id: int | None = None,
+) -> SolutionView:
+    """The reference solution of a variant (instructors): of a user's variant in an
+    assignment; of a user's practice variant, else of their latest variant in an
+    assignment the actor may see; or of a seed."""
+    require_role(actor, Role.INSTRUCTOR)
+    if username is not None and assignment_id is not None:
+        return _assignment_solution(session, actor, exercise_id, username, assignment_id)
+    if username is not None:
+        user = visible_user(session, actor, username)
+        version = latest_version(session, exercise_id)
+        record = latest_variant(session, user.id, version, None)
+        if record is not None:
+            return SolutionView(version, _solve(version, record), record)
+        found = _latest_assignment_variant(session, actor, user, exercise_id)
+        if found is None:
+            raise NotFound(f"{username!r} has no variant of {exercise_id!r} yet")
+        record, assignment = found
+        version = assignment.exercise_version
+        return SolutionView(version, _solve(version, record), record, assignment.id)
+    version = latest_version(session, exercise_id)
+    try:
+        return SolutionView(version, solve(draw_variant(exercise_of_version(version), seed)))
+    except ExerciseError as exc:
+        raise ValidationFailed(
+            "no variant can be drawn for this seed",
+            errors=[{"parameter": "seed", "detail": str(exc)}],
+        ) from None
+
+
+def _solve(version: ExerciseVersion, record: VariantRecord) -> Solution:
+    return solve(as_engine_variant(exercise_of_version(version), record))
+
+
+def _assignment_solution(
+    session: Session, actor: Caller, exercise_id: str, username: str, assignment_id: int
+) -> SolutionView:
+    """A user's latest variant in an assignment (the course's instructors; NotFound,
+    Forbidden, ValidationFailed when the assignment is of another exercise)."""
+    assignment, _ = assignment_access(session, actor, assignment_id, manage=True)
+    version = assignment.exercise_version
+    if version.exercise_id != exercise_id:
+        raise ValidationFailed("the assignment is of another exercise", errors=[{
+            "parameter": "assignment",
+            "detail": f"assignment {assignment_id} is of {version.exercise_id!r}"}])
+    record = session.execute(
+        select(VariantRecord)
+        .join(User, User.id == VariantRecord.user_id)
+        .where(User.username == username, VariantRecord.assignment_id == assignment_id)
+        .order_by(VariantRecord.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFound(f"{username!r} has no variant in assignment {assignment_id} yet")
+    return SolutionView(version, _solve(version, record), record, assignment_id)
+
+
+def _latest_assignment_variant(
+    session: Session, actor: Caller, user: Caller, exercise_id: str
+) -> tuple[VariantRecord, Assignment] | None:
+    """The user's most recent variant of an exercise in any assignment whose course
+    the actor teaches (admins: any)."""
+    query = (
+        select(VariantRecord, Assignment)
+        .join(Assignment, Assignment.id == VariantRecord.assignment_id)
+        .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
+        .where(VariantRecord.user_id == user.id, ExerciseVersion.exercise_id == exercise_id)
+        .order_by(VariantRecord.id.desc())
+        .limit(1)
+    )
+    if actor.role is not Role.ADMIN:
+        query = query.join(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
+                                            Enrollment.user_id == actor.id,
+                                            Enrollment.role == CourseRole.INSTRUCTOR))
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1])
