@@ -94,7 +94,7 @@ ask: [forward, backward]
 
 CEILING_APP = '''
 """The ceiling: parse the JSON body, insert one row, answer 201. Its connections are
-set up as the service's submit path uses them (pre-ping, autocommit)."""
+set up as the service's submit path uses them (no pre-ping, autocommit)."""
 import json, os
 from flask import Flask, Response, request
 from sqlalchemy import create_engine, text
@@ -102,7 +102,7 @@ from sqlalchemy import create_engine, text
 def create_app():
     app = Flask("ceiling")
     engine = create_engine(os.environ["DATABASE_URL"], pool_size=5, max_overflow=5,
-                           pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+                           pool_pre_ping=False, isolation_level="AUTOCOMMIT")
     @app.post("/ingest")
     def ingest():
         body = json.loads(request.get_data())

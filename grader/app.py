@@ -48,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["grader.settings"] = settings
     app.session_interface = NoCookieSessions()
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # a documented attribute of the default JSON provider, not of the base class
     sessions.init_app(app, settings.database_url_for(instance_path), settings)
     auth.init_app(app, settings.token_cache_seconds)
     problems.init_app(app)

@@ -38,7 +38,8 @@ class _WithServiceCommands(click.Group):
         if name in self.service_commands:
             from grader import service_cli
 
-            return getattr(service_cli, name)
+            command: click.Command = getattr(service_cli, name)
+            return command
         return super().get_command(ctx, name)
 
 

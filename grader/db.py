@@ -1,25 +1,30 @@
 """The service's database engines, the JSON it stores, and its migrations: nothing here
 knows of Flask (the session of each request is `grader.sessions`).
 
-A pooled connection that died while idle (a database restart, a failover) is found by
-SQLAlchemy's pre-ping when it is checked out, and replaced before the request uses it.
+A pooled connection that died while idle (a database restart, a failover) is replaced
+before a request uses it: by SQLAlchemy's pre-ping on the transactional engine, and on
+the submit path's engine, which saves that round trip, by running a use case's first
+read once more on a fresh connection (`first_row`).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import pydantic_core
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Row, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.sql import Executable
 
 from grader.config import Settings
 
@@ -98,7 +103,23 @@ def autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
     # A thread holds one connection at a time: a worker never needs more than its
     # threads here, and keeps no more.
     return make_engine(url, settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-                       pool_size=settings.threads, max_overflow=0)
+                       pool_size=settings.threads, max_overflow=0, pool_pre_ping=False)
+
+
+def first_row(session: Session, statement: Executable,
+              parameters: Mapping[str, Any]) -> Row[*tuple[Any, ...]] | None:
+    """The first row of a read, on the session's connection (SQLAlchemy Core: no ORM
+    work for rows nobody loads). When it is the session's first statement and finds
+    its pooled connection dead, it runs once more on a fresh one: nothing was sent on
+    the dead one, so nothing can happen twice."""
+    first = not session.in_transaction()
+    try:
+        return session.connection().execute(statement, parameters).first()
+    except DBAPIError as exc:
+        if not (first and exc.connection_invalidated):
+            raise
+        session.rollback()
+        return session.connection().execute(statement, parameters).first()
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -27,7 +27,7 @@ ASSIGNMENT = "<int(max=2147483647):assignment_id>"
 def get_assignment(actor: Caller, assignment_id: int) -> schemas.AssignmentVariantOut:
     view = assignments.assignment_variant(get_session(), actor, assignment_id)
     return schemas.AssignmentVariantOut(
-        **present.variant_fields(view.assignment.exercise_version, view.variant),  # type: ignore[arg-type]
+        **present.variant_fields(view.assignment.exercise_version, view.variant),
         assignment=present.assignment_out(view.assignment),
         attempts_used=view.attempts_used,
         attempts_left=view.attempts_left,

@@ -9,12 +9,12 @@ from typing import Any
 
 from flask import Flask
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Rule
 
 from grader.api import schemas
-from grader.api.operations import IDEMPOTENCY_KEY_HEADER, Operation
+from grader.api.operations import IDEMPOTENCY_KEY_HEADER, Operation, declared_operation
 from grader.problems import PROBLEM_JSON
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -24,10 +24,10 @@ _ALWAYS_POSSIBLE = (500, 503)
 
 def openapi_document(app: Flask, version: str) -> dict[str, Any]:
     operations = [
-        (rule, method, app.view_functions[rule.endpoint].operation)
+        (rule, method, declared)
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
-        if hasattr(app.view_functions[rule.endpoint], "operation")
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})  # type: ignore[operator]
+        if (declared := declared_operation(app.view_functions[rule.endpoint])) is not None
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
     ]
     refs, definitions = _schemas(op for _, _, op in operations)
     paths: dict[str, dict[str, Any]] = {}
@@ -65,7 +65,7 @@ def _models_of(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _schemas(operations: Any) -> tuple[dict[Any, dict[str, Any]], dict[str, Any]]:
-    wanted: dict[tuple[type[BaseModel], str], None] = {}
+    wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
     for op in operations:
         for model in _models_of(op.response) + [
             m for status in op.extra_statuses.values() for m in _models_of(status)

@@ -43,6 +43,8 @@ MAX_INT_DIGITS = 400
 MAX_JSON_DEPTH = 32
 READ_CHUNK_BYTES = 65_536
 
+OPERATION_ATTRIBUTE = "operation"  # where a handler keeps its declaration
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -110,10 +112,16 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
                 arguments["idempotency_key"] = idempotency_key()
             return render(handler(**arguments), spec.status)
 
-        handle.operation = spec  # type: ignore[attr-defined]
+        setattr(handle, OPERATION_ATTRIBUTE, spec)
         return handle
 
     return decorate
+
+
+def declared_operation(view: Callable[..., Any]) -> Operation | None:
+    """The declaration of a view made with `@operation`, None for any other view."""
+    spec = getattr(view, OPERATION_ATTRIBUTE, None)
+    return spec if isinstance(spec, Operation) else None
 
 
 def render(result: Any, status: int) -> Response:
@@ -133,7 +141,7 @@ def render(result: Any, status: int) -> Response:
 
 def body_limit(spec: Operation) -> int:
     config = current_app.config
-    return min(config[spec.body_limit], config["MAX_BODY_BYTES"])
+    return int(min(config[spec.body_limit], config["MAX_BODY_BYTES"]))
 
 
 def read_body(limit: int) -> bytes:

@@ -48,7 +48,7 @@ def variant_fields(version: VersionLike, variant: VariantLike) -> dict[str, obje
 
 
 def variant_out(version: VersionLike, variant: VariantLike) -> schemas.VariantOut:
-    return schemas.VariantOut(**variant_fields(version, variant))  # type: ignore[arg-type]
+    return schemas.VariantOut(**variant_fields(version, variant))
 
 
 def _attempt_head(attempt: AttemptRecord, attempts_left: int | None) -> dict[str, Any]:

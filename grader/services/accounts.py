@@ -26,9 +26,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from grader.db import first_row
 from grader.models import ApiToken, Role, User
 from grader.services.errors import Forbidden, NotFound
 from grader.services.transactions import transaction
@@ -151,7 +152,7 @@ class CallerCache:
 _OWNER = (
     select(User.id, User.username, User.role, ApiToken.secret_hash)
     .join(ApiToken, ApiToken.user_id == User.id)
-    .where(ApiToken.revoked_at.is_(None))
+    .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None))
 )
 
 
@@ -166,7 +167,7 @@ def caller_for_token(session: Session, token: str, cache: CallerCache | None = N
     known = cache.get(public_id) if cache is not None else None
     if known is not None:
         return known.caller if hmac.compare_digest(presented, known.secret_hash) else None
-    row = session.execute(_OWNER.where(ApiToken.public_id == public_id)).first()
+    row = first_row(session, _OWNER, {"public_id": public_id})
     # Compare even when the id is unknown, so a miss costs as long as a wrong secret.
     stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(presented, stored) or row is None:

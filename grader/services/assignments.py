@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from grader.db import first_row
 from grader.models import (
     Assignment,
     Attempt,
@@ -103,8 +104,8 @@ def _submit_target(
 ) -> tuple[AssignmentRow, VariantRow | None]:
     """An assignment, with access checked as for its course (NotFound, Forbidden), and
     the user's latest variant of it."""
-    row = session.execute(_SUBMIT_TARGET, {"assignment_id": assignment_id,
-                                           "user_id": actor.id}).first()
+    row = first_row(session, _SUBMIT_TARGET, {"assignment_id": assignment_id,
+                                              "user_id": actor.id})
     if row is None:
         raise NotFound(f"no assignment {assignment_id}")
     check_course_access(actor, row.course_role, manage=False)

@@ -141,7 +141,7 @@ def numbered_insert(practice: bool, limited: bool, fresh_variant: bool) -> Inser
     inserts nothing when the limit is reached (or, with a fresh variant per attempt,
     when the variant was answered). One statement object per shape, so SQLAlchemy
     compiles each shape once."""
-    table = Attempt.__table__
+    table = Attempt.metadata.tables[Attempt.__tablename__]
     scope = [table.c.user_id == bindparam("user_id")]
     if practice:
         scope += [table.c.assignment_id.is_(None),
@@ -178,24 +178,29 @@ def store_attempt(
     """Insert a graded attempt numbered one past the last, under the attempt limit
     (NoAttemptsLeft, VariantAlreadyAnswered)."""
     max_attempts = assignment.max_attempts if assignment else None
+    assignment_id = assignment.id if assignment else None
+    result_json = JsonText(result.as_json())
+    created_at = utcnow()
     values = {
         "user_id": user.id, "exercise_id": version.exercise_id,
         "exercise_version_id": version.id, "variant_id": variant.id,
-        "assignment_id": assignment.id if assignment else None,
-        "answers": dict(answers), "result": JsonText(result.as_json()), "score": result.score,
-        "idempotency_key": key, "request_hash": fingerprint, "created_at": utcnow(),
+        "assignment_id": assignment_id, "answers": dict(answers), "result": result_json,
+        "score": result.score, "idempotency_key": key, "request_hash": fingerprint,
+        "created_at": created_at,
     }
     statement = numbered_insert(
         practice=assignment is None,
         limited=max_attempts is not None,
         fresh_variant=assignment is not None and assignment.new_variant_each_attempt,
     )
-    inserted = session.execute(statement, {**values, "max_attempts": max_attempts}).first()
+    # Core on the session's connection: no ORM bookkeeping for a row nobody loads.
+    inserted = session.connection().execute(
+        statement, {**values, "max_attempts": max_attempts}).first()
     if inserted is None:
         _refusal(session, user, version, assignment)
     attempt = AttemptRecord(inserted.id, inserted.number, None, version.exercise_id,
-                            version.number, variant.number, values["assignment_id"],
-                            values["created_at"], values["result"])
+                            version.number, variant.number, assignment_id, created_at,
+                            result_json)
     return AttemptOutcome(attempt, attempts_left(max_attempts, inserted.number), replayed=False)
 
 

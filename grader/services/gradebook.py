@@ -43,7 +43,7 @@ def gradebook(session: Session, actor: Caller, course_id: int) -> Gradebook:
         .where(Enrollment.course_id == course_id, Enrollment.role == CourseRole.STUDENT)
         .order_by(User.username)
     ).scalars())
-    best: dict[tuple[int, int], tuple[float, int]] = {
+    best: dict[tuple[int, int | None], tuple[float, int]] = {
         (user_id, assignment_id): (score, count)
         for user_id, assignment_id, score, count in session.execute(
             select(Attempt.user_id, Attempt.assignment_id, func.max(Attempt.score),

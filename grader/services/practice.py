@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from grader.db import first_row
 from grader.models import Attempt, ExerciseRecord, ExerciseVersion, VariantRecord
 from grader.services.accounts import Caller
 from grader.services.attempts import (
@@ -54,8 +55,8 @@ def _practice_target(
 ) -> tuple[VersionRow, VariantRow | None]:
     """The latest version of an exercise the user may practise, with the user's
     latest practice variant of it, in one statement (NotFound, Forbidden)."""
-    row = session.execute(_PRACTICE_TARGET, {"exercise_id": exercise_id,
-                                             "user_id": actor.id}).first()
+    row = first_row(session, _PRACTICE_TARGET, {"exercise_id": exercise_id,
+                                                "user_id": actor.id})
     if row is None:
         raise NotFound(f"no exercise {exercise_id!r}")
     if not row.practice and not actor.is_staff:
@@ -97,10 +98,11 @@ def submit_practice(
     fingerprint = request_fingerprint("practice", exercise_id, answers, key)
 
     def submit() -> AttemptOutcome:
+        version, latest = _practice_target(session, actor, exercise_id)
         replayed = replay(session, actor, key, fingerprint, None)
         if replayed is not None:
             return replayed
-        version, variant = _variant_now(session, actor, exercise_id)
+        variant = latest or add_variant(session, actor, version, None, 1)
         result = grade_submission(version.exercise, variant, answers)
         return store_attempt(session, actor, version, variant, None, answers, result, key,
                              fingerprint)

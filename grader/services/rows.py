@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
@@ -73,7 +73,7 @@ def exercise_of(version: VersionLike) -> Exercise:
     return exercise_of_version(version)
 
 
-def version_row(session: Session, row: Row[Any]) -> VersionRow:
+def version_row(session: Session, row: Row[*tuple[Any, ...]]) -> VersionRow:
     """The version in a row with VERSION_COLUMNS (its text read only to parse it)."""
     def load_text() -> str:
         text: str = session.execute(
@@ -85,7 +85,7 @@ def version_row(session: Session, row: Row[Any]) -> VersionRow:
                       row.practice, parsed(row.content_hash, load_text))
 
 
-def variant_row(row: Row[Any]) -> VariantRow | None:
+def variant_row(row: Row[*tuple[Any, ...]]) -> VariantRow | None:
     """The variant in a row with VARIANT_COLUMNS; None where an outer join found none."""
     if row.variant_id is None:
         return None
