@@ -20,6 +20,7 @@ solve: $(BIN)/grader
 
 test: $(BIN)/grader
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/grader
