@@ -36,7 +36,8 @@ from typing import Any
 
 from engine import Exercise, Solution, draw_variant, load_exercise, solve
 from engine.ops import OPS, evaluate, local_gradients
-from grader.scoring import _Plan, grade, parse_submission
+from grader.scoring import grade, parse_submission
+from grader.scoring.grading import _Plan
 
 TARGET_50_NODES = 1e-3  # seconds per grade() call
 INPUTS = 5

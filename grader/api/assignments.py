@@ -12,7 +12,7 @@ from grader.api.exercises import attempt_reply
 from grader.api.operations import operation
 from grader.db import get_session
 from grader.models import User
-from grader.submission import SubmissionBody
+from grader.scoring import SubmissionBody
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 

@@ -11,7 +11,7 @@ from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.db import get_session
 from grader.models import Role, User
-from grader.submission import SubmissionBody
+from grader.scoring import SubmissionBody
 
 bp = Blueprint("exercises", __name__, url_prefix="/exercises")
 

@@ -24,8 +24,9 @@ from test_scoring import carried_submission
 
 from engine import ExerciseError, Solution, Tolerance, draw_variant, load_exercise, solve
 from engine.explain import fmt
-from grader.scoring import DEGENERATE_FEEDS, GradeResult, _Grading, grade
-from grader.tolerance import allowance_for, is_close_relabs, is_close_to_range
+from grader.scoring import DEGENERATE_FEEDS, GradeResult, grade
+from grader.scoring.grading import _Grading
+from grader.scoring.tolerance import allowance_for, is_close_relabs, is_close_to_range
 
 DEFAULT = allowance_for(Tolerance().resolved())
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"

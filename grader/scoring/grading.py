@@ -68,7 +68,7 @@ import pydantic_core
 
 from engine import Exercise, Solution
 from engine.ops import Op, evaluate, local_gradients
-from grader.mistakes import (
+from grader.scoring.mistakes import (
     MISTAKES,
     Edge,
     Mistake,
@@ -78,7 +78,7 @@ from grader.mistakes import (
     gradient_label,
     local_label,
 )
-from grader.submission import (
+from grader.scoring.submission import (
     FieldError,
     FormatError,
     Submission,
@@ -86,7 +86,7 @@ from grader.submission import (
     parse_submission,
     read_number,
 )
-from grader.tolerance import (
+from grader.scoring.tolerance import (
     FAR,
     NOISE_ABS,
     NOISE_REL,
