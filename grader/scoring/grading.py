@@ -67,7 +67,7 @@ from typing import Any, Literal, NamedTuple
 import pydantic_core
 
 from engine import Exercise, Solution
-from engine.ops import Op, evaluate, local_gradients
+from engine.ops import OPS, Op, evaluate, local_gradients
 from grader.scoring.mistakes import (
     MISTAKES,
     Edge,
@@ -119,15 +119,9 @@ Status = Literal["correct", "consistent", "incorrect", "missing", "invalid"]
 
 # A wrong forward value equal (within its tolerance) to one of these, entering a gate of
 # this op, leaves nothing to compute at the gate: its output and local gradients are
-# trivial (0·y = 0, 1·y = y, 0/y = 0, y/1 = y, a·0, a·1; e^0 = 1 with local gradient 1;
-# 1/1 = 1 with local gradient -1).
+# trivial (the ops' own table, engine.ops: 0·y = 0, 1·y = y, e^0 = 1, 1/1 = 1).
 DEGENERATE_FEEDS: Mapping[str, tuple[float, ...]] = {
-    "mul": (0.0, 1.0),
-    "div": (0.0, 1.0),
-    "scale": (0.0, 1.0),
-    "exp": (0.0,),
-    "inv": (1.0,),
-}
+    name: op.degenerate_feeds for name, op in OPS.items() if op.degenerate_feeds}
 # The same, as bit masks over _NEAR_VALUES: bit n set for _NEAR_VALUES[n].
 _NEAR_VALUES = (0.0, 1.0)
 _NEAR_ZERO = 1
@@ -393,7 +387,7 @@ class _Plan:
         self.distinct: list[tuple[int, ...]] = [tuple(dict.fromkeys(i)) for i in self.ins]
         self.slots: list[dict[int, tuple[int, ...]]] = [_slots_of(ins) for ins in self.ins]
         self.reads: list[dict[int, tuple[int, ...]]] = [
-            {j: _slots_read(op.name, slots, len(ins)) for j, slots in by_input.items()}
+            {j: _slots_read(op, slots, len(ins)) for j, slots in by_input.items()}
             if op is not None else {}
             for op, ins, by_input in zip(self.ops, self.ins, self.slots, strict=True)]
         # Local gradients that read no value (add, sub, neg, scale, add_const), by input:
@@ -401,7 +395,7 @@ class _Plan:
         self.constant_locals: list[dict[int, float] | None] = [None] * n
         for k in self.gates:
             op = self.ops[k]
-            if op is not None and op.name in _CONSTANT_LOCAL:
+            if op is not None and op.constant_local:
                 ins = self.ins[k]
                 slot_locals = local_gradients(op, [0.0] * len(ins), 0.0, self.params[k])
                 self.constant_locals[k] = {j: sum(slot_locals[s] for s in slots)
@@ -541,7 +535,6 @@ def _slots_of(ins: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
     return {i: tuple(found) for i, found in slots.items()}
 
 
-_CONSTANT_LOCAL = frozenset({"add", "sub", "neg", "scale", "add_const"})
 _NO_OPS: frozenset[str] = frozenset()
 _OP_SETS: dict[str, frozenset[str]] = {}
 
@@ -554,19 +547,12 @@ def _op_set(op: str) -> frozenset[str]:
     return found
 
 
-def _slots_read(op: str, slots: tuple[int, ...], arity: int) -> tuple[int, ...]:
-    """Which input slots the local gradient for `slots` reads, for the ops known to read
-    fewer than all (so a degenerate value it does not read cannot block credit)."""
-    if op in _CONSTANT_LOCAL:
-        return ()
+def _slots_read(op: Op, slots: tuple[int, ...], arity: int) -> tuple[int, ...]:
+    """Which input slots the local gradient for `slots` reads (so a degenerate value it
+    does not read cannot block credit)."""
     read: set[int] = set()
     for slot in slots:  # a node in two slots (x·x) is read through each of them
-        if op == "mul":  # d(a·b)/da = b
-            read.update(s for s in range(arity) if s != slot)
-        elif op == "div":  # d(a/b)/da = 1/b, d(a/b)/db = -a/b²
-            read.update((1,) if slot == 0 else (0, 1))
-        else:
-            read.update(range(arity))
+        read.update(op.slots_read(slot, arity))
     return tuple(sorted(read))
 
 
