@@ -68,6 +68,7 @@ import pydantic_core
 
 from engine import Exercise, Solution
 from engine.ops import OPS, Op, evaluate, local_gradients
+from grader.scoring import feedback
 from grader.scoring.mistakes import (
     MISTAKES,
     Edge,
@@ -75,8 +76,6 @@ from grader.scoring.mistakes import (
     WrongBlank,
     applicable,
     diagnose,
-    gradient_label,
-    local_label,
 )
 from grader.scoring.submission import (
     FieldError,
@@ -280,42 +279,27 @@ class GradeResult:
 
     def label(self, blank: BlankRef | BlankResult) -> str:
         """How a blank is named to a student: "p0", "df/dp0", "local ∂p0/∂x0"."""
-        return _label(blank.kind, blank.node, blank.input, self.output)
+        return feedback.blank_label(blank.kind, blank.node, blank.input, self.output)
 
     def summary(self) -> str:
         """One sentence: where to start fixing."""
         if self.has_format_errors:
-            n = len(self.format_errors)
-            return (f"{n} blank{' holds' if n == 1 else 's hold'} no number: fix the format "
-                    "errors and submit again; nothing was graded.")
+            return feedback.summary_format_errors(len(self.format_errors))
         if self.first_error is None:
             missing = sum(b.status == "missing" for b in self.blanks)
             rounded = sum(b.status == "consistent" for b in self.blanks)
             if missing:
-                return f"Nothing typed is wrong; {missing} blank(s) left to fill."
+                return feedback.summary_blanks_left(missing)
             if rounded:
-                return (f"Nothing is wrong; {rounded} value(s) follow from rounded numbers: "
-                        "keep more digits.")
-            return "Every blank is right."
+                return feedback.summary_rounded(rounded)
+            return feedback.EVERY_BLANK_RIGHT
         first = self.first_error
         result = next(b for b in self.blanks if b.ref == first.blank)
-        carried = len(first.propagated_into)
-        tail = f" It carried into {carried} later blank{'s' if carried != 1 else ''}." if (
-            carried) else ""
-        kind = "" if first.blank.kind == "local" else f" ({first.blank.kind})"  # (named so)
-        return f"Start fixing here: {self.label(first.blank)}{kind}: " + (
-            f"{result.message}.{tail}")
+        return feedback.summary_start_here(self.label(first.blank), first.blank.kind,
+                                           result.message, len(first.propagated_into))
 
 
 DEFAULT_POLICY = ScoringPolicy()
-
-
-def _label(kind: str, node: str, input_: str | None, output: str) -> str:
-    if kind == "forward":
-        return node
-    if kind == "backward":
-        return gradient_label(output, node)
-    return local_label(node, input_ or "")
 
 
 def grade(
@@ -458,7 +442,7 @@ class _Plan:
         if found is None:
             kind, k, j = key
             names = self.names
-            found = self.key_labels[key] = _label(
+            found = self.key_labels[key] = feedback.blank_label(
                 kind, names[k], names[j] if j >= 0 else None, names[self.output])
         return found
 
@@ -503,23 +487,17 @@ class _Plan:
         op = self.ops[k]
         if kind == "forward":
             assert op is not None
-            inputs = ", ".join(names[i] for i in self.ins[k])
-            return f"recompute {name} = {op.name}({inputs}) from the values of its inputs"
+            return feedback.rule_forward(name, op.name, [names[i] for i in self.ins[k]])
         if kind == "local":
             assert op is not None
-            return f"differentiate {name} ({op.name}) with respect to {names[j]}"
+            return feedback.rule_local(name, op.name, names[j])
         output = names[self.output]
         if k == self.output:
-            return (f"the backward pass starts here: what is the derivative of {name} with "
-                    "respect to itself?")
+            return feedback.rule_output_gradient(name)
         consumers = self.consumers[k]
         if len(consumers) == 1:
-            c = names[consumers[0]]
-            return (f"d{output}/d{name} = d{output}/d{c} · (the local gradient of {c} with "
-                    f"respect to {name})")
-        return (f"d{output}/d{name} is the sum over the gates {name} feeds "
-                f"({', '.join(names[c] for c in consumers)}) of upstream gradient · local "
-                "gradient")
+            return feedback.rule_one_consumer(output, name, names[consumers[0]])
+        return feedback.rule_many_consumers(output, name, [names[c] for c in consumers])
 
     def least_points(self, policy: ScoringPolicy) -> float:
         """The points of the blank worth least."""
@@ -707,8 +685,7 @@ class _Grading:
             return None
         value = read_number(raw)
         if isinstance(value, FormatError):
-            self.marks[key] = _Mark("invalid", message=f"format error: {value.message}; "
-                                                       "not graded")
+            self.marks[key] = _Mark("invalid", message=feedback.format_error(value.message))
             return None
         return value
 
@@ -742,7 +719,7 @@ class _Grading:
             if carried is None:
                 self.marks[key] = _CORRECT_MARK
                 return _DIFF, expectations
-            self.marks[key] = _Mark("correct", message="correct", sources=carried[3])
+            self.marks[key] = _Mark("correct", message=feedback.CORRECT, sources=carried[3])
             return _DIFF | _ERR, expectations
         if matches:
             best = matches[0] if len(matches) == 1 else min(
@@ -867,38 +844,27 @@ class _Grading:
 
     def _carried_mark(self, flags: int, sources: tuple[_Key, ...]) -> _Mark:
         if flags & _BLOCK:  # only ever set on values wrong by an error
-            where = self._describe(sources)
             if flags & _ZERO:
-                why = ("a wrong zero gradient (zero within the tolerance) makes every "
-                       "gradient computed from it zero")
+                why = feedback.WHY_WRONG_ZERO
             elif flags & _UNIT:
-                why = ("a wrong local gradient of one (within the tolerance) passes the "
-                       "upstream gradient on unchanged")
+                why = feedback.WHY_WRONG_UNIT
             elif flags & _FEED:
-                why = ("a wrong zero or one (within the tolerance) entering a gate leaves "
-                       "nothing to compute there (0·y = 0, 1·y = y, e^0 = 1, 1/1 = 1, "
-                       "0 + 0 = 0)")
+                why = feedback.WHY_DEGENERATE_FEED
             else:
-                why = "that itself follows from a degenerate value"
-            return _Mark("incorrect", None, f"follows from {where}, but {why}: no carried "
-                         "credit", sources=sources, err=True)
+                why = feedback.WHY_TAINTED
+            return _Mark("incorrect", None,
+                         feedback.no_carried_credit(self._describe(sources), why),
+                         sources=sources, err=True)
         if flags & _ERR:
-            message = f"consistent with {self._describe(sources)} (error carried forward)"
+            message = feedback.consistent_after_error(self._describe(sources))
         else:
-            message = (f"consistent with {self._describe(sources, rounded=True)}: keep more "
-                       "digits to match the reference directly")
+            message = feedback.consistent_after_rounding(self._describe(sources, rounded=True))
         return _Mark("consistent", message=message, sources=sources, err=bool(flags & _ERR))
 
     def _describe(self, sources: Sequence[_Key], *, rounded: bool = False) -> str:
         """"your value of p0", "your values of df/ds and dn/ds": where a value came from."""
-        labels = [self.plan.key_label(key) for key in sources]
-        if len(labels) > 3:
-            labels = [*labels[:2], f"{len(labels) - 2} more"]
-        shown = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
-        adjective = "rounded " if rounded else ""
-        if len(sources) == 1:
-            return f"your {adjective}{'value of ' if sources[0][0] == 'forward' else ''}{shown}"
-        return f"your {adjective}values of {shown}"
+        return feedback.your_values([self.plan.key_label(key) for key in sources],
+                                    forward_value=sources[0][0] == "forward", rounded=rounded)
 
     def _wrong(self, key: _Key, k: int, x: float, low: float, high: float,
                expected: float | None, blank: WrongBlank | None = None) -> _Mark:
@@ -1307,8 +1273,6 @@ def _NO_ERROR() -> bool:
 
 
 # Shared, never changed: most blanks get one of these.
-_CORRECT_MARK = _Mark("correct", message="correct")
-_COARSE_MARK = _Mark("incorrect", INSUFFICIENT_PRECISION, (
-    "insufficient precision: too few digits to judge within the tolerance; keep three "
-    "significant figures or more, in the values you compute with too"), err=True)
-_MISSING_MARK = _Mark("missing", message="no value given")
+_CORRECT_MARK = _Mark("correct", message=feedback.CORRECT)
+_COARSE_MARK = _Mark("incorrect", INSUFFICIENT_PRECISION, feedback.TOO_FEW_DIGITS, err=True)
+_MISSING_MARK = _Mark("missing", message=feedback.MISSING)
