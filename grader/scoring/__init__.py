@@ -1,17 +1,25 @@
 """Scoring a submission, blank by blank. Pure: no web, no database, no I/O.
 
-The names below are what the rest of the code uses; each lives in a module of its own.
+The modules, in the order a submission meets them:
+
+* submission: its JSON shape, field errors, and each blank's number (or format error);
+* tolerance: is a typed number close enough to a reference?
+* plan: what grading needs from an exercise, made once per exercise;
+* grading: the grading pass, `grade()`, which marks every blank in working order,
+  with own_numbers (what the student's own numbers give: error carried forward), trace
+  (where each number came from), anti_gaming (no carried credit through degenerate
+  values; the cap), mistakes (the registry of diagnosed mistakes) and marks;
+* tally: marks into points, the score and the first error;
+* results: the policy, and the result types a caller gets back;
+* feedback: every text a student reads.
+
+The names below are what the rest of the code uses.
 """
 
-from grader.scoring.grading import (
-    DEFAULT_POLICY,
-    DEGENERATE_FEEDS,
-    BlankResult,
-    GradeResult,
-    ScoringPolicy,
-    grade,
-)
+from grader.scoring.anti_gaming import DEGENERATE_FEEDS
+from grader.scoring.grading import grade
 from grader.scoring.mistakes import MISTAKES, Mistake, WrongBlank, diagnose
+from grader.scoring.results import DEFAULT_POLICY, BlankResult, GradeResult, ScoringPolicy
 from grader.scoring.submission import (
     Submission,
     SubmissionBody,

@@ -284,7 +284,18 @@ MISTAKES: tuple[Mistake, ...] = (
 )
 
 
-_Applicable = tuple[Sequence[Mistake], tuple[Mistake, ...]]
+class Diagnosis(NamedTuple):
+    """The mistake that explains a wrong value: its code and its message."""
+
+    code: str
+    message: str
+
+
+class _Applicable(NamedTuple):
+    registry: Sequence[Mistake]  # kept so that a reused id() is noticed
+    mistakes: tuple[Mistake, ...]
+
+
 _applicable: dict[tuple[int, frozenset[str], bool], _Applicable] = {}
 
 
@@ -295,18 +306,18 @@ def applicable(mistakes: Sequence[Mistake], ops: frozenset[str], *,
     registry, set of ops and zero."""
     key = (id(mistakes), ops, zero)
     found = _applicable.get(key)
-    if found is None or found[0] is not mistakes:
+    if found is None or found.registry is not mistakes:
         if len(_applicable) > 4096:  # many registries made on the fly: start over
             _applicable.clear()
-        found = _applicable[key] = (mistakes, tuple(
+        found = _applicable[key] = _Applicable(mistakes, tuple(
             m for m in mistakes if (m.ops is None or not m.ops.isdisjoint(ops))
             and (m.explains_zero or not zero)))
-    return found[1]
+    return found.mistakes
 
 
 def diagnose(blank: WrongBlank,
-             mistakes: Sequence[Mistake] = MISTAKES) -> tuple[str, str] | None:
-    """(code, message) of the first hypothesis that explains the wrong value, or None.
+             mistakes: Sequence[Mistake] = MISTAKES) -> Diagnosis | None:
+    """The code and message of the first hypothesis that explains the wrong value, or None.
     Only the hypotheses `applicable` to the blank are tried."""
     for mistake in applicable(mistakes, blank.ops, zero=blank.zero):
         try:
@@ -314,5 +325,5 @@ def diagnose(blank: WrongBlank,
         except (ArithmeticError, ValueError):
             continue  # a hypothesis that cannot be evaluated here does not match
         if message is not None:
-            return mistake.code, message
+            return Diagnosis(mistake.code, message)
     return None
