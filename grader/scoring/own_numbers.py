@@ -242,25 +242,26 @@ class OwnNumbers:
     def expected_gradients(self, k: int) -> list[Expectation | None]:
         """df/dk from the student's own upstream gradients and local gradients: those
         evaluated at their forward values, and (when they typed any) their typed ones."""
+        # With the local gradients at the student's forward values:
         low = high = point = 0.0
         trace = UNTRACED
         sources: list[BlankKey] = []
-        # The same with the typed local gradients, where there are any.
-        local_values = self.local_values
-        typed_any = False
-        t_low = t_high = t_point = 0.0
-        t_trace = UNTRACED
-        t_sources: list[BlankKey] = []
         own_ok = True
+        # The same with their typed local gradients, where there are any:
+        typed_low = typed_high = typed_point = 0.0
+        typed_trace = UNTRACED
+        typed_sources: list[BlankKey] = []
+        typed_any = False
+        local_values = self.local_values
         backward_keys = self.plan.backward_keys
         for c in self.plan.consumers[k]:
             upstream = self.gradients[c]
             source = self.gradient_traces[c]
             if Trace.DIFFERS in source:
                 trace |= source
-                t_trace |= source
+                typed_trace |= source
                 sources.append(backward_keys[c])
-                t_sources.append(backward_keys[c])
+                typed_sources.append(backward_keys[c])
             if upstream == 0.0:
                 continue  # nothing flows back through c, whatever its local gradient
             own = (self.own_locals(c) or {}).get(k)
@@ -274,31 +275,32 @@ class OwnNumbers:
                 if own.trace:
                     trace |= own.trace
                     sources += [s for s in own.sources if s not in sources]
-            typed = local_values.get((c, k)) if local_values else None
-            if typed is not None:
+            typed_local = local_values.get((c, k)) if local_values else None
+            if typed_local is not None:
                 typed_any = True
-                a = upstream * typed
-                t_low += a
-                t_high += a
-                t_point += a
+                a = upstream * typed_local
+                typed_low += a
+                typed_high += a
+                typed_point += a
                 source = self.local_traces[(c, k)]
                 if Trace.DIFFERS in source:
-                    t_trace |= source
-                    t_sources.append(BlankKey("local", c, k))
+                    typed_trace |= source
+                    typed_sources.append(BlankKey("local", c, k))
             elif own is not None:
                 a, b = upstream * own.low, upstream * own.high
-                t_low += a if a < b else b
-                t_high += b if a < b else a
-                t_point += upstream * own.point
+                typed_low += a if a < b else b
+                typed_high += b if a < b else a
+                typed_point += upstream * own.point
                 if own.trace:
-                    t_trace |= own.trace
-                    t_sources += [s for s in own.sources if s not in t_sources]
+                    typed_trace |= own.trace
+                    typed_sources += [s for s in own.sources if s not in typed_sources]
             else:
                 typed_any = False  # no number to compare with either way
                 break
         found: list[Expectation | None] = [
             Expectation(low, high, trace, tuple(sources), point)
             if own_ok and math.isfinite(low + high + point) else None]
-        if typed_any and math.isfinite(t_low + t_high + t_point):
-            found.append(Expectation(t_low, t_high, t_trace, tuple(t_sources), t_point))
+        if typed_any and math.isfinite(typed_low + typed_high + typed_point):
+            found.append(Expectation(typed_low, typed_high, typed_trace, tuple(typed_sources),
+                                     typed_point))
         return found

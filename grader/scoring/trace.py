@@ -27,7 +27,8 @@ class Trace(enum.Flag):
     TAINTED = enum.auto()  # it matched the student's numbers only through a degenerate one
 
     # Grading combines traces hundreds of times per submission, and Flag's own operators
-    # make each result through the enum's constructor: look it up among all of them.
+    # make each result through the enum's constructor: look it up among all of them, by
+    # the member's value (`_value_`, as the enum documentation names it).
     def __or__(self, other: Self) -> Self:
         return _EVERY_TRACE[self._value_ | other._value_]
 
