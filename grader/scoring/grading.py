@@ -98,6 +98,7 @@ class Grading:
         self._carried: dict[tuple[Trace, tuple[BlankKey, ...]], Mark] = {}
 
     def run(self) -> GradeResult:
+        """Mark every blank in working order, then tally the marks."""
         plan = self.plan
         if self.all_close():
             return plan.all_correct(self.policy, self._all_correct_result)

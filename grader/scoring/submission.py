@@ -23,8 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import Exercise
 from grader.scoring import feedback
-
-KINDS = ("forward", "backward", "local")
+from grader.scoring.results import KINDS
 
 
 class SubmissionBody(BaseModel):

@@ -13,14 +13,21 @@ from collections.abc import Mapping
 from grader.scoring.anti_gaming import carried_credit_allowed
 from grader.scoring.marks import CORRECT_MARK, MISSING_MARK, Mark
 from grader.scoring.plan import Plan
-from grader.scoring.results import BlankRef, BlankResult, FirstError, GradeResult, ScoringPolicy
+from grader.scoring.results import (
+    KINDS,
+    BlankRef,
+    BlankResult,
+    FirstError,
+    GradeResult,
+    ScoringPolicy,
+)
 from grader.scoring.trace import BlankKey
 
 
 def tally(plan: Plan, policy: ScoringPolicy, marks_by_key: Mapping[BlankKey, Mark],
           ) -> GradeResult:
     """The result of a submission whose every blank the plan asks for is marked."""
-    points_of = {kind: policy.points(kind) for kind in ("forward", "backward", "local")}
+    points_of = {kind: policy.points(kind) for kind in KINDS}
     share = policy.consistent_share
     # The results every submission shares (right, missing, plainly wrong) are made
     # once per exercise; the others here.
