@@ -36,7 +36,8 @@ from typing import Any
 
 from engine import Exercise, Solution, draw_variant, load_exercise, solve
 from engine.ops import OPS, evaluate, local_gradients
-from grader.scoring import _Plan, grade, parse_submission
+from grader.scoring import grade, parse_submission
+from grader.scoring.plan import Plan
 
 TARGET_50_NODES = 1e-3  # seconds per grade() call
 INPUTS = 5
@@ -155,7 +156,7 @@ def main() -> None:
                                  max_bytes=None)
         solution = solve(draw_variant(exercise, args.seed))
         t_solve = per_call(lambda solution=solution: solve(solution.variant))
-        t_plan = per_call(lambda exercise=exercise: _Plan(exercise))
+        t_plan = per_call(lambda exercise=exercise: Plan(exercise))
         first = exercise.gates[0].id
         cases = {
             "reference": carried_submission(exercise, solution, {}),

@@ -19,6 +19,10 @@ one local gradient per input slot. ``params`` is the gate's parameter mapping. A
 forward function may raise ``ValueError``/``ZeroDivisionError``/``OverflowError`` or
 return a non-finite number; the solver turns either into a located domain error.
 
+Each op also states the facts grading needs about its local gradients: which input
+slots each one reads (``local_reads``; none at all makes them constants), and which input
+values leave nothing to compute at the gate (``degenerate_feeds``).
+
 Adding an op is one ``_register(...)`` call below.
 """
 
@@ -27,13 +31,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 Params = Mapping[str, float]
 # Formula text builders get the display names of the inputs and the params.
 Describe = Callable[[Sequence[str], Params], str]
 DescribeLocal = Callable[[int, Sequence[str], Params], str]
 KinkChoices = tuple[tuple[float, ...], ...]
+# Which input slots the local gradient for one slot reads, directly or through the gate's
+# output: "none" (a constant), "others" (every slot but its own: mul), "all", or the
+# slots read for each slot of an op of fixed arity.
+LocalReads = Literal["none", "others", "all"] | tuple[tuple[int, ...], ...]
 
 
 def _sigmoid(x: float) -> float:
@@ -65,6 +73,11 @@ class Op:
     ``kink`` then gives the extreme local gradients (one tuple per choice) whose convex
     hull is the set of valid subgradients; ``local`` returns one of them (the
     documented convention).
+
+    ``local_reads`` (see ``LocalReads``) and ``degenerate_feeds`` are what grading knows
+    about the op: a wrong input value the local gradient does not read cannot change it,
+    and an input equal to a degenerate feed (0 or 1 entering mul: 0·y = 0, 1·y = y)
+    leaves nothing to compute at the gate.
     """
 
     name: str
@@ -79,6 +92,8 @@ class Op:
     many: Many | None = None
     kink_expr: str | None = None
     kink: Callable[..., KinkChoices | None] | None = None
+    local_reads: LocalReads = "all"
+    degenerate_feeds: tuple[float, ...] = ()
     forward: Callable[..., float] = field(init=False)
     local: Callable[..., Any] = field(init=False)
 
@@ -95,6 +110,24 @@ class Op:
     def param(self) -> str | None:
         """The op's one parameter, if any (the solver passes it by value)."""
         return self.params[0] if self.params else None
+
+    @property
+    def constant_local(self) -> bool:
+        """Its local gradients read no input value, only parameters (1 for add, a for
+        scale): the same whatever values the inputs hold."""
+        return self.local_reads == "none"
+
+    def slots_read(self, slot: int, arity: int) -> tuple[int, ...]:
+        """The input slots that d out / d (input in `slot`) reads, for a gate of `arity`
+        inputs."""
+        reads = self.local_reads
+        if reads == "none":
+            return ()
+        if reads == "all":
+            return tuple(range(arity))
+        if reads == "others":
+            return tuple(s for s in range(arity) if s != slot)
+        return reads[slot]
 
     def arity_text(self) -> str:
         if self.max_inputs == self.min_inputs:
@@ -190,6 +223,7 @@ _register(Op(
     show=lambda n, _p: " + ".join(n),
     show_local=lambda k, n, _p: "1",
     summary="sum of the inputs; distributes the upstream gradient unchanged",
+    local_reads="none",
 ))
 _register(Op(
     "sub", 2, 2, (),
@@ -198,6 +232,7 @@ _register(Op(
     show=lambda n, _p: f"{n[0]} - {n[1]}",
     show_local=lambda k, n, _p: "1" if k == 0 else "-1",
     summary="first input minus the second",
+    local_reads="none",
 ))
 _register(Op(
     "mul", 2, None, (),
@@ -209,6 +244,8 @@ _register(Op(
     show=lambda n, _p: "·".join(n),
     show_local=lambda k, n, _p: _all_but(k, n),
     summary="product; each input's local gradient is the other inputs' product (a swap)",
+    local_reads="others",
+    degenerate_feeds=(0.0, 1.0),  # 0·y = 0, 1·y = y
 ))
 _register(Op(
     "div", 2, 2, (),
@@ -217,6 +254,8 @@ _register(Op(
     show=lambda n, _p: f"{n[0]} / {n[1]}",
     show_local=lambda k, n, _p: f"1/{n[1]}" if k == 0 else f"-{n[0]}/{n[1]}²",
     summary="first input divided by the second",
+    local_reads=((1,), (0, 1)),  # 1/x1 and -x0/x1²
+    degenerate_feeds=(0.0, 1.0),  # 0/y = 0, y/1 = y
 ))
 _register(Op(
     "neg", 1, 1, (),
@@ -225,6 +264,7 @@ _register(Op(
     show=lambda n, _p: f"-{n[0]}",
     show_local=lambda k, n, _p: "-1",
     summary="-x",
+    local_reads="none",
 ))
 _register(Op(
     "scale", 1, 1, ("a",),
@@ -233,6 +273,8 @@ _register(Op(
     show=lambda n, p: f"{num(p['a'])}·{n[0]}",
     show_local=lambda k, n, p: f"a = {num(p['a'])}",
     summary="a·x, for a constant a",
+    local_reads="none",
+    degenerate_feeds=(0.0, 1.0),  # a·0 = 0, a·1 = a
 ))
 _register(Op(
     "add_const", 1, 1, ("c",),
@@ -241,6 +283,7 @@ _register(Op(
     show=lambda n, p: f"{num(p['c'])} + {n[0]}",
     show_local=lambda k, n, _p: "1",
     summary="c + x, for a constant c",
+    local_reads="none",
 ))
 _register(Op(
     "pow", 1, 1, ("p",),
@@ -266,6 +309,7 @@ _register(Op(
     show=lambda n, _p: f"e^{n[0]}",
     show_local=lambda k, n, _p: f"e^{n[0]}",
     summary="e^x; its local gradient is e^x itself",
+    degenerate_feeds=(0.0,),  # e^0 = 1
 ))
 _register(Op(
     "log", 1, 1, (),
@@ -282,6 +326,7 @@ _register(Op(
     show=lambda n, _p: f"1/{n[0]}",
     show_local=lambda k, n, _p: f"-1/{n[0]}²",
     summary="1/x; its local gradient is -1/x²",
+    degenerate_feeds=(1.0,),  # 1/1 = 1
 ))
 _register(Op(
     "abs", 1, 1, (),

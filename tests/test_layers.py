@@ -177,8 +177,10 @@ _INTERNALS = re.compile(
     r"gunicorn\.workers|compiled_cache|\.info\[|session\.info|_sa_instance_state")
 
 
-# namedtuple's documented API: underscored only so as not to clash with field names.
+# Documented APIs that are underscored only so as not to clash with user names:
+# namedtuple's methods, and enum's _sunder_ names (`_value_`, `_name_`, ...).
 NAMEDTUPLE_API = {"_replace", "_asdict", "_fields", "_make", "_field_defaults"}
+ENUM_SUNDER = re.compile(r"_[a-z]+(_[a-z]+)*_")
 
 
 def private_accesses(source: str) -> list[str]:
@@ -188,6 +190,7 @@ def private_accesses(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
                 and node.attr not in NAMEDTUPLE_API
+                and not ENUM_SUNDER.fullmatch(node.attr)
                 and not (node.attr.startswith("__") and node.attr.endswith("__"))):
             owner = node.value
             if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
@@ -197,7 +200,8 @@ def private_accesses(source: str) -> list[str]:
 
 
 def test_the_private_access_scanner_sees_what_it_must() -> None:
-    source = "engine._pool\nself._mine\nx.__dict__\nthing.user._sa_state\nrow._replace()\n"
+    source = ("engine._pool\nself._mine\nx.__dict__\nthing.user._sa_state\n"
+              "row._replace()\nflag._value_\n")
     assert private_accesses(source) == ["1: ._pool", "4: ._sa_state"]
 
 

@@ -9,12 +9,12 @@ from flask import Blueprint, Response
 from grader.api import present, schemas
 from grader.api.exercises import attempt_reply
 from grader.api.operations import operation
+from grader.scoring import SubmissionBody
 from grader.services import assignments
 from grader.services.accounts import Caller
 from grader.services.attempts import attempts_left
 from grader.services.courses import assignment_access
 from grader.sessions import get_session
-from grader.submission import SubmissionBody
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 

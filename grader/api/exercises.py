@@ -9,11 +9,11 @@ from flask import Blueprint, Response, current_app
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.models import Role
+from grader.scoring import SubmissionBody
 from grader.services import exercises, practice, solutions
 from grader.services.accounts import Caller
 from grader.services.attempts import AttemptOutcome
 from grader.sessions import get_session
-from grader.submission import SubmissionBody
 
 bp = Blueprint("exercises", __name__, url_prefix="/exercises")
 

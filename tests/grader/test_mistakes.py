@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine import Solution, draw_variant, load_exercise, solve
-from grader.mistakes import MISTAKES, Mistake, WrongBlank, diagnose
 from grader.scoring import ScoringPolicy, grade
+from grader.scoring.mistakes import MISTAKES, Mistake, WrongBlank, diagnose
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 NAMED = ("branch-not-summed", "no-upstream", "mul-not-swapped", "max-misrouted",

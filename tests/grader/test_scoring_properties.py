@@ -24,8 +24,9 @@ from test_scoring import carried_submission
 
 from engine import ExerciseError, Solution, Tolerance, draw_variant, load_exercise, solve
 from engine.explain import fmt
-from grader.scoring import DEGENERATE_FEEDS, GradeResult, _Grading, grade
-from grader.tolerance import allowance_for, is_close_relabs, is_close_to_range
+from grader.scoring import DEGENERATE_FEEDS, GradeResult, grade
+from grader.scoring.grading import Grading
+from grader.scoring.tolerance import allowance_for, is_close_relabs, is_close_to_range
 
 DEFAULT = allowance_for(Tolerance().resolved())
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
@@ -353,6 +354,6 @@ def test_the_shortcut_for_close_submissions_grades_as_the_full_run(text, data):
             submission[kind].setdefault(name, {})[i] = typed
     shortcut = grade(solution, submission)
     event("every blank correct" if shortcut.score == 1.0 else "some blank not correct")
-    with patch.object(_Grading, "_all_close", lambda self: False):
+    with patch.object(Grading, "all_close", lambda self: False):
         full = grade(solution, submission)
     assert shortcut == full

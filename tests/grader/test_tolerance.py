@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from engine import Tolerance
 from engine.spec import DEFAULT_ABS_TOLERANCE, DEFAULT_REL_TOLERANCE
-from grader.tolerance import (
+from grader.scoring.tolerance import (
     CLOSE,
     FAR,
     SAME,

@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import Exercise
-
-KINDS = ("forward", "backward", "local")
+from grader.scoring import feedback
+from grader.scoring.results import KINDS
 
 
 class SubmissionBody(BaseModel):
@@ -85,22 +85,22 @@ def read_number(raw: Any) -> float | FormatError:
     """A blank's value as a finite float, or the format error it is."""
     # bool is an int subclass: test it first, a checkbox is not a number.
     if isinstance(raw, bool):
-        return FormatError("true/false is not a number")
+        return FormatError(feedback.NOT_A_NUMBER_BOOLEAN)
     if isinstance(raw, float):
         if math.isfinite(raw):
             return raw
-        return FormatError("NaN is not a number" if math.isnan(raw) else
-                           "infinity is not a number")
+        return FormatError(feedback.NOT_A_NUMBER_NAN if math.isnan(raw) else
+                           feedback.NOT_A_NUMBER_INFINITY)
     if isinstance(raw, int):
         try:
             return float(raw)
         except OverflowError:
-            return FormatError("the number is too large")
+            return FormatError(feedback.NUMBER_TOO_LARGE)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return FormatError("the blank is empty")
+        return FormatError(feedback.BLANK_EMPTY)
     if isinstance(raw, str):
-        return FormatError("text is not a number: send a JSON number, without quotes")
-    return FormatError(f"a JSON {_json_type(raw)} is not a number")
+        return FormatError(feedback.NOT_A_NUMBER_TEXT)
+    return FormatError(feedback.not_a_number_json(_json_type(raw)))
 
 
 def _json_type(raw: Any) -> str:
@@ -130,33 +130,29 @@ def parse_submission(data: Any, exercise: Exercise) -> Submission:
         body = _usable_sections(data)
     for kind in KINDS:
         if getattr(body, kind) and kind not in exercise.ask:
-            asked = ", ".join(exercise.ask)
-            errors.append(FieldError((kind,), f"this exercise does not ask for {kind} "
-                                              f"blanks (it asks for: {asked})"))
+            errors.append(FieldError((kind,), feedback.kind_not_asked(kind, exercise.ask)))
     gates = {g.id: g for g in exercise.gates}
     inputs = set(exercise.inputs)
     for node in body.forward:
         if node in inputs:
-            errors.append(FieldError(("forward", node),
-                                     f"{node!r} is an input: its value is given, not asked"))
+            errors.append(FieldError(("forward", node), feedback.input_value_not_asked(node)))
         elif node not in gates:
-            errors.append(FieldError(("forward", node), f"no gate {node!r} in this exercise"))
+            errors.append(FieldError(("forward", node), feedback.no_such_gate(node)))
     for node in body.backward:
         if node not in gates and node not in inputs:
-            errors.append(FieldError(("backward", node), f"no node {node!r} in this exercise"))
+            errors.append(FieldError(("backward", node), feedback.no_such_node(node)))
     local: dict[tuple[str, str], Any] = {}
     for node, by_input in body.local.items():
         gate = gates.get(node)
         if gate is None:
-            why = (f"{node!r} is an input: only gates have local gradients" if node in inputs
-                   else f"no gate {node!r} in this exercise")
+            why = (feedback.input_has_no_local_gradient(node) if node in inputs
+                   else feedback.no_such_gate(node))
             errors.append(FieldError(("local", node), why))
             continue
         for name, raw in by_input.items():
             if name not in gate.inputs:
-                errors.append(FieldError(("local", node, name), (
-                    f"{name!r} is not an input of gate {node!r} "
-                    f"(its inputs: {', '.join(dict.fromkeys(gate.inputs))})")))
+                errors.append(FieldError(("local", node, name), feedback.not_an_input_of_gate(
+                    name, node, list(dict.fromkeys(gate.inputs)))))
             local[(node, name)] = raw
     if errors:
         raise SubmissionError(errors)
@@ -187,15 +183,13 @@ def _shape_error(error: Any) -> FieldError:
     loc = tuple(str(p) for p in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        return FieldError(loc, "unknown field: a submission has forward, backward and local")
+        return FieldError(loc, feedback.UNKNOWN_FIELD)
     if kind in ("dict_type", "model_type"):
         if len(loc) == 0:
-            return FieldError(loc, "a submission is a JSON object with forward, backward "
-                                   "and local")
+            return FieldError(loc, feedback.SUBMISSION_NOT_AN_OBJECT)
         if loc[0] == "local" and len(loc) == 2:
-            return FieldError(loc, "must be an object: input id -> local gradient")
-        what = "gate id" if loc[0] == "forward" else "node id"
+            return FieldError(loc, feedback.LOCAL_GATE_NOT_AN_OBJECT)
         if loc[0] == "local":
-            return FieldError(loc, "must be an object: gate id -> {input id -> local gradient}")
-        return FieldError(loc, f"must be an object: {what} -> number")
+            return FieldError(loc, feedback.LOCAL_NOT_AN_OBJECT)
+        return FieldError(loc, feedback.section_not_an_object(loc[0]))
     return FieldError(loc, str(error["msg"]))

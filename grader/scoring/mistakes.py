@@ -6,8 +6,9 @@ forgotten the upstream gradient, you would have typed exactly this". The first
 hypothesis that matches names the rule broken.
 
 Each hypothesis is one small function taking the `WrongBlank` and returning the message
-(a rule, never the reference number) when it matches, else None. Adding one is writing
-the function and adding one line to MISTAKES; the order there is the order of trial,
+(a rule, never the reference number) when it matches, else None; the texts themselves are
+in grader.scoring.feedback. Adding one is writing the function (and its text in
+feedback) and adding one line to MISTAKES; the order there is the order of trial,
 most specific first (at an inv gate the dropped minus sign is `inv-sign`, not the
 generic `sign-flip`). A hypothesis about one kind of gate names its ops there, and is
 only tried on blanks whose gradient flows back through such a gate.
@@ -25,20 +26,11 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import NamedTuple
 
+from grader.scoring import feedback
+
 # Up to this many branches, every proper subset of them is tried as what a student
 # summed; beyond, each branch alone and all branches but one.
 FEW_BRANCHES = 4
-
-
-def gradient_label(output: str, node: str) -> str:
-    """How a backward blank is named: "df/dx0"."""
-    return f"d{output}/d{node}"
-
-
-def local_label(gate: str, input_: str) -> str:
-    """How a local blank is named: "local ∂p0/∂x0", apart from df/dx0 even when the
-    gate is the output."""
-    return f"local ∂{gate}/∂{input_}"
 
 
 class Edge(NamedTuple):
@@ -115,15 +107,7 @@ Hypothesis = Callable[[WrongBlank], str | None]
 
 
 def _grad(blank: WrongBlank, node: str) -> str:
-    return gradient_label(blank.output, node)
-
-
-def _times(n: int) -> str:
-    return {1: "once", 2: "twice"}.get(n, f"{n} times")
-
-
-def _and(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return feedback.gradient_label(blank.output, node)
 
 
 def _partial_sums(values: Sequence[float]) -> Iterator[tuple[frozenset[int], float]]:
@@ -154,9 +138,7 @@ def branch_not_summed(b: WrongBlank) -> str | None:
             return None
         # A gate using its input in several slots: the local gradient of one use.
         if any(b.fits(d) for d in dict.fromkeys(edge.slot_locals)):
-            return (f"{edge.consumer} uses {b.wrt} {_times(len(edge.slots))}: its local "
-                    f"gradient with respect to {b.wrt} is the sum over each use (the product "
-                    "rule), not one use alone")
+            return feedback.one_use_of_several(edge.consumer, b.wrt, len(edge.slots))
         return None
     # One term per edge and slot: a gate using the node twice (x·x) is two branches too.
     terms = [(e, e.upstream * d) for e in b.edges for d in e.slot_locals]
@@ -166,24 +148,16 @@ def branch_not_summed(b: WrongBlank) -> str | None:
         if not b.fits(value):
             continue
         if len(b.edges) == 1:
-            edge = b.edges[0]
-            some = "one" if len(kept) == 1 else f"{len(kept)} of them"
-            return (f"{edge.consumer} uses {b.node} {_times(len(terms))}: {_grad(b, b.node)} "
-                    f"is the sum of what comes back through each use, not only {some}")
-        via = [e.consumer + ("" if len(e.slots) == 1 else f" ({_times(len(e.slots))})")
-               for e in b.edges]
+            return feedback.some_uses_summed(b.edges[0].consumer, b.node, len(terms),
+                                             _grad(b, b.node), len(kept))
         left_out: dict[str, int] = {}
         for i, (e, _) in enumerate(terms):
             if i not in kept:
                 left_out[e.consumer] = left_out.get(e.consumer, 0) + 1
-        slots = {e.consumer: len(e.slots) for e in b.edges}
-        missing = [c if n == slots[c] else f"{'one use' if n == 1 else f'{n} uses'} in {c}"
-                   for c, n in left_out.items()]
-        if len(missing) > 3:
-            missing = [*missing[:2], f"{len(missing) - 2} more"]
-        return (f"{b.node} feeds {len(terms)} branches ({', '.join(via)}): "
-                f"{_grad(b, b.node)} is the sum of what comes back along all of them; this "
-                f"leaves out {_and(missing)}")
+        uses = {e.consumer: len(e.slots) for e in b.edges}
+        return feedback.some_branches_summed(
+            b.node, _grad(b, b.node), [(e.consumer, len(e.slots)) for e in b.edges],
+            [(consumer, out, uses[consumer]) for consumer, out in left_out.items()])
     return None
 
 
@@ -191,9 +165,7 @@ def mul_not_swapped(b: WrongBlank) -> str | None:
     """At a mul, used the input's own value instead of the other input's."""
     for e in b.edges_at("mul"):
         if len(e.inputs) == 2 and len(e.slots) == 1 and b.fits(b.total_with(e, e.x)):
-            other = e.inputs[1 - e.slots[0]]
-            return (f"mul swaps its inputs: d{e.consumer}/d{b.wrt} is the other input "
-                    f"({other}), not {b.wrt} itself")
+            return feedback.mul_not_swapped(e.consumer, b.wrt, e.inputs[1 - e.slots[0]])
     return None
 
 
@@ -206,17 +178,13 @@ def max_misrouted(b: WrongBlank) -> str | None:
         winners = [s for s, v in enumerate(e.xs) if v == best]
         if len(winners) != 1:
             continue
-        which = "largest" if e.op == "max" else "smallest"
         if winners[0] in e.slots:
             if b.fits(b.total_with(e, 0.0)):
-                return (f"{b.wrt} is the {which} input of {e.consumer} ({e.op}): the whole "
-                        f"upstream gradient flows back to it through {e.consumer}")
+                return feedback.max_winner_gets_all(b.wrt, e.consumer, e.op)
         elif b.fits(b.total_with(e, 1.0)):
-            return (f"{b.wrt} is not the {which} input of {e.consumer} ({e.op}): no gradient "
-                    f"flows back to it through {e.consumer}")
+            return feedback.max_loser_gets_none(b.wrt, e.consumer, e.op)
         if b.fits(b.total_with(e, len(e.slots) / len(e.inputs))):
-            return (f"{e.op} does not split the upstream gradient between its inputs: it all "
-                    f"flows back to the {which} one (at {e.consumer})")
+            return feedback.max_does_not_split(e.consumer, e.op)
     return None
 
 
@@ -224,8 +192,7 @@ def sigmoid_derivative(b: WrongBlank) -> str | None:
     """Used sigmoid(x), or x, as the local gradient of sigmoid."""
     for e in b.edges_at("sigmoid"):
         if b.fits(b.total_with(e, e.y)) or b.fits(b.total_with(e, e.x)):
-            return (f"the local gradient of sigmoid(x) is sigmoid(x)·(1 - sigmoid(x)), not "
-                    f"sigmoid(x) or x (at {e.consumer})")
+            return feedback.sigmoid_derivative(e.consumer)
     return None
 
 
@@ -233,8 +200,7 @@ def inv_sign(b: WrongBlank) -> str | None:
     """1/x² without the minus sign."""
     for e in b.edges_at("inv"):
         if b.fits(b.total_with(e, -e.local)):
-            return (f"the local gradient of 1/x is -1/x²: the minus sign is missing "
-                    f"(at {e.consumer})")
+            return feedback.inv_sign(e.consumer)
     return None
 
 
@@ -242,7 +208,7 @@ def inv_derivative(b: WrongBlank) -> str | None:
     """-1/x instead of -1/x²."""
     for e in b.edges_at("inv"):
         if b.fits(b.total_with(e, -e.y)):
-            return f"the local gradient of 1/x is -1/x², not -1/x (at {e.consumer})"
+            return feedback.inv_derivative(e.consumer)
     return None
 
 
@@ -250,8 +216,7 @@ def exp_derivative(b: WrongBlank) -> str | None:
     """Used x or 1 as the local gradient of e^x."""
     for e in b.edges_at("exp"):
         if b.fits(b.total_with(e, e.x)) or b.fits(b.total_with(e, 1.0)):
-            return (f"the local gradient of e^x is e^x itself (the gate's own output), "
-                    f"not x or 1 (at {e.consumer})")
+            return feedback.exp_derivative(e.consumer)
     return None
 
 
@@ -259,11 +224,10 @@ def scale_factor(b: WrongBlank) -> str | None:
     """At scale forgot the factor a; at add_const multiplied by c."""
     for e in b.edges_at("scale"):
         if b.fits(b.total_with(e, 1.0)):
-            return f"the local gradient of a·x is the factor a: it was left out (at {e.consumer})"
+            return feedback.scale_factor_left_out(e.consumer)
     for e in b.edges_at("add_const"):
         if b.fits(b.total_with(e, e.params["c"])):
-            return (f"the local gradient of c + x is 1: the constant c adds, it does not "
-                    f"multiply (at {e.consumer})")
+            return feedback.add_const_multiplied(e.consumer)
     return None
 
 
@@ -272,17 +236,14 @@ def no_upstream(b: WrongBlank) -> str | None:
     if b.kind != "backward" or not b.edges:
         return None
     if b.fits(sum(e.local for e in b.edges)):
-        ups = ", ".join(_grad(b, e.consumer) for e in b.edges)
-        return (f"chain rule: multiply the local gradient by the upstream gradient ({ups}); "
-                f"this is the local gradient alone")
+        return feedback.no_upstream([_grad(b, e.consumer) for e in b.edges])
     return None
 
 
 def sign_flip(b: WrongBlank) -> str | None:
     """The right magnitude with the wrong sign."""
     if b.fits(-b.expected):
-        return ("the sign is wrong: check the sign of each local gradient on the way back "
-                "from the output")
+        return feedback.SIGN_FLIP
     return None
 
 
@@ -290,10 +251,8 @@ def forward_as_gradient(b: WrongBlank) -> str | None:
     """Typed the node's forward value where its gradient was asked."""
     if b.fits(b.forward_value):
         if b.kind == "backward":
-            asked = f"the gradient {_grad(b, b.node)}, from the backward pass"
-        else:
-            asked = f"the local gradient ∂{b.node}/∂{b.input}"
-        return f"this is the forward value of {b.node}; the blank asks for {asked}"
+            return feedback.forward_as_gradient(b.node, _grad(b, b.node))
+        return feedback.forward_as_local_gradient(b.node, b.wrt)
     return None
 
 
@@ -325,7 +284,18 @@ MISTAKES: tuple[Mistake, ...] = (
 )
 
 
-_Applicable = tuple[Sequence[Mistake], tuple[Mistake, ...]]
+class Diagnosis(NamedTuple):
+    """The mistake that explains a wrong value: its code and its message."""
+
+    code: str
+    message: str
+
+
+class _Applicable(NamedTuple):
+    registry: Sequence[Mistake]  # kept so that a reused id() is noticed
+    mistakes: tuple[Mistake, ...]
+
+
 _applicable: dict[tuple[int, frozenset[str], bool], _Applicable] = {}
 
 
@@ -336,18 +306,18 @@ def applicable(mistakes: Sequence[Mistake], ops: frozenset[str], *,
     registry, set of ops and zero."""
     key = (id(mistakes), ops, zero)
     found = _applicable.get(key)
-    if found is None or found[0] is not mistakes:
+    if found is None or found.registry is not mistakes:
         if len(_applicable) > 4096:  # many registries made on the fly: start over
             _applicable.clear()
-        found = _applicable[key] = (mistakes, tuple(
+        found = _applicable[key] = _Applicable(mistakes, tuple(
             m for m in mistakes if (m.ops is None or not m.ops.isdisjoint(ops))
             and (m.explains_zero or not zero)))
-    return found[1]
+    return found.mistakes
 
 
 def diagnose(blank: WrongBlank,
-             mistakes: Sequence[Mistake] = MISTAKES) -> tuple[str, str] | None:
-    """(code, message) of the first hypothesis that explains the wrong value, or None.
+             mistakes: Sequence[Mistake] = MISTAKES) -> Diagnosis | None:
+    """The code and message of the first hypothesis that explains the wrong value, or None.
     Only the hypotheses `applicable` to the blank are tried."""
     for mistake in applicable(mistakes, blank.ops, zero=blank.zero):
         try:
@@ -355,5 +325,5 @@ def diagnose(blank: WrongBlank,
         except (ArithmeticError, ValueError):
             continue  # a hypothesis that cannot be evaluated here does not match
         if message is not None:
-            return mistake.code, message
+            return Diagnosis(mistake.code, message)
     return None

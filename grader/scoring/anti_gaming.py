@@ -1,0 +1,109 @@
+"""The rules that keep carried credit from being gamed: degenerate values, and the cap.
+
+Carried credit is guarded against degenerate values, which make what follows them
+trivial. A value is degenerate when it is wrong (outside the tolerance of its reference)
+because of an error (it is incorrect, or carried from an incorrect blank), its reference
+is not itself about the same value, and it compares equal, under its own node's
+tolerance, to
+
+* 0, for a gradient (df/dnode) or a typed local gradient: everything computed from it
+  is 0;
+* 1, for a typed local gradient: what flows back through it is passed on unchanged;
+* a value in DEGENERATE_FEEDS of the gate it enters, for a forward value: 0 or 1
+  entering mul, div or scale (0·y = 0, 1·y = y, 0/y, y/1, a·0, a·1), 0 entering exp
+  (e^0 = 1, and its local gradient 1), 1 entering inv (1/1 = 1, and -1); and 0 entering
+  any gate whose wrong inputs are all such zeros and whose output is then 0 too (zeros
+  in, zero out: 0 + 0, tanh 0, sin 0, max(0, 0)).
+
+Nothing consistent with a degenerate value earns credit, and neither does anything
+consistent with *that* (the taint follows the chain). A value that is right (within
+tolerance), such as 0.00 typed for a gradient of -4.5e-5, is never degenerate, nor is one
+that differs from the reference only because right numbers were rounded: neither blocks
+anything. A wrong gradient of 1, and a single wrong 0 among right inputs of an add, are
+not degenerate: what follows them still has to be computed. An honest slip whose
+consequences become about 0 (a sigmoid pushed into saturation) is treated like a typed 0
+from there on: the two cannot be told apart.
+
+However it is earned, credit carried from an incorrect blank lifts a score at most up to
+the cap, `ScoringPolicy.carried_cap`; by default the cap is what one incorrect blank (the
+one worth least) leaves, so that one slip costs exactly one blank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from engine.ops import OPS, Op
+from grader.scoring import feedback
+from grader.scoring.results import ScoringPolicy
+from grader.scoring.tolerance import FAR, Comparator
+from grader.scoring.trace import WRONG_BY_ERROR, Trace
+
+# A wrong forward value equal (within its tolerance) to one of these, entering a gate of
+# this op, leaves nothing to compute at the gate: its output and local gradients are
+# trivial (the ops' own table, engine.ops: 0·y = 0, 1·y = y, e^0 = 1, 1/1 = 1).
+DEGENERATE_FEEDS: Mapping[str, tuple[float, ...]] = {
+    name: op.degenerate_feeds for name, op in OPS.items() if op.degenerate_feeds}
+# The values a wrong forward value is compared with: every degenerate feed is one.
+NEAR_VALUES = (0.0, 1.0)
+NOTHING_NEAR: frozenset[float] = frozenset()
+
+
+def near_values(x: float, reference: float, compare: Comparator) -> frozenset[float]:
+    """Which of NEAR_VALUES a wrong forward value equals (within its node's tolerance,
+    `compare`) where its reference does not: a reference that is itself about 0 or 1
+    makes what follows just as trivial, so there is nothing to game."""
+    found = NOTHING_NEAR  # the usual answer: nothing made
+    for v in NEAR_VALUES:
+        if (x == v or compare(x, v, v) != FAR) and compare(reference, v, v) == FAR:
+            found = found.union((v,))
+    return found
+
+
+def feeds_degenerately(near: frozenset[float], op: Op) -> bool:
+    """Whether a forward value near these values is a degenerate feed of a gate of op."""
+    return not near.isdisjoint(op.degenerate_feeds)
+
+
+def zeros_in_zero_out(value: float, reference: float, compare: Comparator) -> bool:
+    """Whether a gate fed only wrong zeros gives 0 too, where its reference is not about
+    0 (0 + 0, tanh 0, sin 0, max(0, 0)): nothing was left to compute."""
+    return compare(value, 0.0, 0.0) != FAR and compare(reference, 0.0, 0.0) == FAR
+
+
+def degenerate_gradient(trace: Trace, x: float, low: float, high: float,
+                        compare: Comparator, *, local: bool = False) -> Trace:
+    """A gradient's trace as a source, with whether it is degenerate: wrong by an error,
+    and 0 (it zeroes everything it is multiplied into) or, for a local gradient, 1 (it
+    passes the upstream gradient on unchanged), within its node's tolerance, where the
+    reference range [low, high] is not. A right 0 (0.00 for -4.5e-5) is no error and
+    blocks nothing."""
+    if WRONG_BY_ERROR in trace:
+        if x == 0.0 or compare(x, 0.0, 0.0) != FAR:
+            if compare(0.0, low, high) == FAR:
+                trace |= Trace.ZERO
+        elif local and compare(x, 1.0, 1.0) != FAR and compare(1.0, low, high) == FAR:
+            trace |= Trace.UNIT
+    return trace
+
+
+def why_no_carried_credit(trace: Trace) -> str:
+    """Why a blank computed from a degenerate value earns nothing, from its trace."""
+    if Trace.ZERO in trace:
+        return feedback.WHY_WRONG_ZERO
+    if Trace.UNIT in trace:
+        return feedback.WHY_WRONG_UNIT
+    if Trace.FEED in trace:
+        return feedback.WHY_DEGENERATE_FEED
+    return feedback.WHY_TAINTED
+
+
+def carried_credit_allowed(policy: ScoringPolicy, *, carried: float, own: float,
+                           total: float, least_points: float) -> float:
+    """How much of the `carried` points may count: they lift the score (`own` points
+    earned on their own, of `total`) at most up to the cap, and never lower it. The
+    default cap is what one incorrect blank (worth `least_points`) leaves."""
+    cap = policy.carried_cap
+    if cap is None:
+        cap = 1.0 - least_points / total if total > 0 else 1.0
+    return min(carried, max(0.0, cap * total - own))

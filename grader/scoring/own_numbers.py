@@ -1,0 +1,306 @@
+"""The student's own numbers, and what they give for each blank (error carried forward).
+
+A blank is consistent when it equals what the student's *own* numbers give: the gate
+applied to their forward values of its inputs; for a gradient, the sum over the node's
+consumers of their upstream gradient · the local gradient at their forward values (or ·
+their own typed local gradient); for a local gradient, the op's local gradient at their
+forward values. `OwnNumbers` keeps those numbers as grading reaches them (the typed
+value where it is a number, else the reference), each with its `Trace`, and computes the
+`Expectation`s of a blank from them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine import Solution
+from engine.ops import Op, evaluate, local_gradients
+from grader.scoring.anti_gaming import (
+    NOTHING_NEAR,
+    feeds_degenerately,
+    near_values,
+    zeros_in_zero_out,
+)
+from grader.scoring.plan import Plan
+from grader.scoring.trace import BLOCKED, UNTRACED, BlankKey, Expectation, OwnLocal, Trace
+
+
+class OwnNumbers:
+    """One submission's working numbers and their traces, by node position."""
+
+    __slots__ = (
+        "_own_locals",
+        "_reference_locals",
+        "forward_traces",
+        "forward_values",
+        "grad_ranges",
+        "gradient_traces",
+        "gradients",
+        "local_traces",
+        "local_values",
+        "near",
+        "plan",
+        "reference_gradients",
+        "reference_values",
+        "solution",
+    )
+
+    def __init__(self, plan: Plan, solution: Solution) -> None:
+        self.plan = plan
+        self.solution = solution
+        names = plan.names
+        self.reference_values = [solution.values[name] for name in names]
+        self.reference_gradients = [solution.grads[name] for name in names]
+        self.grad_ranges = solution.grad_ranges
+        # What the student typed where it is a number, else the reference.
+        self.forward_values = list(self.reference_values)
+        self.forward_traces = [UNTRACED] * len(names)
+        # For a forward value wrong by an error: the degenerate feed values it equals.
+        self.near: dict[int, frozenset[float]] = {}
+        self.gradients = list(self.reference_gradients)
+        self.gradient_traces = [UNTRACED] * len(names)
+        self.local_values: dict[tuple[int, int], float] = {}  # typed ones only
+        self.local_traces: dict[tuple[int, int], Trace] = {}
+        self._own_locals: dict[int, dict[int, OwnLocal] | None] = {}
+        self._reference_locals: dict[int, dict[int, float]] = {}
+
+    # -------------------------------------------------------- what a blank rests on
+
+    def after_error(self, key: BlankKey) -> bool:
+        """Whether any number a blank is computed from traces back to an incorrect blank:
+        when none does, a right number needs no expectation. Cheap."""
+        kind, k, _ = key
+        traces = self.forward_traces
+        if kind == "forward":
+            return any(Trace.FROM_ERROR in traces[i] for i in self.plan.distinct_inputs[k])
+        if kind == "local":
+            return self.gate_after_error(k)
+        gradient_traces = self.gradient_traces
+        local_traces = self.local_traces
+        return any(Trace.FROM_ERROR in gradient_traces[c] or self.gate_after_error(c)
+                   or Trace.FROM_ERROR in local_traces.get((c, k), UNTRACED)
+                   for c in self.plan.consumers[k])
+
+    def gate_after_error(self, c: int) -> bool:
+        """Whether a forward value gate c's local gradients read traces to an error."""
+        traces = self.forward_traces
+        return Trace.FROM_ERROR in traces[c] or any(
+            Trace.FROM_ERROR in traces[i] for i in self.plan.distinct_inputs[c])
+
+    def expect(self, key: BlankKey) -> list[Expectation | None]:
+        """What the student's own numbers give for a blank."""
+        kind, k, j = key
+        if kind == "forward":
+            return [self.expected_forward(k)]
+        if kind == "backward":
+            if k == self.plan.output:
+                return []  # df/df is 1 whatever came before: nothing to carry
+            return self.expected_gradients(k)
+        own = (self.own_locals(k) or {}).get(j)
+        return [None if own is None else own.expectation()]
+
+    # -------------------------------------------------------- forward values
+
+    def expected_forward(self, k: int) -> Expectation | None:
+        """The gate applied to the student's own values of its inputs."""
+        plan = self.plan
+        op = plan.ops[k]
+        assert op is not None
+        trace = UNTRACED
+        sources: list[BlankKey] = []
+        zeros_in = True  # every input that differs is a wrong zero
+        traces = self.forward_traces
+        near_by_node = self.near
+        for i in plan.distinct_inputs[k]:
+            source = traces[i]
+            if Trace.DIFFERS in source:
+                near = near_by_node.get(i, NOTHING_NEAR) if near_by_node else NOTHING_NEAR
+                if near and feeds_degenerately(near, op):
+                    source |= Trace.FEED
+                trace |= source
+                sources.append(plan.forward_keys[i])
+                zeros_in = zeros_in and 0.0 in near
+        if Trace.DIFFERS not in trace:
+            return None  # the reference's own inputs: nothing to carry
+        try:
+            value = evaluate(op, [self.forward_values[i] for i in plan.inputs[k]],
+                             plan.params[k])
+        except (ArithmeticError, ValueError):
+            return None
+        if not math.isfinite(value):
+            return None
+        if zeros_in and not trace & BLOCKED and zeros_in_zero_out(
+                value, self.reference_values[k], plan.compare[k]):
+            trace |= Trace.FEED
+        return Expectation(value, value, trace, tuple(sources), value)
+
+    def note_near(self, k: int, x: float, reference: float) -> None:
+        """Note which degenerate feed values a forward value wrong by an error equals."""
+        near = near_values(x, reference, self.plan.compare[k])
+        if near:
+            self.near[k] = near
+
+    def feed_trace(self, i: int, op: Op) -> Trace:
+        """The trace of forward value i as it enters a gate of op `op`."""
+        trace = self.forward_traces[i]
+        if Trace.WRONG in trace and self.near and feeds_degenerately(
+                self.near.get(i, NOTHING_NEAR), op):
+            trace |= Trace.FEED
+        return trace
+
+    # -------------------------------------------------------- local gradients
+
+    def reference_local(self, c: int, j: int) -> tuple[float, float, float]:
+        """The reference d c / d j and its valid range: (point, low, high), the range
+        that point away from a kink."""
+        plan = self.plan
+        found = self._reference_locals.get(c)
+        if found is None:
+            # What Solution.local_gradients gives, from the values already at hand.
+            op = plan.ops[c]
+            assert op is not None
+            reference = self.reference_values
+            slot_locals = local_gradients(op, [reference[i] for i in plan.inputs[c]],
+                                          reference[c], plan.params[c])
+            found = self._reference_locals[c] = {
+                i: sum(slot_locals[s] for s in slots)
+                for i, slots in plan.input_slots[c].items()}
+        point = found[j]
+        ranges = self.solution.local_ranges
+        if not ranges:  # no kink in this variant: the common case
+            return point, point, point
+        return (point, *ranges.get((plan.names[c], plan.names[j]), (point, point)))
+
+    def own_locals(self, c: int) -> dict[int, OwnLocal] | None:
+        """Gate c's local gradients at the student's forward values, by input (None
+        where the op is undefined there), computed once per gate."""
+        if c in self._own_locals:
+            return self._own_locals[c]
+        self._own_locals[c] = found = self._compute_own_locals(c)
+        return found
+
+    def _compute_own_locals(self, c: int) -> dict[int, OwnLocal] | None:
+        plan = self.plan
+        op = plan.ops[c]
+        assert op is not None
+        inputs = plan.inputs[c]
+        params = plan.params[c]
+        xs = [self.forward_values[i] for i in inputs]
+        y = self.forward_values[c]
+        try:
+            y_eval = evaluate(op, xs, params)
+            # The student reads the gate's output off their own forward pass (e^x is
+            # their e); an output that cannot be used (max of a value not among its
+            # inputs) falls back to the output of their inputs.
+            try:
+                slot_locals = local_gradients(op, xs, y, params)
+            except (ArithmeticError, ValueError):
+                y = y_eval
+                slot_locals = local_gradients(op, xs, y, params)
+            output_read = Trace.DIFFERS in self.forward_traces[c] and y != y_eval and (
+                slot_locals != local_gradients(op, xs, y_eval, params))
+            choices = None
+            if op.kink is not None:
+                choices = op.kink(xs[0] if op.unary else tuple(xs), y_eval, params)
+        except (ArithmeticError, ValueError):
+            return None
+        if not math.isfinite(sum(slot_locals)):
+            return None
+        found: dict[int, OwnLocal] = {}
+        traces = self.forward_traces
+        slots_read = plan.slots_read[c]
+        forward_keys = plan.forward_keys
+        for j, slots in plan.input_slots[c].items():
+            mine = tuple([slot_locals[s] for s in slots])
+            point = sum(mine)
+            low = high = point
+            if choices is not None:
+                sums = [sum(choice[s] for s in slots) for choice in choices]
+                low, high = min(sums), max(sums)
+            trace = UNTRACED
+            sources: list[BlankKey] = []
+            for s in slots_read[j]:
+                i = inputs[s]
+                if Trace.DIFFERS in traces[i] and forward_keys[i] not in sources:
+                    trace |= self.feed_trace(i, op)
+                    sources.append(forward_keys[i])
+            if output_read:
+                trace |= traces[c]
+                sources.append(forward_keys[c])
+            found[j] = OwnLocal(point, low, high, mine, trace, tuple(sources))
+        return found
+
+    # -------------------------------------------------------- gradients
+
+    def grad_range(self, k: int) -> tuple[float, float]:
+        """The valid range of df/dk: the reference, or at a kink every valid subgradient."""
+        reference = self.reference_gradients[k]
+        if not self.grad_ranges:  # no kink in this variant: the common case
+            return reference, reference
+        return self.grad_ranges.get(self.plan.names[k], (reference, reference))
+
+    def expected_gradients(self, k: int) -> list[Expectation | None]:
+        """df/dk from the student's own upstream gradients and local gradients: those
+        evaluated at their forward values, and (when they typed any) their typed ones."""
+        # With the local gradients at the student's forward values:
+        low = high = point = 0.0
+        trace = UNTRACED
+        sources: list[BlankKey] = []
+        own_ok = True
+        # The same with their typed local gradients, where there are any:
+        typed_low = typed_high = typed_point = 0.0
+        typed_trace = UNTRACED
+        typed_sources: list[BlankKey] = []
+        typed_any = False
+        local_values = self.local_values
+        backward_keys = self.plan.backward_keys
+        for c in self.plan.consumers[k]:
+            upstream = self.gradients[c]
+            source = self.gradient_traces[c]
+            if Trace.DIFFERS in source:
+                trace |= source
+                typed_trace |= source
+                sources.append(backward_keys[c])
+                typed_sources.append(backward_keys[c])
+            if upstream == 0.0:
+                continue  # nothing flows back through c, whatever its local gradient
+            own = (self.own_locals(c) or {}).get(k)
+            if own is None:
+                own_ok = False
+            else:
+                a, b = upstream * own.low, upstream * own.high
+                low += a if a < b else b
+                high += b if a < b else a
+                point += upstream * own.point
+                if own.trace:
+                    trace |= own.trace
+                    sources += [s for s in own.sources if s not in sources]
+            typed_local = local_values.get((c, k)) if local_values else None
+            if typed_local is not None:
+                typed_any = True
+                a = upstream * typed_local
+                typed_low += a
+                typed_high += a
+                typed_point += a
+                source = self.local_traces[(c, k)]
+                if Trace.DIFFERS in source:
+                    typed_trace |= source
+                    typed_sources.append(BlankKey("local", c, k))
+            elif own is not None:
+                a, b = upstream * own.low, upstream * own.high
+                typed_low += a if a < b else b
+                typed_high += b if a < b else a
+                typed_point += upstream * own.point
+                if own.trace:
+                    typed_trace |= own.trace
+                    typed_sources += [s for s in own.sources if s not in typed_sources]
+            else:
+                typed_any = False  # no number to compare with either way
+                break
+        found: list[Expectation | None] = [
+            Expectation(low, high, trace, tuple(sources), point)
+            if own_ok and math.isfinite(low + high + point) else None]
+        if typed_any and math.isfinite(typed_low + typed_high + typed_point):
+            found.append(Expectation(typed_low, typed_high, typed_trace, tuple(typed_sources),
+                                     typed_point))
+        return found
