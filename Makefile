@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run solve test bench clean
+CATALOGS := grader/translations
+POT := $(CATALOGS)/messages.pot
+
+.PHONY: run solve test bench clean translations catalogs
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,14 +14,25 @@ $(BIN)/grader: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The compiled message catalogs (.mo), from the checked-in .po files.
+catalogs: $(BIN)/grader
+	$(BIN)/pybabel compile --use-fuzzy=false -d $(CATALOGS) -D messages >/dev/null
+
+# After changing texts: extract them, and update both catalogs (then translate in the .po).
+translations: $(BIN)/grader
+	$(BIN)/pybabel extract -F babel.cfg -k mark --no-location --sort-output \
+	    --project backprop-grader -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d $(CATALOGS) -D messages --no-location --ignore-obsolete
+	$(MAKE) catalogs
+
 # The service on the embedded default: SQLite in instance/, the bundled exercises.
-run: $(BIN)/grader
+run: catalogs
 	$(BIN)/grader serve
 
 solve: $(BIN)/grader
 	$(BIN)/grader solve exercises/
 
-test: $(BIN)/grader
+test: catalogs
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
