@@ -16,13 +16,14 @@ $(BIN)/grader: pyproject.toml
 
 # The compiled message catalogs (.mo), from the checked-in .po files.
 catalogs: $(BIN)/grader
-	$(BIN)/pybabel compile --use-fuzzy=false -d $(CATALOGS) -D messages >/dev/null
+	$(BIN)/pybabel compile -d $(CATALOGS) -D messages >/dev/null
 
 # After changing texts: extract them, and update both catalogs (then translate in the .po).
 translations: $(BIN)/grader
-	$(BIN)/pybabel extract -F babel.cfg -k mark --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k mark --no-location --no-wrap --sort-output \
 	    --project backprop-grader -o $(POT) .
-	$(BIN)/pybabel update -i $(POT) -d $(CATALOGS) -D messages --no-location --ignore-obsolete
+	$(BIN)/pybabel update -i $(POT) -d $(CATALOGS) -D messages --no-wrap --ignore-obsolete \
+	    --no-fuzzy-matching
 	$(MAKE) catalogs
 
 # The service on the embedded default: SQLite in instance/, the bundled exercises.

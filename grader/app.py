@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, request
 from flask.sessions import NullSession, SessionInterface
 
-from grader import api, auth, problems, sessions
+from grader import api, auth, i18n, problems, sessions
 from grader.config import load_settings
 
 
@@ -53,4 +53,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app, settings.token_cache_seconds)
     problems.init_app(app)
     api.init_app(app)
+    app.before_request(_choose_language)
+    app.after_request(_say_language)
     return app
+
+
+def _choose_language() -> None:
+    # From the Accept-Language header; a signed-in user's stored preference wins once
+    # the caller is known (grader.auth).
+    i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language")))
+
+
+def _say_language(response: Response) -> Response:
+    response.headers["Content-Language"] = i18n.tag(i18n.current_language())
+    response.vary.add("Accept-Language")
+    return response

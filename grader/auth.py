@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
+from grader.i18n import gettext as _
 from grader.problems import Unauthorized
 from grader.services.accounts import Caller, CallerCache, caller_for_token
 
@@ -38,9 +39,9 @@ def authenticate(session: Session) -> Caller:
     """The caller of the current request (401 without a valid bearer token)."""
     token = bearer_token()
     if token is None:
-        raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
+        raise Unauthorized(_("Send an API token: Authorization: Bearer <token>."))
     caller = caller_for_token(session, token, caller_cache())
     if caller is None:
-        raise Unauthorized("The API token is unknown or revoked.")
+        raise Unauthorized(_("The API token is unknown or revoked."))
     g.caller = caller
     return caller

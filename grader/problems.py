@@ -27,6 +27,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from grader.db import is_connection_error
+from grader.i18n import gettext as _
+from grader.i18n import mark
 from grader.services.errors import (
     Conflict,
     FieldError,
@@ -42,6 +44,60 @@ TYPE_PREFIX = "urn:backprop-grader:problem:"
 MAX_FIELD_ERRORS = 100
 
 logger = logging.getLogger(__name__)
+
+# The title of each status the service answers with, in the reader's language (RFC 9457
+# lets a title be localized; the type URI stays the same).
+STATUS_TITLES = {
+    400: mark("Bad Request"),
+    401: mark("Unauthorized"),
+    403: mark("Forbidden"),
+    404: mark("Not Found"),
+    405: mark("Method Not Allowed"),
+    406: mark("Not Acceptable"),
+    408: mark("Request Timeout"),
+    409: mark("Conflict"),
+    413: mark("Content Too Large"),
+    414: mark("URI Too Long"),
+    415: mark("Unsupported Media Type"),
+    422: mark("Unprocessable Content"),
+    429: mark("Too Many Requests"),
+    431: mark("Request Header Fields Too Large"),
+    500: mark("Internal Server Error"),
+    503: mark("Service Unavailable"),
+}
+
+# pydantic's error types that a person meets in a query or body, in their language.
+PYDANTIC_MESSAGES = {
+    "missing": mark("Field required"),
+    "extra_forbidden": mark("Extra inputs are not permitted"),
+    "string_type": mark("Input should be a valid string"),
+    "int_type": mark("Input should be a valid integer"),
+    "int_parsing": mark("Input should be a valid integer"),
+    "bool_type": mark("Input should be a valid boolean"),
+    "bool_parsing": mark("Input should be a valid boolean"),
+    "float_type": mark("Input should be a valid number"),
+    "float_parsing": mark("Input should be a valid number"),
+    "model_type": mark("Input should be an object"),
+    "dict_type": mark("Input should be an object"),
+    "list_type": mark("Input should be a list"),
+    "string_too_long": mark("Input is too long"),
+    "string_too_short": mark("Input is too short"),
+    "string_pattern_mismatch": mark("Input has characters that are not allowed"),
+    "greater_than_equal": mark("Input is too small"),
+    "greater_than": mark("Input is too small"),
+    "less_than_equal": mark("Input is too large"),
+    "less_than": mark("Input is too large"),
+    "literal_error": mark("Input is not one of the allowed values"),
+    "enum": mark("Input is not one of the allowed values"),
+    "datetime_parsing": mark("Input should be a date and time (ISO 8601)"),
+    "datetime_type": mark("Input should be a date and time (ISO 8601)"),
+    "timezone_aware": mark("Input should have a time zone"),
+}
+
+
+def status_title(status: int) -> str:
+    title = STATUS_TITLES.get(status)
+    return _(title) if title is not None else HTTP_STATUS_CODES.get(status, "Error")
 
 # The status of each kind of use-case error (the kinds are disjoint; a subclass, such
 # as NoAttemptsLeft, answers as its kind).
@@ -75,7 +131,7 @@ class ProblemError(Exception):
 
     @property
     def title(self) -> str:
-        return HTTP_STATUS_CODES.get(self.status, "Error")
+        return status_title(self.status)
 
     @property
     def type(self) -> str:
@@ -136,7 +192,7 @@ def problem_response(
 ) -> Response:
     body: dict[str, Any] = {
         "type": type_,
-        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "title": title or status_title(status),
         "status": status,
     }
     if detail:
@@ -158,10 +214,13 @@ def validation_errors(exc: ValidationError, *, where: str = "body") -> list[Fiel
     errors: list[FieldError] = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         location = [p for p in error["loc"] if p not in ("function-after", "function-before")]
+        known = PYDANTIC_MESSAGES.get(error["type"])
+        # A message a validator wrote itself (value_error) is already the service's text.
+        detail = _(known) if known is not None else error["msg"].removeprefix("Value error, ")
         if where == "body":
-            errors.append({"pointer": json_pointer(location), "detail": error["msg"]})
+            errors.append({"pointer": json_pointer(location), "detail": detail})
         else:
-            errors.append({where: ".".join(map(str, location)), "detail": error["msg"]})
+            errors.append({where: ".".join(map(str, location)), "detail": detail})
     return errors
 
 
@@ -192,7 +251,7 @@ def _database_error(exc: DBAPIError | PoolTimeoutError) -> Response:
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         retry_after = current_app.config["RETRY_AFTER_SECONDS"]
         return DatabaseUnavailable(
-            "The database is unreachable; retry later.",
+            _("The database is unreachable; retry later."),
             headers={"Retry-After": str(retry_after)},
         ).response()
     return _unexpected(exc)
@@ -201,7 +260,7 @@ def _database_error(exc: DBAPIError | PoolTimeoutError) -> Response:
 def _unexpected(exc: Exception) -> Response:
     # The traceback goes to the log, never to the client.
     logger.error("unhandled exception", exc_info=exc)
-    return problem_response(500, "An unexpected error occurred; it has been logged.")
+    return problem_response(500, _("An unexpected error occurred; it has been logged."))
 
 
 def init_app(app: Flask) -> None:

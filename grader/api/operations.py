@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
 from grader.auth import authenticate
+from grader.i18n import gettext as _
 from grader.models import Role
 from grader.problems import (
     BadRequest,
@@ -153,7 +155,8 @@ def read_body(limit: int) -> bytes:
     """
     length = request.content_length
     if length is not None and length > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes", max_bytes=limit)
+        raise PayloadTooLarge(_("the body is larger than {limit} bytes").format(limit=limit),
+                              max_bytes=limit)
     stream = request.stream
     chunks: list[bytes] = []
     size = 0
@@ -165,7 +168,8 @@ def read_body(limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     if size > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes", max_bytes=limit)
+        raise PayloadTooLarge(_("the body is larger than {limit} bytes").format(limit=limit),
+                              max_bytes=limit)
     return b"".join(chunks)
 
 
@@ -175,18 +179,19 @@ def read_json_body() -> Any:
     if request.mimetype and request.mimetype not in JSON_TYPES and not request.mimetype.endswith(
         "+json"
     ):
-        raise UnsupportedMediaType(f"send the body as application/json, not {request.mimetype}")
+        raise UnsupportedMediaType(_("send the body as application/json, not {media_type}")
+                                   .format(media_type=request.mimetype))
     raw = read_body(current_app.config["MAX_BODY_BYTES"])
     if not raw.strip():
-        raise MalformedBody("the request body is empty; send a JSON object")
-    too_deep = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
+        raise MalformedBody(_("the request body is empty; send a JSON object"))
+    too_deep = _("the JSON body is nested more than {depth} levels deep").format(
+        depth=MAX_JSON_DEPTH)
     try:
         data = json.loads(raw, parse_int=_parse_int)
     except UnicodeDecodeError:
-        raise MalformedBody("the request body is not UTF-8 text") from None
+        raise MalformedBody(_("the request body is not UTF-8 text")) from None
     except json.JSONDecodeError as exc:
-        raise MalformedBody(f"the request body is not JSON: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}") from None
+        raise _not_json(exc) from None
     except RecursionError:
         raise MalformedBody(too_deep) from None
     # Nesting that json.loads survived could still exhaust the stack of whatever walks
@@ -198,6 +203,28 @@ def read_json_body() -> Any:
     ):
         raise MalformedBody(too_deep)
     return data
+
+
+# A number written with a decimal comma, as Portuguese writes it: `"p0": 0,39`.
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+
+
+def _not_json(exc: json.JSONDecodeError) -> MalformedBody:
+    """Where the body stops being JSON; a decimal comma is named, since students who
+    write 0,39 by habit would not see it in a parser's message."""
+    where = {"line": exc.lineno, "column": exc.colno, "offset": exc.pos}
+    start = max(0, exc.pos - 24)
+    for found in _DECIMAL_COMMA.finditer(exc.doc, start, exc.pos + 24):
+        if found.start() <= exc.pos <= found.end():
+            number = found.group()
+            detail = _("{number} at line {line} column {column} is written with a decimal "
+                       "comma; JSON numbers use a point: {fixed}").format(
+                number=number, line=exc.lineno, column=exc.colno,
+                fixed=number.replace(",", "."))
+            return MalformedBody(detail, errors=[{**where, "detail": detail}])
+    detail = _("the request body is not JSON: {reason} at line {line} column {column}").format(
+        reason=exc.msg, line=exc.lineno, column=exc.colno)
+    return MalformedBody(detail, errors=[{**where, "detail": exc.msg}])
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:
@@ -223,12 +250,13 @@ def read_text_body(media_types: tuple[str, ...], limit: int) -> str:
     """The request body as UTF-8 text: 415 for another media type, 400 when it is not
     UTF-8, 413 above `limit` bytes."""
     if request.mimetype not in media_types:
-        raise UnsupportedMediaType(f"send the body as {media_types[0]}")
+        raise UnsupportedMediaType(_("send the body as {media_type}").format(
+            media_type=media_types[0]))
     raw = read_body(limit)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedBody("the request body is not UTF-8 text") from None
+        raise MalformedBody(_("the request body is not UTF-8 text")) from None
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:
@@ -236,7 +264,7 @@ def parse_model(model: type[ModelT], data: Any) -> ModelT:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(
-            "the request body does not validate", errors=validation_errors(exc)
+            _("the request body does not validate"), errors=validation_errors(exc)
         ) from None
 
 
@@ -247,7 +275,7 @@ def parse_query(model: type[ModelT]) -> ModelT:
         return model.model_validate(single)
     except ValidationError as exc:
         raise ValidationFailed(
-            "the query parameters do not validate",
+            _("the query parameters do not validate"),
             errors=validation_errors(exc, where="parameter"),
         ) from None
 
@@ -259,8 +287,9 @@ def idempotency_key() -> str | None:
     key = key.strip().strip('"')  # the IETF draft sends it as a quoted string
     if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
         raise BadRequest(
-            "invalid Idempotency-Key",
+            _("invalid Idempotency-Key"),
             errors=[{"header": IDEMPOTENCY_KEY_HEADER,
-                     "detail": f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"}],
+                     "detail": _("1 to {count} printable characters").format(
+                         count=MAX_IDEMPOTENCY_KEY_LENGTH)}],
         )
     return key

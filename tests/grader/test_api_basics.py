@@ -210,3 +210,46 @@ def test_no_cookie_session_is_opened(app, instructor):
         assert isinstance(session, NullSession)  # Flask's default is a signed cookie session
     response = instructor.get("/api/v1/exercises")
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
+
+
+def test_problems_speak_the_readers_language(client):
+    english = client.get("/api/v1/exercises")
+    assert english.status_code == 401
+    assert english.json["title"] == "Unauthorized"
+    assert english.headers["Content-Language"] == "en"
+    portuguese = client.get("/api/v1/exercises", headers={"Accept-Language": "pt-BR,pt;q=0.9"})
+    assert portuguese.status_code == 401
+    assert portuguese.json["title"] == "Não autenticado"
+    assert "token da API" in portuguese.json["detail"]
+    assert portuguese.headers["Content-Language"] == "pt-BR"
+    assert "Accept-Language" in portuguese.headers["Vary"]
+    assert portuguese.json["type"] == english.json["type"]  # the type never changes
+
+
+@pytest.mark.parametrize("header", ["xx-YY", "*", "pt;q=abc,,", "ç" * 300, "en;q=0"])
+def test_an_unknown_or_malformed_language_falls_back_to_english(client, header):
+    response = client.get("/api/v1/exercises", headers={"Accept-Language": header})
+    assert response.status_code == 401
+    assert response.headers["Content-Language"] == "en"
+
+
+def test_a_decimal_comma_in_the_json_body_is_named(student, load_bundled):
+    load_bundled("branching")
+    body = b'{"forward": {"a": 0,39}}'
+    for language, words in (("en", "decimal comma"), ("pt-BR", "vírgula decimal")):
+        response = student.post("/api/v1/exercises/branching/attempts", data=body,
+                                content_type="application/json",
+                                headers={"Accept-Language": language})
+        assert response.status_code == 400
+        assert words in response.json["detail"] and "0.39" in response.json["detail"]
+        [error] = response.json["errors"]
+        assert (error["line"], error["column"]) == (1, 21)  # where 0,39 stops being JSON
+
+
+def test_a_body_that_is_not_json_is_located(student, load_bundled):
+    load_bundled("branching")
+    response = student.post("/api/v1/exercises/branching/attempts", data=b'{"forward":\n  [}',
+                            content_type="application/json")
+    assert response.status_code == 400
+    [error] = response.json["errors"]
+    assert error["line"] == 2 and error["column"] >= 3 and "offset" in error
