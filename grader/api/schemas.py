@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from grader.models import CourseRole
+from grader.models import CourseRole, Feedback
 
 MAX_ATTEMPTS_LIMIT = 1000
 ID_MAX = 2**31 - 1  # integer ids are 32-bit columns
@@ -127,6 +127,12 @@ class AssignmentCreate(RequestModel):
     opens_at: UtcDatetime | None = None
     due_at: UtcDatetime | None = Field(default=None, description="after opens_at")
     new_variant_each_attempt: StrictBool = False
+    feedback: Feedback = Field(
+        default=Feedback.FULL, description="what a student's attempts show: full (every "
+        "blank, diagnosed), location (which blanks are wrong, no diagnosis) or score")
+    solution_after_due: StrictBool = Field(
+        default=False, description="students may read the worked solution of their variant "
+        "once the assignment is due (it needs a due_at)")
 
     @field_validator("due_at")
     @classmethod
@@ -218,8 +224,9 @@ class VariantOut(ResponseModel):
 
 
 class AttemptOut(ResponseModel):
-    """The scoring result at the top level, plus the attempt's id, number and the
-    attempts left (null when unlimited)."""
+    """The scoring result at the top level, plus the attempt's id, number (the attempts
+    used by then) and the attempts left (null when unlimited). An assignment's feedback
+    policy may show a student less: `feedback` says what."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -227,12 +234,17 @@ class AttemptOut(ResponseModel):
     number: int
     attempts_left: int | None
     score: float
-    blanks: Any
-    first_error: Any
+    blanks: Any = Field(description="every blank in working order; null under feedback "
+                        "score; without mistake codes or diagnosis under feedback location")
+    first_error: Any = Field(description="where to start fixing; null when nothing is "
+                             "wrong, and under feedback score")
     exercise: str
     version: int
     variant: int
     assignment: int | None
+    feedback: Feedback = Field(
+        description="how much of the result this shows: an assignment's feedback policy "
+        "for its students; full for course staff and practice")
     created_at: datetime
 
 
@@ -259,6 +271,8 @@ class AssignmentOut(ResponseModel):
     opens_at: datetime | None
     due_at: datetime | None
     new_variant_each_attempt: bool
+    feedback: Feedback
+    solution_after_due: bool
     created_at: datetime
 
 
