@@ -26,7 +26,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from grader.models import CourseRole, Feedback
+from grader.i18n import supported
+from grader.models import CourseRole, Feedback, Role
 
 MAX_ATTEMPTS_LIMIT = 1000
 ID_MAX = 2**31 - 1  # integer ids are 32-bit columns
@@ -89,6 +90,17 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100),
 UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_date_time), AfterValidator(_in_utc)]
 
 
+def _language_code(value: str) -> str:
+    code = supported(value)
+    if code is None:  # cannot happen for the names accepted
+        raise PydanticCustomError("language", "unsupported language")
+    return code
+
+
+# A language as a person or HTTP writes it, read as grader.i18n's code ("pt_BR", "en").
+LanguageName = Annotated[Literal["pt-BR", "pt_BR", "en"], AfterValidator(_language_code)]
+
+
 class RequestModel(BaseModel):
     """Request bodies: a misspelled key is an error, not silently ignored, and so is a
     value of the wrong JSON type (strict fields: "3" is not a number, "yes" not a
@@ -141,6 +153,13 @@ class AssignmentCreate(RequestModel):
         if due_at is not None and opens_at is not None and due_at <= opens_at:
             raise PydanticCustomError("due_before_opening", "must be after opens_at")
         return due_at
+
+
+class MeUpdate(RequestModel):
+    language: LanguageName | None = Field(
+        default=None, description='the language to read the service in: "pt-BR" (or '
+        '"pt_BR") or "en"; null: none chosen (the browser\'s Accept-Language decides). '
+        "Left as it is when absent.")
 
 
 class AttemptsQuery(QueryModel):
@@ -246,6 +265,13 @@ class AttemptOut(ResponseModel):
         description="how much of the result this shows: an assignment's feedback policy "
         "for its students; full for course staff and practice")
     created_at: datetime
+
+
+class MeOut(ResponseModel):
+    username: str
+    role: Role
+    language: Literal["pt_BR", "en"] | None = Field(
+        description="the language chosen, as its code; null: none chosen")
 
 
 class CourseOut(ResponseModel):
