@@ -23,6 +23,7 @@ from engine.gradcheck import gradient_mismatches
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 CHECK_SEEDS = 20  # seeds drawn by `grader check` for a randomized exercise
+GRADE_LANGUAGES = ("pt-BR", "en")  # as grader.i18n tags them, imported only by `grade`
 
 
 class _WithServiceCommands(click.Group):
@@ -115,10 +116,17 @@ def evaluate_exercise(exercise: Exercise) -> list[Problem]:
 @click.option(
     "--seed", type=int, default=None, help="Draw this variant (default: fixed values, or seed 0)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON instead of a table, with each gate's local gradients.")
 @click.option("--explain", is_flag=True, help="Print the worked solution step by step.")
-def solve_command(paths: tuple[str, ...], seed: int | None, as_json: bool, explain: bool) -> None:
+@click.option("--submission", "as_submission", is_flag=True,
+              help="Print the reference as a submission: the JSON a student who gets every "
+              "blank right sends (for `grader grade` and the API).")
+def solve_command(paths: tuple[str, ...], seed: int | None, as_json: bool, explain: bool,
+                  as_submission: bool) -> None:
     """Print the reference solution of exercises: every node's value and gradient."""
+    if as_submission and explain:
+        raise click.UsageError("--submission prints JSON; it cannot be combined with --explain")
     files = list(spec_files(paths))
     failed = False
     for n, path in enumerate(files):
@@ -129,8 +137,9 @@ def solve_command(paths: tuple[str, ...], seed: int | None, as_json: bool, expla
                 click.echo(str(problem), err=True)
             failed = True
             continue
-        if as_json:
-            click.echo(json.dumps(solution_json(solution), indent=None if len(files) > 1 else 2))
+        if as_json or as_submission:
+            document = submission_json(solution) if as_submission else solution_json(solution)
+            click.echo(json.dumps(document, indent=None if len(files) > 1 else 2))
             continue
         if n:
             click.echo()
@@ -150,6 +159,7 @@ def solution_json(solution: Solution) -> dict[str, object]:
         node: dict[str, object] = {
             "id": gate.id, "op": gate.op, "in": list(gate.inputs),
             "value": solution.values[gate.id], "grad": solution.grads[gate.id],
+            "local": dict(solution.local_gradients(gate.id)),
         }
         if gate.params:
             node["params"] = dict(gate.params)
@@ -161,6 +171,21 @@ def solution_json(solution: Solution) -> dict[str, object]:
         "inputs": dict(variant.inputs),
         "nodes": nodes,
     }
+
+
+def submission_json(solution: Solution) -> dict[str, object]:
+    """The reference as a submission: every blank the exercise asks for, right."""
+    exercise = solution.exercise
+    gates = [gate.id for gate in exercise.gates]
+    document: dict[str, object] = {}
+    if "forward" in exercise.ask:
+        document["forward"] = {gate: solution.values[gate] for gate in gates}
+    if "backward" in exercise.ask:
+        document["backward"] = {node: solution.grads[node]
+                                for node in [*solution.variant.inputs, *gates]}
+    if "local" in exercise.ask:
+        document["local"] = {gate: dict(solution.local_gradients(gate)) for gate in gates}
+    return document
 
 
 def _header(solution: Solution) -> str:
@@ -213,8 +238,11 @@ def explain_text(solution: Solution) -> str:
 @click.argument("submission_path", metavar="SUBMISSION.json")
 @click.option("--seed", type=int, default=None,
               help="Grade against this variant (default: fixed values, or seed 0).")
+@click.option("--lang", type=click.Choice(GRADE_LANGUAGES), default=None,
+              help="Write the feedback in this language (default: en).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result object as JSON.")
-def grade_command(path: str, submission_path: str, seed: int | None, as_json: bool) -> None:
+def grade_command(path: str, submission_path: str, seed: int | None, lang: str | None,
+                  as_json: bool) -> None:
     """Grade a submission file against an exercise, blank by blank.
 
     Exit 0 when graded (whatever the score); 1 with located messages when the exercise
@@ -222,6 +250,13 @@ def grade_command(path: str, submission_path: str, seed: int | None, as_json: bo
     graded, and no score is printed ("score": null with --json).
     """
     # Imported here so that the whole command stays one block at the end of the file.
+    from grader.i18n import DEFAULT_LANGUAGE, use_language
+
+    with use_language(lang or DEFAULT_LANGUAGE):
+        _grade(path, submission_path, seed, as_json)
+
+
+def _grade(path: str, submission_path: str, seed: int | None, as_json: bool) -> None:
     from grader.scoring import SubmissionError, grade, parse_submission
 
     try:

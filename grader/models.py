@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
+from grader.i18n import LANGUAGES
+
 # Constraint names are generated from these patterns, so migrations never carry
 # names chosen by one database (PostgreSQL and SQLite name unnamed constraints
 # differently, which breaks batch migrations on SQLite).
@@ -85,6 +87,15 @@ class CourseRole(enum.StrEnum):
     STUDENT = "student"
 
 
+class Feedback(enum.StrEnum):
+    """What a student's attempt at an assignment shows them (course staff, and practice,
+    always see everything)."""
+
+    FULL = "full"  # every blank: status, points, the mistake diagnosed, its message
+    LOCATION = "location"  # which blanks are wrong, and where to start; no diagnosis
+    SCORE = "score"  # the score alone
+
+
 def _enum_column_type(enum_class: type[enum.StrEnum], name: str) -> Enum:
     # A VARCHAR plus a CHECK constraint rather than a native PostgreSQL enum: adding a
     # role later is then a plain constraint change on both databases.
@@ -104,12 +115,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012
 
 
+_LANGUAGE_CODES = ", ".join(f"'{code}'" for code in LANGUAGES)  # 'en', 'pt_BR'
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"language IS NULL OR language IN ({_LANGUAGE_CODES})",
+                        name="language_supported"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[Role] = mapped_column(_enum_column_type(Role, "role"))
+    # The language the user chose to read the service in (a code of grader.i18n:
+    # "pt_BR", "en"); None until they choose.
+    language: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:
@@ -204,7 +225,8 @@ class Enrollment(Base):
 
 
 class Assignment(Base):
-    """An exercise version set in a course, with its attempt limit and time window."""
+    """An exercise version set in a course, with its attempt limit, time window and
+    what students are shown."""
 
     __tablename__ = "assignments"
     __table_args__ = (
@@ -223,6 +245,11 @@ class Assignment(Base):
     opens_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     new_variant_each_attempt: Mapped[bool] = mapped_column(default=False)
+    # What a student's attempts show them; every result is stored in full regardless.
+    feedback: Mapped[Feedback] = mapped_column(_enum_column_type(Feedback, "feedback"),
+                                               default=Feedback.FULL)
+    # Whether students may read the worked solution of their variant once it is due.
+    solution_after_due: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     exercise_version: Mapped[ExerciseVersion] = relationship(lazy="joined")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader import db
 from grader.api.schemas import Label, Username
 from grader.config import ConfigError, Settings, environment_variable, load_settings
+from grader.i18n import LANGUAGES, supported, tag
 from grader.models import Role
 from grader.services import accounts, exercises
 from grader.services.errors import ServiceError
@@ -91,7 +92,10 @@ def user() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default="student",
               show_default=True)
-def user_add(username: str, role: str) -> None:
+@click.option("--language", type=click.Choice([tag(code) for code in LANGUAGES]),
+              default=None, help="The language the user reads the service in (default: "
+              "none chosen, so the browser's Accept-Language decides).")
+def user_add(username: str, role: str, language: str | None) -> None:
     """Create an account. Sign-in is by API token only: see `grader token create`."""
     try:
         TypeAdapter(Username).validate_python(username)
@@ -100,7 +104,7 @@ def user_add(username: str, role: str) -> None:
                                  param_hint="USERNAME") from None
     with _session(_settings()) as session:
         try:
-            accounts.create_user(session, username, Role(role))
+            accounts.create_user(session, username, Role(role), supported(language))
         except ServiceError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"added {role} {username}", err=True)

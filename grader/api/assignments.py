@@ -10,7 +10,7 @@ from grader.api import present, schemas
 from grader.api.exercises import attempt_reply
 from grader.api.operations import operation
 from grader.scoring import SubmissionBody
-from grader.services import assignments
+from grader.services import assignments, solutions
 from grader.services.accounts import Caller
 from grader.services.attempts import attempts_left
 from grader.services.courses import assignment_access
@@ -36,7 +36,8 @@ def get_assignment(actor: Caller, assignment_id: int) -> schemas.AssignmentVaria
 
 @bp.post(f"/{ASSIGNMENT}/attempts")
 @operation("Submit an attempt: 409 when none are left, 403 when closed or not enrolled; "
-           "a malformed submission is 422 and uses no attempt",
+           "a malformed submission is 422 and uses no attempt; a student is shown what "
+           "the assignment's feedback policy shows",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 409, 413, 415, 422),
            autocommit=True)
@@ -47,7 +48,8 @@ def submit(actor: Caller, assignment_id: int, body: Any, idempotency_key: str | 
 
 
 @bp.get(f"/{ASSIGNMENT}/attempts")
-@operation("The caller's attempts at an assignment (course instructors: ?user=)",
+@operation("The caller's attempts at an assignment, as its feedback policy shows them "
+           "(course instructors: ?user=, in full)",
            response=list[schemas.AttemptOut], query=schemas.AttemptsQuery, problems=(403, 404))
 def list_attempts(actor: Caller, assignment_id: int,
                   query: schemas.AttemptsQuery) -> list[schemas.AttemptOut]:
@@ -56,3 +58,12 @@ def list_attempts(actor: Caller, assignment_id: int,
     assignment, _ = assignment_access(session, actor, assignment_id)
     return [present.attempt_out(a, attempts_left(assignment.max_attempts, a.number))
             for a in attempts]
+
+
+@bp.get(f"/{ASSIGNMENT}/solution")
+@operation("The worked solution of the caller's variant: course staff always; a student "
+           "once the assignment is due, if it shows solutions then (403 otherwise)",
+           response=schemas.SolutionOut, problems=(403, 404))
+def get_solution(actor: Caller, assignment_id: int) -> schemas.SolutionOut:
+    view = solutions.own_assignment_solution(get_session(), actor, assignment_id)
+    return present.solution_out(view)

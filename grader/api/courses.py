@@ -78,7 +78,7 @@ def list_enrollments(actor: Caller, course_id: int) -> list[schemas.EnrollmentOu
 def create_assignment(actor: Caller, course_id: int, body: schemas.AssignmentCreate) -> Reply:
     assignment = courses.create_assignment(
         get_session(), actor, course_id, body.exercise, body.max_attempts, body.opens_at,
-        body.due_at, body.new_variant_each_attempt,
+        body.due_at, body.new_variant_each_attempt, body.feedback, body.solution_after_due,
     )
     return Reply(present.assignment_out(assignment), 201,
                  {"Location": f"/api/v1/assignments/{assignment.id}"})

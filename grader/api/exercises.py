@@ -97,14 +97,7 @@ def get_solution(actor: Caller, exercise_id: str,
     view = solutions.exercise_solution(
         get_session(), actor, exercise_id, query.user, query.seed, query.assignment
     )
-    version, solution = view.version, view.solution
-    return schemas.SolutionOut(
-        exercise=version.exercise_id, version=version.number, assignment=view.assignment_id,
-        variant=view.variant.number if view.variant is not None else None,
-        seed=solution.variant.seed, inputs=dict(solution.variant.inputs),
-        values=dict(solution.values), grads=dict(solution.grads),
-        steps=[step.as_dict() for step in solution.steps],
-    )
+    return present.solution_out(view)
 
 
 def attempt_reply(outcome: AttemptOutcome) -> Response:

@@ -12,6 +12,7 @@ from grader.api import schemas
 from grader.models import Assignment
 from grader.services.attempts import AttemptRecord
 from grader.services.rows import VariantLike, VersionLike, exercise_of
+from grader.services.solutions import SolutionView
 
 
 def tolerance_out(tolerance: EngineTolerance) -> schemas.Tolerance:
@@ -60,7 +61,7 @@ def _attempt_tail(attempt: AttemptRecord) -> dict[str, Any]:
     """AttemptOut's fields after the result's."""
     return {"exercise": attempt.exercise_id, "version": attempt.version,
             "variant": attempt.variant, "assignment": attempt.assignment_id,
-            "created_at": attempt.created_at}
+            "feedback": attempt.feedback, "created_at": attempt.created_at}
 
 
 def attempt_out(attempt: AttemptRecord, attempts_left: int | None) -> schemas.AttemptOut:
@@ -92,5 +93,18 @@ def assignment_out(assignment: Assignment) -> schemas.AssignmentOut:
         opens_at=assignment.opens_at,
         due_at=assignment.due_at,
         new_variant_each_attempt=assignment.new_variant_each_attempt,
+        feedback=assignment.feedback,
+        solution_after_due=assignment.solution_after_due,
         created_at=assignment.created_at,
+    )
+
+
+def solution_out(view: SolutionView) -> schemas.SolutionOut:
+    version, solution = view.version, view.solution
+    return schemas.SolutionOut(
+        exercise=version.exercise_id, version=version.number, assignment=view.assignment_id,
+        variant=view.variant.number if view.variant is not None else None,
+        seed=solution.variant.seed, inputs=dict(solution.variant.inputs),
+        values=dict(solution.values), grads=dict(solution.grads),
+        steps=[step.as_dict() for step in solution.steps],
     )

@@ -26,7 +26,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from grader.models import CourseRole
+from grader.i18n import supported
+from grader.models import CourseRole, Feedback, Role
 
 MAX_ATTEMPTS_LIMIT = 1000
 ID_MAX = 2**31 - 1  # integer ids are 32-bit columns
@@ -89,6 +90,17 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100),
 UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_date_time), AfterValidator(_in_utc)]
 
 
+def _language_code(value: str) -> str:
+    code = supported(value)
+    if code is None:  # cannot happen for the names accepted
+        raise PydanticCustomError("language", "unsupported language")
+    return code
+
+
+# A language as a person or HTTP writes it, read as grader.i18n's code ("pt_BR", "en").
+LanguageName = Annotated[Literal["pt-BR", "pt_BR", "en"], AfterValidator(_language_code)]
+
+
 class RequestModel(BaseModel):
     """Request bodies: a misspelled key is an error, not silently ignored, and so is a
     value of the wrong JSON type (strict fields: "3" is not a number, "yes" not a
@@ -127,6 +139,12 @@ class AssignmentCreate(RequestModel):
     opens_at: UtcDatetime | None = None
     due_at: UtcDatetime | None = Field(default=None, description="after opens_at")
     new_variant_each_attempt: StrictBool = False
+    feedback: Feedback = Field(
+        default=Feedback.FULL, description="what a student's attempts show: full (every "
+        "blank, diagnosed), location (which blanks are wrong, no diagnosis) or score")
+    solution_after_due: StrictBool = Field(
+        default=False, description="students may read the worked solution of their variant "
+        "once the assignment is due (it needs a due_at)")
 
     @field_validator("due_at")
     @classmethod
@@ -135,6 +153,13 @@ class AssignmentCreate(RequestModel):
         if due_at is not None and opens_at is not None and due_at <= opens_at:
             raise PydanticCustomError("due_before_opening", "must be after opens_at")
         return due_at
+
+
+class MeUpdate(RequestModel):
+    language: LanguageName | None = Field(
+        default=None, description='the language to read the service in: "pt-BR" (or '
+        '"pt_BR") or "en"; null: none chosen (the browser\'s Accept-Language decides). '
+        "Left as it is when absent.")
 
 
 class AttemptsQuery(QueryModel):
@@ -218,8 +243,9 @@ class VariantOut(ResponseModel):
 
 
 class AttemptOut(ResponseModel):
-    """The scoring result at the top level, plus the attempt's id, number and the
-    attempts left (null when unlimited)."""
+    """The scoring result at the top level, plus the attempt's id, number (the attempts
+    used by then) and the attempts left (null when unlimited). An assignment's feedback
+    policy may show a student less: `feedback` says what."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -227,13 +253,25 @@ class AttemptOut(ResponseModel):
     number: int
     attempts_left: int | None
     score: float
-    blanks: Any
-    first_error: Any
+    blanks: Any = Field(description="every blank in working order; null under feedback "
+                        "score; without mistake codes or diagnosis under feedback location")
+    first_error: Any = Field(description="where to start fixing; null when nothing is "
+                             "wrong, and under feedback score")
     exercise: str
     version: int
     variant: int
     assignment: int | None
+    feedback: Feedback = Field(
+        description="how much of the result this shows: an assignment's feedback policy "
+        "for its students; full for course staff and practice")
     created_at: datetime
+
+
+class MeOut(ResponseModel):
+    username: str
+    role: Role
+    language: Literal["pt_BR", "en"] | None = Field(
+        description="the language chosen, as its code; null: none chosen")
 
 
 class CourseOut(ResponseModel):
@@ -259,6 +297,8 @@ class AssignmentOut(ResponseModel):
     opens_at: datetime | None
     due_at: datetime | None
     new_variant_each_attempt: bool
+    feedback: Feedback
+    solution_after_due: bool
     created_at: datetime
 
 

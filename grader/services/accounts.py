@@ -10,8 +10,8 @@ passwords in the service.
 
 Every request presents its token, so the owner of a recently seen token is kept in a
 small per-process cache (`CallerCache`) for a few seconds: a revoked token, or a role
-changed, takes effect within that lifetime (GRADER_TOKEN_CACHE_SECONDS) in every
-process, and at once in the process that made the change.
+or language changed, takes effect within that lifetime (GRADER_TOKEN_CACHE_SECONDS) in
+every process, and at once in the process that made the change.
 """
 
 from __future__ import annotations
@@ -24,14 +24,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from grader.db import first_row
+from grader.i18n import LANGUAGES
+from grader.i18n import gettext as _
 from grader.models import ApiToken, Role, User
-from grader.services.errors import Forbidden, NotFound
+from grader.services.errors import Forbidden, NotFound, ValidationFailed
 from grader.services.transactions import transaction
 
 TOKEN_PREFIX = "bpg"
@@ -48,10 +50,11 @@ class Caller:
     id: int
     username: str
     role: Role
+    language: str | None = None  # the language chosen (grader.i18n's code), None: none
 
     @classmethod
     def of(cls, user: User) -> Caller:
-        return cls(user.id, user.username, user.role)
+        return cls(user.id, user.username, user.role, user.language)
 
     @property
     def is_staff(self) -> bool:
@@ -64,13 +67,34 @@ def require_role(caller: Caller, *roles: Role) -> None:
         raise Forbidden("Your role does not allow this.")
 
 
-def create_user(session: Session, username: str, role: Role) -> Caller:
-    """A new account (Conflict when the username is taken)."""
+def create_user(session: Session, username: str, role: Role,
+                language: str | None = None) -> Caller:
+    """A new account (Conflict when the username is taken), with the language it reads
+    the service in when one is given (a code of grader.i18n: "pt_BR", "en")."""
+    check_language(language)
     with transaction(session, conflict=f"user {username!r} already exists"):
-        user = User(username=username, role=role)
+        user = User(username=username, role=role, language=language)
         session.add(user)
         session.flush()
         return Caller.of(user)
+
+
+def set_language(session: Session, actor: Caller, language: str | None) -> Caller:
+    """Store the language the actor chose (a code of grader.i18n; None: no choice), and
+    return the actor with it. The web layer drops the actor's cached tokens."""
+    check_language(language)
+    with transaction(session):
+        session.execute(update(User).where(User.id == actor.id).values(language=language))
+    return replace(actor, language=language)
+
+
+def check_language(language: str | None) -> None:
+    """ValidationFailed unless `language` is None or a supported language's code."""
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed(_("unsupported language"), errors=[{
+            "pointer": "/language",
+            "detail": _("must be one of: {languages}").format(languages=", ".join(LANGUAGES)),
+        }])
 
 
 def create_token(session: Session, username: str, label: str = "") -> str:
@@ -139,7 +163,8 @@ class CallerCache:
                 self._known.popitem(last=False)
 
     def forget_user(self, user_id: int) -> None:
-        """Drop every token of a user (after a revocation or a role change)."""
+        """Drop every token of a user (after a revocation, or a change of role or
+        language)."""
         with self._lock:
             for public_id in [k for k, v in self._known.items() if v.caller.id == user_id]:
                 del self._known[public_id]
@@ -150,7 +175,7 @@ class CallerCache:
 
 
 _OWNER = (
-    select(User.id, User.username, User.role, ApiToken.secret_hash)
+    select(User.id, User.username, User.role, User.language, ApiToken.secret_hash)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None))
 )
@@ -172,7 +197,7 @@ def caller_for_token(session: Session, token: str, cache: CallerCache | None = N
     stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(presented, stored) or row is None:
         return None
-    caller = Caller(row.id, row.username, row.role)
+    caller = Caller(row.id, row.username, row.role, row.language)
     if cache is not None:
         cache.put(public_id, row.secret_hash, caller)
     return caller

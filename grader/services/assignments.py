@@ -16,6 +16,7 @@ from grader.models import (
     Attempt,
     Enrollment,
     ExerciseVersion,
+    Feedback,
     VariantRecord,
     utcnow,
 )
@@ -32,7 +33,12 @@ from grader.services.attempts import (
     request_fingerprint,
     store_attempt,
 )
-from grader.services.courses import assignment_access, check_course_access, is_course_staff
+from grader.services.courses import (
+    assignment_access,
+    check_course_access,
+    is_course_staff,
+    teaches,
+)
 from grader.services.errors import AssignmentClosed, Forbidden, NotFound
 from grader.services.rows import (
     VARIANT_COLUMNS,
@@ -86,7 +92,7 @@ def assignment_variant(session: Session, actor: Caller, assignment_id: int) -> A
 # caller's latest variant of it: what submitting needs, in one statement.
 _SUBMIT_TARGET = (
     select(Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
-           Assignment.due_at, Assignment.new_variant_each_attempt,
+           Assignment.due_at, Assignment.new_variant_each_attempt, Assignment.feedback,
            Enrollment.role.label("course_role"), *VERSION_COLUMNS, *VARIANT_COLUMNS)
     .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
     .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
@@ -101,9 +107,9 @@ _SUBMIT_TARGET = (
 
 def _submit_target(
     session: Session, actor: Caller, assignment_id: int
-) -> tuple[AssignmentRow, VariantRow | None]:
-    """An assignment, with access checked as for its course (NotFound, Forbidden), and
-    the user's latest variant of it."""
+) -> tuple[AssignmentRow, VariantRow | None, Feedback]:
+    """An assignment, with access checked as for its course (NotFound, Forbidden), the
+    user's latest variant of it, and the feedback the user is shown (course staff: all)."""
     row = first_row(session, _SUBMIT_TARGET, {"assignment_id": assignment_id,
                                               "user_id": actor.id})
     if row is None:
@@ -111,20 +117,23 @@ def _submit_target(
     check_course_access(actor, row.course_role, manage=False)
     assignment = AssignmentRow(row.assignment_id, row.max_attempts, row.opens_at, row.due_at,
                                row.new_variant_each_attempt, version_row(session, row))
-    return assignment, variant_row(row)
+    shown = Feedback.FULL if teaches(actor, row.course_role) else row.feedback
+    return assignment, variant_row(row), shown
 
 
 def submit_assignment(
     session: Session, actor: Caller, assignment_id: int, answers: Any, key: str | None
 ) -> AttemptOutcome:
-    """Grade and store an attempt at an assignment, within its window and limit."""
+    """Grade and store an attempt at an assignment, within its window and limit; the
+    outcome shows what the assignment's feedback policy lets the user see (the full
+    result is stored)."""
     fingerprint = request_fingerprint("assignment", assignment_id, answers, key)
 
     def submit() -> AttemptOutcome:
-        assignment, latest = _submit_target(session, actor, assignment_id)
+        assignment, latest, shown = _submit_target(session, actor, assignment_id)
         replayed = replay(session, actor, key, fingerprint, assignment.max_attempts)
         if replayed is not None:
-            return replayed
+            return replayed.shown_as(shown)
         check_window(assignment, utcnow(), submitting=True)
         version = assignment.exercise_version
         # The latest variant is the one the user was shown; an answered one is refused
@@ -132,7 +141,7 @@ def submit_assignment(
         variant: VariantLike = latest or add_variant(session, actor, version, assignment, 1)
         result = grade_submission(version.exercise, variant, answers)
         return store_attempt(session, actor, version, variant, assignment, answers, result,
-                             key, fingerprint)
+                             key, fingerprint).shown_as(shown)
 
     return run_transaction(session, submit, tries=INSERT_TRIES, exhausted=TOO_MANY_AT_ONCE)
 
@@ -140,14 +149,17 @@ def submit_assignment(
 def assignment_attempts(
     session: Session, actor: Caller, assignment_id: int, username: str | None
 ) -> list[AttemptRecord]:
-    """A user's attempts at an assignment; another user's only for course staff."""
+    """A user's attempts at an assignment; another user's only for course staff, who
+    see every result in full. A student sees what the feedback policy shows."""
     assignment, enrollment = assignment_access(session, actor, assignment_id)
+    staff = is_course_staff(actor, enrollment)
+    shown = Feedback.FULL if staff else assignment.feedback
     user_id = actor.id
     if username is not None and username != actor.username:
-        if not is_course_staff(actor, enrollment):
+        if not staff:
             raise Forbidden("only the course's instructors may see another user's attempts")
         user_id = user_named(session, username).id
-    return [AttemptRecord.of(a) for a in session.execute(
+    return [AttemptRecord.of(a).shown_as(shown) for a in session.execute(
         select(Attempt)
         .where(Attempt.assignment_id == assignment.id, Attempt.user_id == user_id)
         .order_by(Attempt.number)

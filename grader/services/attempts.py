@@ -10,6 +10,7 @@ holds however many arrive at once. The loser's use case runs again
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine import Exercise, solve
 from grader.db import JsonText
-from grader.models import Attempt, utcnow
+from grader.models import Attempt, Feedback, utcnow
 from grader.scoring import BlankResult, GradeResult, SubmissionError, grade, parse_submission
 from grader.services.accounts import Caller
 from grader.services.errors import (
@@ -33,6 +34,7 @@ from grader.services.errors import (
     VariantAlreadyAnswered,
     json_pointer,
 )
+from grader.services.feedback_policy import shown_result
 from grader.services.rows import AssignmentLike, VariantLike, VersionLike
 from grader.services.variants import as_engine_variant
 
@@ -55,6 +57,18 @@ class AttemptRecord:
     created_at: datetime
     # The result as the JSON text stored, where the submit path has it at hand.
     result_json: str | None = None
+    # How much of the result this record holds: all of it, unless made for a student
+    # of an assignment with another feedback policy (`shown_as`).
+    feedback: Feedback = Feedback.FULL
+
+    def shown_as(self, feedback: Feedback) -> AttemptRecord:
+        """The attempt as a student sees it under a feedback policy."""
+        if feedback is self.feedback:
+            return self
+        if self.feedback is not Feedback.FULL:
+            raise ValueError("only a full result can be shown under another policy")
+        return dataclasses.replace(self, result=shown_result(self.result_data(), feedback),
+                                   result_json=None, feedback=feedback)
 
     def result_data(self) -> Mapping[str, Any]:
         if self.result is not None:
@@ -76,6 +90,9 @@ class AttemptOutcome:
     attempt: AttemptRecord
     attempts_left: int | None
     replayed: bool  # True when an Idempotency-Key retry returned a stored attempt
+
+    def shown_as(self, feedback: Feedback) -> AttemptOutcome:
+        return dataclasses.replace(self, attempt=self.attempt.shown_as(feedback))
 
 
 def request_fingerprint(kind: str, target: str | int, body: Any, key: str | None) -> str | None:

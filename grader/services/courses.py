@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased, lazyload
 
-from grader.models import Assignment, Course, CourseRole, Enrollment, Role, User
+from grader.models import Assignment, Course, CourseRole, Enrollment, Feedback, Role, User
 from grader.services.accounts import Caller, require_role, user_named
 from grader.services.errors import Forbidden, NotEnrolled, NotFound, ValidationFailed
 from grader.services.exercises import latest_version
@@ -71,9 +71,13 @@ def check_course_access(actor: Caller, role: CourseRole | None, *, manage: bool)
 
 
 def is_course_staff(actor: Caller, enrollment: Enrollment | None) -> bool:
-    return actor.role is Role.ADMIN or (
-        enrollment is not None and enrollment.role is CourseRole.INSTRUCTOR
-    )
+    return teaches(actor, enrollment.role if enrollment is not None else None)
+
+
+def teaches(actor: Caller, role: CourseRole | None) -> bool:
+    """Whether the actor is course staff: an admin, or the course's instructor (`role`:
+    the actor's role in the course, None when not enrolled)."""
+    return actor.role is Role.ADMIN or role is CourseRole.INSTRUCTOR
 
 
 def enroll(
@@ -114,8 +118,11 @@ def create_assignment(
     opens_at: datetime | None,
     due_at: datetime | None,
     new_variant_each_attempt: bool,
+    feedback: Feedback = Feedback.FULL,
+    solution_after_due: bool = False,
 ) -> Assignment:
-    """An assignment of the exercise's latest version, pinned from now on."""
+    """An assignment of the exercise's latest version, pinned from now on, with what
+    its students are shown."""
     with transaction(session):
         course_access(session, actor, course_id, manage=True)
         try:
@@ -128,7 +135,8 @@ def create_assignment(
         assignment = Assignment(
             course_id=course_id, exercise_version=version, max_attempts=max_attempts,
             opens_at=opens_at, due_at=due_at,
-            new_variant_each_attempt=new_variant_each_attempt,
+            new_variant_each_attempt=new_variant_each_attempt, feedback=feedback,
+            solution_after_due=solution_after_due,
         )
         session.add(assignment)
     return assignment

@@ -69,6 +69,10 @@ class NotEnrolled(Forbidden):
     code = "not-enrolled"
 
 
+class SolutionNotReleased(Forbidden):
+    code = "solution-not-released"
+
+
 class NoAttemptsLeft(Conflict):
     code = "no-attempts-left"
 

@@ -1,13 +1,17 @@
-"""Worked reference solutions for instructors: of a seed, or of a student's variant."""
+"""Worked reference solutions: for instructors, of a seed or of a student's variant;
+for a student, of their own variant in an assignment once it is due, when the
+assignment shows solutions then."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from engine import ExerciseError, Solution, draw_variant, solve
+from grader.i18n import gettext as _
 from grader.models import (
     Assignment,
     CourseRole,
@@ -16,10 +20,11 @@ from grader.models import (
     Role,
     User,
     VariantRecord,
+    utcnow,
 )
 from grader.services.accounts import Caller, require_role
-from grader.services.courses import assignment_access, visible_user
-from grader.services.errors import NotFound, ValidationFailed
+from grader.services.courses import assignment_access, is_course_staff, visible_user
+from grader.services.errors import NotFound, SolutionNotReleased, ValidationFailed
 from grader.services.exercises import exercise_of_version, latest_version
 from grader.services.variants import as_engine_variant, latest_variant
 
@@ -64,6 +69,40 @@ def exercise_solution(
             "no variant can be drawn for this seed",
             errors=[{"parameter": "seed", "detail": str(exc)}],
         ) from None
+
+
+def own_assignment_solution(session: Session, actor: Caller, assignment_id: int
+                            ) -> SolutionView:
+    """The worked solution of the caller's variant in an assignment (the latest, when
+    there is one per attempt): course staff may always read it; a student once the
+    assignment is due, if it shows solutions then (`check_solution_released`).
+
+    Raises NotFound when there is no such assignment or the caller has no variant of it
+    yet, Forbidden when the caller is not enrolled, SolutionNotReleased as above.
+    """
+    assignment, enrollment = assignment_access(session, actor, assignment_id)
+    if not is_course_staff(actor, enrollment):
+        check_solution_released(assignment, utcnow())
+    version = assignment.exercise_version
+    record = latest_variant(session, actor.id, version, assignment)
+    if record is None:
+        raise NotFound(_("you have no variant of this assignment yet: open the assignment "
+                         "first"))
+    return SolutionView(version, _solve(version, record), record, assignment.id)
+
+
+def check_solution_released(assignment: Assignment, now: datetime) -> None:
+    """SolutionNotReleased unless the assignment shows its solution after the due time,
+    has one, and `now` is past it."""
+    if not assignment.solution_after_due:
+        raise SolutionNotReleased(_("this assignment does not show its solution to "
+                                    "students"))
+    if assignment.due_at is None:
+        raise SolutionNotReleased(_("this assignment has no due time, so its solution is "
+                                    "not shown to students"))
+    if now < assignment.due_at:
+        raise SolutionNotReleased(_("the solution is shown once the assignment is due, at "
+                                    "{due_at}").format(due_at=assignment.due_at.isoformat()))
 
 
 def _solve(version: ExerciseVersion, record: VariantRecord) -> Solution:

@@ -103,3 +103,34 @@ def test_the_cache_lifetime_is_bounded(seconds):
 
     with pytest.raises(ConfigError, match="GRADER_TOKEN_CACHE_SECONDS"):
         load_settings(token_cache_seconds=seconds)
+
+
+def test_the_owner_of_a_token_comes_with_the_language_chosen(app):
+    from grader.services import accounts
+
+    with app.app_context():
+        session = sessions.get_session()
+        ana = accounts.create_user(session, "ana", Role.STUDENT, "pt_BR")
+        token = accounts.create_token(session, "ana")
+        assert ana.language == "pt_BR"
+        assert caller_for_token(session, token).language == "pt_BR"
+        changed = accounts.set_language(session, ana, "en")
+        assert changed == Caller(ana.id, "ana", Role.STUDENT, "en")
+        assert caller_for_token(session, token).language == "en"
+        assert accounts.set_language(session, ana, None).language is None
+        assert caller_for_token(session, token).language is None
+
+
+@pytest.mark.parametrize("language", ["pt-BR", "pt", "fr", ""])
+def test_only_a_supported_languages_code_is_stored(app, language):
+    from grader.services import accounts
+    from grader.services.errors import ValidationFailed
+
+    with app.app_context():
+        session = sessions.get_session()
+        with pytest.raises(ValidationFailed) as refused:
+            accounts.create_user(session, "ana", Role.STUDENT, language)
+        assert refused.value.errors[0]["pointer"] == "/language"
+        ana = accounts.create_user(session, "ana", Role.STUDENT)
+        with pytest.raises(ValidationFailed):
+            accounts.set_language(session, ana, language)

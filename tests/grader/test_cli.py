@@ -1,4 +1,4 @@
-"""`grader check` and `grader solve`."""
+"""`grader check` and `grader solve` (a table, --json, --explain, --submission)."""
 
 from __future__ import annotations
 
@@ -106,6 +106,65 @@ def test_solve_json_has_the_documented_shape(runner):
     assert nodes["x"] == {"id": "x", "op": "input", "in": [], "value": 3.0, "grad": -8.0}
     assert nodes["m"]["op"] == "max" and nodes["m"]["in"] == ["z", "w"]
     assert nodes["f"]["value"] == -20.0 and nodes["f"]["grad"] == 1.0
+
+
+def solved_nodes(runner, path) -> dict:
+    result = runner.invoke(cli, ["solve", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    return {n["id"]: n for n in json.loads(result.output)["nodes"]}
+
+
+def test_solve_json_gives_each_gates_local_gradients(runner, tmp_path):
+    nodes = solved_nodes(runner, EXERCISES / "sigmoid-neuron.yaml")
+    assert nodes["p0"]["local"] == {"w0": -1.0, "x0": 2.0}  # mul swaps its inputs
+    assert nodes["s"]["local"] == {"p0": 1.0, "p1": 1.0, "w2": 1.0}
+    assert nodes["n"]["local"] == {"s": -1.0}
+    assert "local" not in nodes["w0"]  # inputs have none
+    square = write(tmp_path, "sq.yaml", "id: sq\ntitle: Square\ninputs: {x: 3.0}\n"
+                   "nodes: [{id: q, op: mul, in: [x, x]}]\noutput: q\n")
+    assert solved_nodes(runner, square)["q"]["local"] == {"x": 6.0}  # used twice: 2x
+
+
+def test_solve_submission_prints_what_a_right_student_sends(runner):
+    result = runner.invoke(cli, ["solve", str(EXERCISES / "sigmoid-neuron.yaml"),
+                                 "--submission"])
+    assert result.exit_code == 0, result.output
+    submission = json.loads(result.output)
+    assert set(submission) == {"forward", "backward"}  # what the exercise asks
+    assert set(submission["forward"]) == {"p0", "p1", "s", "n", "e", "d", "f"}
+    assert set(submission["backward"]) == {"w0", "x0", "w1", "x1", "w2", *submission["forward"]}
+    assert submission["forward"]["p0"] == -2.0
+    assert round(submission["backward"]["x0"], 4) == 0.3932
+
+
+def test_solve_submission_has_local_gradients_when_asked_and_takes_a_seed(runner):
+    path = str(EXERCISES / "sigmoid-neuron-random.yaml")
+    seven = json.loads(runner.invoke(cli, ["solve", path, "--submission", "--seed", "7"]).output)
+    eight = json.loads(runner.invoke(cli, ["solve", path, "--submission", "--seed", "8"]).output)
+    assert set(seven) == {"forward", "backward", "local"}
+    assert set(seven["local"]) == set(seven["forward"])
+    assert seven != eight
+    solved = json.loads(runner.invoke(cli, ["solve", path, "--json", "--seed", "7"]).output)
+    for node in solved["nodes"]:
+        if node["op"] != "input":
+            assert seven["local"][node["id"]] == node["local"]
+            assert seven["forward"][node["id"]] == node["value"]
+        assert seven["backward"][node["id"]] == node["grad"]
+
+
+def test_solve_submission_of_several_files_prints_one_line_each(runner):
+    result = runner.invoke(cli, ["solve", str(EXERCISES), "--submission"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == len(list(EXERCISES.glob("*.yaml")))
+    assert all("backward" in json.loads(line) for line in lines)
+
+
+def test_solve_submission_is_not_explained(runner):
+    result = runner.invoke(cli, ["solve", str(EXERCISES / "branching.yaml"), "--submission",
+                                 "--explain"])
+    assert result.exit_code == 2
+    assert "cannot be combined with --explain" in result.output
 
 
 def test_solve_seed_selects_the_variant(runner):

@@ -1,4 +1,4 @@
-"""`grader grade PATH SUBMISSION.json [--seed N] [--json]`."""
+"""`grader grade PATH SUBMISSION.json [--seed N] [--lang pt-BR|en] [--json]`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from grader import i18n
 from grader.cli import cli
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
@@ -150,3 +151,70 @@ def test_a_folder_is_not_one_exercise(runner, tmp_path):
     result = runner.invoke(cli, ["grade", str(EXERCISES), write(tmp_path, RIGHT)])
     assert result.exit_code == 1
     assert "grade takes one exercise file" in result.stderr
+
+
+BUNDLED = sorted(EXERCISES.glob("*.yaml"))
+
+
+def seeds_of(path: Path) -> list[str | None]:
+    from engine import load_exercise
+
+    return ["0", "1", "7", "123", "2026"] if load_exercise(path).randomized else [None]
+
+
+@pytest.mark.parametrize(("path", "seed"), [(p, s) for p in BUNDLED for s in seeds_of(p)],
+                         ids=lambda v: v.stem if isinstance(v, Path) else str(v))
+def test_the_reference_as_a_submission_scores_one(runner, tmp_path, path, seed):
+    seeded = ["--seed", seed] if seed is not None else []
+    solved = runner.invoke(cli, ["solve", str(path), "--submission", *seeded])
+    assert solved.exit_code == 0, solved.output
+    file = write(tmp_path, solved.stdout)
+    graded = runner.invoke(cli, ["grade", str(path), file, "--json", *seeded])
+    assert graded.exit_code == 0, graded.output
+    result = json.loads(graded.stdout)
+    assert result["score"] == 1.0
+    assert {b["status"] for b in result["blanks"]} == {"correct"}
+
+
+def test_a_randomized_exercise_is_among_those_tried():
+    assert any(seeds_of(path) != [None] for path in BUNDLED)
+
+
+def test_lang_chooses_the_language_of_grading_and_printing(runner, tmp_path, monkeypatch):
+    import grader.scoring
+    from grader.scoring import GradeResult
+
+    seen: list[tuple[str, str]] = []
+    grade, summary = grader.scoring.grade, GradeResult.summary
+
+    def grade_spy(*args, **kwargs):
+        seen.append(("grade", i18n.current_language()))
+        return grade(*args, **kwargs)
+
+    def summary_spy(self):
+        seen.append(("summary", i18n.current_language()))
+        return summary(self)
+
+    monkeypatch.setattr(grader.scoring, "grade", grade_spy)
+    monkeypatch.setattr(GradeResult, "summary", summary_spy)
+    file = write(tmp_path, RIGHT)
+    assert runner.invoke(cli, ["grade", NEURON, file, "--lang", "pt-BR"]).exit_code == 0
+    assert seen == [("grade", "pt_BR"), ("summary", "pt_BR")]
+    assert i18n.current_language() == "en"  # restored afterwards
+    seen.clear()
+    assert runner.invoke(cli, ["grade", NEURON, file, "--lang", "en"]).exit_code == 0
+    assert runner.invoke(cli, ["grade", NEURON, file]).exit_code == 0
+    assert seen == [("grade", "en"), ("summary", "en")] * 2
+
+
+@pytest.mark.parametrize("lang", ["fr", "pt", "pt_BR", ""])
+def test_an_unknown_lang_is_a_usage_error_listing_the_choices(runner, tmp_path, lang):
+    result = runner.invoke(cli, ["grade", NEURON, write(tmp_path, RIGHT), "--lang", lang])
+    assert result.exit_code == 2
+    assert "is not one of 'pt-BR', 'en'" in result.output
+
+
+def test_help_documents_seed_and_lang_together(runner):
+    text = runner.invoke(cli, ["grade", "--help"]).output
+    assert "--seed" in text and "--lang [pt-BR|en]" in text
+    assert text.index("--seed") < text.index("--lang")

@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, insert, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -101,5 +102,37 @@ def test_0002_refuses_attempts_that_do_not_match_their_variant(fresh_database):
     with plain.begin() as connection:
         connection.execute(text("UPDATE attempts SET user_id = :ann"), {"ann": ann_id})
     plain.dispose()
+    db.upgrade(fresh_database)
+    assert schema_differences(fresh_database) == []
+
+
+def test_0003_keeps_what_existing_assignments_show_and_checks_the_new_values(fresh_database):
+    db.upgrade(fresh_database, "0002")
+    plain = create_engine(fresh_database, poolclass=NullPool)
+    now = {"now": utcnow()}
+    with plain.begin() as connection:
+        for statement in (
+            "INSERT INTO users (id, username, role, created_at) "
+            "VALUES (1, 'ines', 'instructor', :now)",
+            "INSERT INTO courses (id, title, created_by, created_at) VALUES (1, 'C', 1, :now)",
+            "INSERT INTO exercises (id, latest_version, created_at) VALUES ('e', 1, :now)",
+            "INSERT INTO exercise_versions (id, exercise_id, number, yaml_text, content_hash, "
+            "title, practice, created_at) VALUES (1, 'e', 1, '', 'h', 'E', true, :now)",
+            "INSERT INTO assignments (id, course_id, exercise_version_id, "
+            "new_variant_each_attempt, created_at) VALUES (1, 1, 1, false, :now)",
+        ):
+            connection.execute(text(statement), now)
+    db.upgrade(fresh_database)
+    with plain.begin() as connection:
+        assert connection.execute(text(
+            "SELECT feedback, solution_after_due FROM assignments")).one() == ("full", False)
+        assert connection.execute(text("SELECT language FROM users")).scalar_one() is None
+        connection.execute(text("UPDATE users SET language = 'pt_BR'"))
+    for refused in ("UPDATE assignments SET feedback = 'hints'",
+                    "UPDATE users SET language = 'pt-BR'"):
+        with pytest.raises(IntegrityError), plain.begin() as connection:
+            connection.execute(text(refused))
+    plain.dispose()
+    db.downgrade(fresh_database, "0002")
     db.upgrade(fresh_database)
     assert schema_differences(fresh_database) == []

@@ -10,6 +10,7 @@ import pytest
 
 from grader.api import present
 from grader.db import JsonText
+from grader.models import Feedback
 from grader.services.attempts import AttemptRecord
 
 RESULT = {
@@ -24,20 +25,22 @@ RESULT = {
 }
 
 
+@pytest.mark.parametrize("feedback", list(Feedback))
 @pytest.mark.parametrize("stored_text", [True, False])
 @pytest.mark.parametrize(("assignment", "left"), [(None, None), (7, 0), (7, 3)])
-def test_attempt_json_is_attempt_out_serialized(stored_text, assignment, left):
+def test_attempt_json_is_attempt_out_serialized(stored_text, assignment, left, feedback):
     record = AttemptRecord(
         id=41, number=3, result=RESULT, exercise_id="sigmoid-neuron", version=2, variant=5,
         assignment_id=assignment, created_at=datetime(2026, 11, 26, 20, 1, 2, 345678, UTC),
         result_json=JsonText(pydantic_core.to_json(RESULT).decode()) if stored_text else None,
-    )
+    ).shown_as(feedback)
     written = present.attempt_json(record, left)
     expected = pydantic_core.to_json(present.attempt_out(record, left), by_alias=True)
     assert json.loads(written) == json.loads(expected)
     assert list(json.loads(written)) == [
         "id", "number", "attempts_left", "score", "blanks", "first_error", "exercise",
-        "version", "variant", "assignment", "created_at"]
+        "version", "variant", "assignment", "feedback", "created_at"]
+    assert json.loads(written)["feedback"] == feedback.value
 
 
 def test_attempt_json_refuses_a_result_that_is_not_an_object():

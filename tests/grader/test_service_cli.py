@@ -205,3 +205,19 @@ def test_gunicorn_config_file_reports_a_bad_setting_in_one_line():
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
     assert "GRADER_WORKERS" in result.stderr + result.stdout
+
+
+def test_user_add_may_choose_the_users_language(runner, env, app):
+    from grader import sessions
+    from grader.services.accounts import Caller, user_named
+
+    added = runner.invoke(service_cli.user, ["add", "ana", "--language", "pt-BR"], env=env)
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(service_cli.user, ["add", "ed"], env=env).exit_code == 0
+    with app.app_context():
+        session = sessions.get_session()
+        assert Caller.of(user_named(session, "ana")).language == "pt_BR"
+        assert Caller.of(user_named(session, "ed")).language is None
+    unknown = runner.invoke(service_cli.user, ["add", "fr", "--language", "fr"], env=env)
+    assert unknown.exit_code == 2
+    assert "'fr' is not one of 'en', 'pt-BR'" in unknown.output
