@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
+from grader import i18n
 from grader.i18n import gettext as _
 from grader.problems import Unauthorized
 from grader.services.accounts import Caller, CallerCache, caller_for_token
@@ -44,4 +45,6 @@ def authenticate(session: Session) -> Caller:
     if caller is None:
         raise Unauthorized(_("The API token is unknown or revoked."))
     g.caller = caller
+    if caller.language is not None:
+        i18n.set_language(caller.language)  # a stored preference wins over the header
     return caller

@@ -64,7 +64,7 @@ class Caller:
 def require_role(caller: Caller, *roles: Role) -> None:
     """Forbidden unless the caller has one of the roles (admins always pass)."""
     if caller.role is not Role.ADMIN and caller.role not in roles:
-        raise Forbidden("Your role does not allow this.")
+        raise Forbidden(_("Your role does not allow this."))
 
 
 def create_user(session: Session, username: str, role: Role,
@@ -72,7 +72,8 @@ def create_user(session: Session, username: str, role: Role,
     """A new account (Conflict when the username is taken), with the language it reads
     the service in when one is given (a code of grader.i18n: "pt_BR", "en")."""
     check_language(language)
-    with transaction(session, conflict=f"user {username!r} already exists"):
+    with transaction(session, conflict=_("user {username!r} already exists").format(
+            username=username)):
         user = User(username=username, role=role, language=language)
         session.add(user)
         session.flush()
@@ -106,7 +107,7 @@ def create_token(session: Session, username: str, label: str = "") -> str:
 def user_named(session: Session, username: str) -> User:
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"no user {username!r}")
+        raise NotFound(_("no user {username!r}").format(username=username))
     return user
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from grader.db import first_row
+from grader.i18n import gettext as _
 from grader.models import (
     Assignment,
     Attempt,
@@ -56,9 +57,11 @@ from grader.services.variants import add_variant, latest_variant, variant_for
 
 def check_window(assignment: AssignmentLike, now: datetime, *, submitting: bool) -> None:
     if assignment.opens_at is not None and now < assignment.opens_at:
-        raise AssignmentClosed(f"the assignment opens at {assignment.opens_at.isoformat()}")
+        raise AssignmentClosed(_("the assignment opens at {time}").format(
+            time=assignment.opens_at.isoformat()))
     if submitting and assignment.due_at is not None and now >= assignment.due_at:
-        raise AssignmentClosed(f"the assignment was due at {assignment.due_at.isoformat()}")
+        raise AssignmentClosed(_("the assignment was due at {time}").format(
+            time=assignment.due_at.isoformat()))
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def assignment_variant(session: Session, actor: Caller, assignment_id: int) -> A
             variant = variant_for(session, actor, version, assignment)
         return AssignmentView(assignment, variant, used, left)
 
-    return run_transaction(session, view, tries=INSERT_TRIES, exhausted=TOO_MANY_AT_ONCE)
+    return run_transaction(session, view, tries=INSERT_TRIES, exhausted=_(TOO_MANY_AT_ONCE))
 
 
 # An assignment with the caller's role in its course, its pinned version and the
@@ -113,7 +116,7 @@ def _submit_target(
     row = first_row(session, _SUBMIT_TARGET, {"assignment_id": assignment_id,
                                               "user_id": actor.id})
     if row is None:
-        raise NotFound(f"no assignment {assignment_id}")
+        raise NotFound(_("no assignment {id}").format(id=assignment_id))
     check_course_access(actor, row.course_role, manage=False)
     assignment = AssignmentRow(row.assignment_id, row.max_attempts, row.opens_at, row.due_at,
                                row.new_variant_each_attempt, version_row(session, row))
@@ -143,7 +146,7 @@ def submit_assignment(
         return store_attempt(session, actor, version, variant, assignment, answers, result,
                              key, fingerprint).shown_as(shown)
 
-    return run_transaction(session, submit, tries=INSERT_TRIES, exhausted=TOO_MANY_AT_ONCE)
+    return run_transaction(session, submit, tries=INSERT_TRIES, exhausted=_(TOO_MANY_AT_ONCE))
 
 
 def assignment_attempts(
@@ -157,7 +160,8 @@ def assignment_attempts(
     user_id = actor.id
     if username is not None and username != actor.username:
         if not staff:
-            raise Forbidden("only the course's instructors may see another user's attempts")
+            raise Forbidden(_("only the course's instructors may see another user's "
+                              "attempts"))
         user_id = user_named(session, username).id
     return [AttemptRecord.of(a).shown_as(shown) for a in session.execute(
         select(Attempt)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from engine import Exercise, solve
 from grader.db import JsonText
+from grader.i18n import gettext as _
+from grader.i18n import mark, ngettext
 from grader.models import Attempt, Feedback, utcnow
 from grader.scoring import BlankResult, GradeResult, SubmissionError, grade, parse_submission
 from grader.services.accounts import Caller
@@ -39,7 +41,7 @@ from grader.services.rows import AssignmentLike, VariantLike, VersionLike
 from grader.services.variants import as_engine_variant
 
 INSERT_TRIES = 20  # numbering races lost on SQLite before giving up
-TOO_MANY_AT_ONCE = "too many simultaneous attempts; retry"
+TOO_MANY_AT_ONCE = mark("too many simultaneous attempts; retry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,9 @@ def replay(
         return None
     if stored.request_hash != fingerprint:
         raise IdempotencyKeyReused(
-            "this Idempotency-Key was used for a different request",
-            errors=[{"header": "Idempotency-Key", "detail": "already used for another request"}],
+            _("this Idempotency-Key was used for a different request"),
+            errors=[{"header": "Idempotency-Key",
+                     "detail": _("already used for another request")}],
         )
     return AttemptOutcome(AttemptRecord.of(stored), attempts_left(max_attempts, stored.number),
                           replayed=True)
@@ -229,9 +232,12 @@ def _refusal(
         raise RuntimeError("a practice attempt is never refused by its insert")
     used = attempts_used(session, user.id, version.exercise_id, assignment)
     if assignment.max_attempts is not None and used >= assignment.max_attempts:
-        raise NoAttemptsLeft(f"all {assignment.max_attempts} attempts have been used")
+        raise NoAttemptsLeft(ngettext("the only attempt has been used",
+                                      "all {count} attempts have been used",
+                                      assignment.max_attempts).format(
+            count=assignment.max_attempts))
     raise VariantAlreadyAnswered(
-        "this variant has been answered; fetch the assignment for your new variant"
+        _("this variant has been answered; fetch the assignment for your new variant")
     )
 
 
@@ -243,7 +249,8 @@ def grade_submission(exercise: Exercise, variant: VariantLike, answers: Any) -> 
         submission = parse_submission(answers, exercise)
     except SubmissionError as exc:
         raise ValidationFailed(
-            "the submission does not fit the exercise", errors=[e.as_dict() for e in exc.errors]
+            _("the submission does not fit the exercise"),
+            errors=[e.as_dict() for e in exc.errors]
         ) from None
     result = grade(solve(as_engine_variant(exercise, variant)), submission)
     if result.has_format_errors:

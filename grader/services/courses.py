@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased, lazyload
 
+from grader.i18n import gettext as _
 from grader.models import Assignment, Course, CourseRole, Enrollment, Feedback, Role, User
 from grader.services.accounts import Caller, require_role, user_named
 from grader.services.errors import Forbidden, NotEnrolled, NotFound, ValidationFailed
@@ -50,7 +51,7 @@ def course_access(
     """
     course = session.get(Course, course_id)
     if course is None:
-        raise NotFound(f"no course {course_id}")
+        raise NotFound(_("no course {id}").format(id=course_id))
     enrollment = session.execute(
         select(Enrollment).where(Enrollment.course_id == course_id,
                                  Enrollment.user_id == actor.id)
@@ -65,9 +66,9 @@ def check_course_access(actor: Caller, role: CourseRole | None, *, manage: bool)
     if actor.role is Role.ADMIN:
         return
     if role is None:
-        raise NotEnrolled("you are not enrolled in this course")
+        raise NotEnrolled(_("you are not enrolled in this course"))
     if manage and role is not CourseRole.INSTRUCTOR:
-        raise Forbidden("only the course's instructors may do this")
+        raise Forbidden(_("only the course's instructors may do this"))
 
 
 def is_course_staff(actor: Caller, enrollment: Enrollment | None) -> bool:
@@ -83,18 +84,21 @@ def teaches(actor: Caller, role: CourseRole | None) -> bool:
 def enroll(
     session: Session, actor: Caller, course_id: int, username: str, role: CourseRole
 ) -> Enrollment:
-    with transaction(session, conflict=f"{username!r} is already enrolled in this course"):
+    with transaction(session, conflict=_("{username!r} is already enrolled in this course")
+                     .format(username=username)):
         course_access(session, actor, course_id, manage=True)
         user = session.execute(
             select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             raise ValidationFailed(
-                "unknown user", errors=[{"pointer": "/user", "detail": f"no user {username!r}"}]
+                _("unknown user"), errors=[{"pointer": "/user", "detail": _(
+                    "no user {username!r}").format(username=username)}]
             )
         if role is CourseRole.INSTRUCTOR and not Caller.of(user).is_staff:
             raise ValidationFailed(
-                "a student account cannot teach a course",
-                errors=[{"pointer": "/role", "detail": f"{username!r} is a student account"}],
+                _("a student account cannot teach a course"),
+                errors=[{"pointer": "/role", "detail": _("{username!r} is a student account")
+                         .format(username=username)}],
             )
         enrollment = Enrollment(course_id=course_id, user_id=user.id, role=role, user=user)
         session.add(enrollment)
@@ -129,8 +133,9 @@ def create_assignment(
             version = latest_version(session, exercise_id)
         except NotFound:
             raise ValidationFailed(
-                "unknown exercise",
-                errors=[{"pointer": "/exercise", "detail": f"no exercise {exercise_id!r}"}],
+                _("unknown exercise"),
+                errors=[{"pointer": "/exercise", "detail": _("no exercise {id!r}").format(
+                    id=exercise_id)}],
             ) from None
         assignment = Assignment(
             course_id=course_id, exercise_version=version, max_attempts=max_attempts,
@@ -165,7 +170,7 @@ def assignment_access(
     row = session.execute(_ASSIGNMENT_ACCESS, {"assignment_id": assignment_id,
                                                "user_id": actor.id}).first()
     if row is None:
-        raise NotFound(f"no assignment {assignment_id}")
+        raise NotFound(_("no assignment {id}").format(id=assignment_id))
     assignment, enrollment = row
     check_course_access(actor, enrollment.role if enrollment else None, manage=manage)
     return assignment, enrollment
@@ -199,5 +204,6 @@ def visible_user(session: Session, actor: Caller, username: str) -> Caller:
                                              "actor_id": actor.id}).scalar()
         if user is not None:
             return Caller.of(user)
-        raise Forbidden(f"{username!r} is not enrolled in a course you teach")
-    raise Forbidden("only instructors may see another user's work")
+        raise Forbidden(_("{username!r} is not enrolled in a course you teach").format(
+            username=username))
+    raise Forbidden(_("only instructors may see another user's work"))

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Exercise, ExerciseError, draw_variant, parse_exercise
+from grader.i18n import gettext as _
+from grader.i18n import mark
 from grader.models import ExerciseRecord, ExerciseVersion, Role
 from grader.services.accounts import Caller, require_role
 from grader.services.errors import Forbidden, InvalidExercise, NotFound
@@ -22,7 +24,7 @@ from grader.services.transactions import transaction
 
 logger = logging.getLogger(__name__)
 
-CONCURRENT_CHANGE = "the exercise was changed at the same time; retry"
+CONCURRENT_CHANGE = mark("the exercise was changed at the same time; retry")
 
 
 class SpecCache:
@@ -81,7 +83,7 @@ class StoredVersion:
 def store_exercise(session: Session, exercise: Exercise, owner: Caller | None) -> StoredVersion:
     """Store an exercise as a new version, unless a version with the same content
     exists (Conflict when another upload of it wins the race for the number)."""
-    with transaction(session, conflict=CONCURRENT_CHANGE):
+    with transaction(session, conflict=_(CONCURRENT_CHANGE)):
         stored = _add_version(session, exercise, owner)
     _specs.put(exercise.content_hash, exercise)
     return stored
@@ -95,17 +97,19 @@ def put_exercise(
     try:
         exercise = parse_exercise_text(yaml_text, max_bytes=max_bytes)
     except ExerciseError as exc:
-        raise InvalidExercise("the exercise does not validate", errors=yaml_errors(exc)) from None
+        raise InvalidExercise(_("the exercise does not validate"),
+                              errors=yaml_errors(exc)) from None
     if exercise.id != exercise_id:
         raise InvalidExercise(
-            f"the document's id {exercise.id!r} is not the id in the URL {exercise_id!r}",
-            errors=[{"detail": "must equal the id in the URL", "field": "id", "line": None,
+            _("the document's id {document_id!r} is not the id in the URL {url_id!r}").format(
+                document_id=exercise.id, url_id=exercise_id),
+            errors=[{"detail": _("must equal the id in the URL"), "field": "id", "line": None,
                      "node": None, "file": exercise.source}],
         )
-    with transaction(session, conflict=CONCURRENT_CHANGE):
+    with transaction(session, conflict=_(CONCURRENT_CHANGE)):
         record = session.get(ExerciseRecord, exercise_id)
         if record is not None and actor.role is not Role.ADMIN and record.owner_id != actor.id:
-            raise Forbidden("only the exercise's owner or an admin may change it")
+            raise Forbidden(_("only the exercise's owner or an admin may change it"))
         stored = _add_version(session, exercise, actor)
     _specs.put(exercise.content_hash, exercise)
     return stored
@@ -151,8 +155,8 @@ def _check_storable_text(exercise: Exercise) -> None:
     for field, value in (("id", exercise.id), ("title", exercise.title),
                          ("text", exercise.text)):
         if "\x00" in value:
-            raise InvalidExercise("the exercise does not validate", errors=[{
-                "detail": "must not contain a NUL character (U+0000)", "field": field,
+            raise InvalidExercise(_("the exercise does not validate"), errors=[{
+                "detail": _("must not contain a NUL character (U+0000)"), "field": field,
                 "line": None, "node": None, "file": exercise.source}])
 
 
@@ -163,7 +167,7 @@ def _check_draws(exercise: Exercise) -> None:
         draw_variant(exercise, None)
     except ExerciseError as exc:
         raise InvalidExercise(
-            "the exercise cannot be evaluated", errors=yaml_errors(exc)
+            _("the exercise cannot be evaluated"), errors=yaml_errors(exc)
         ) from None
 
 
@@ -210,7 +214,7 @@ def latest_version(session: Session, exercise_id: str) -> ExerciseVersion:
         )
     ).scalar_one_or_none()
     if version is None:
-        raise NotFound(f"no exercise {exercise_id!r}")
+        raise NotFound(_("no exercise {id!r}").format(id=exercise_id))
     return version
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from grader.db import first_row
+from grader.i18n import gettext as _
 from grader.models import Attempt, ExerciseRecord, ExerciseVersion, VariantRecord
 from grader.services.accounts import Caller
 from grader.services.attempts import (
@@ -58,9 +59,9 @@ def _practice_target(
     row = first_row(session, _PRACTICE_TARGET, {"exercise_id": exercise_id,
                                                 "user_id": actor.id})
     if row is None:
-        raise NotFound(f"no exercise {exercise_id!r}")
+        raise NotFound(_("no exercise {id!r}").format(id=exercise_id))
     if not row.practice and not actor.is_staff:
-        raise Forbidden(f"exercise {exercise_id!r} is not open for practice")
+        raise Forbidden(_("exercise {id!r} is not open for practice").format(id=exercise_id))
     return version_row(session, row), variant_row(row)
 
 
@@ -75,7 +76,7 @@ def practice_variant(
 ) -> tuple[VersionRow, VariantLike]:
     """The user's practice variant of an exercise, drawn on first visit."""
     return run_transaction(session, lambda: _variant_now(session, actor, exercise_id),
-                           tries=2, exhausted=TOO_MANY_AT_ONCE)
+                           tries=2, exhausted=_(TOO_MANY_AT_ONCE))
 
 
 def new_practice_variant(
@@ -88,7 +89,7 @@ def new_practice_variant(
         number = latest.number + 1 if latest else 1
         return version, add_variant(session, actor, version, None, number)
 
-    return run_transaction(session, draw, tries=INSERT_TRIES, exhausted=TOO_MANY_AT_ONCE)
+    return run_transaction(session, draw, tries=INSERT_TRIES, exhausted=_(TOO_MANY_AT_ONCE))
 
 
 def submit_practice(
@@ -107,7 +108,7 @@ def submit_practice(
         return store_attempt(session, actor, version, variant, None, answers, result, key,
                              fingerprint)
 
-    return run_transaction(session, submit, tries=INSERT_TRIES, exhausted=TOO_MANY_AT_ONCE)
+    return run_transaction(session, submit, tries=INSERT_TRIES, exhausted=_(TOO_MANY_AT_ONCE))
 
 
 def practice_attempts(

@@ -57,7 +57,8 @@ def exercise_solution(
             return SolutionView(version, _solve(version, record), record)
         found = _latest_assignment_variant(session, actor, user, exercise_id)
         if found is None:
-            raise NotFound(f"{username!r} has no variant of {exercise_id!r} yet")
+            raise NotFound(_("{username!r} has no variant of {id!r} yet").format(
+                username=username, id=exercise_id))
         record, assignment = found
         version = assignment.exercise_version
         return SolutionView(version, _solve(version, record), record, assignment.id)
@@ -66,7 +67,7 @@ def exercise_solution(
         return SolutionView(version, solve(draw_variant(exercise_of_version(version), seed)))
     except ExerciseError as exc:
         raise ValidationFailed(
-            "no variant can be drawn for this seed",
+            _("no variant can be drawn for this seed"),
             errors=[{"parameter": "seed", "detail": str(exc)}],
         ) from None
 
@@ -114,12 +115,13 @@ def _assignment_solution(
 ) -> SolutionView:
     """A user's latest variant in an assignment (the course's instructors; NotFound,
     Forbidden, ValidationFailed when the assignment is of another exercise)."""
-    assignment, _ = assignment_access(session, actor, assignment_id, manage=True)
+    assignment, _enrollment = assignment_access(session, actor, assignment_id, manage=True)
     version = assignment.exercise_version
     if version.exercise_id != exercise_id:
-        raise ValidationFailed("the assignment is of another exercise", errors=[{
+        raise ValidationFailed(_("the assignment is of another exercise"), errors=[{
             "parameter": "assignment",
-            "detail": f"assignment {assignment_id} is of {version.exercise_id!r}"}])
+            "detail": _("assignment {id} is of {exercise!r}").format(
+                id=assignment_id, exercise=version.exercise_id)}])
     record = session.execute(
         select(VariantRecord)
         .join(User, User.id == VariantRecord.user_id)
@@ -128,7 +130,8 @@ def _assignment_solution(
         .limit(1)
     ).scalar_one_or_none()
     if record is None:
-        raise NotFound(f"{username!r} has no variant in assignment {assignment_id} yet")
+        raise NotFound(_("{username!r} has no variant in assignment {id} yet").format(
+            username=username, id=assignment_id))
     return SolutionView(version, _solve(version, record), record, assignment_id)
 
 

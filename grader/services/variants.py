@@ -32,8 +32,8 @@ def _draw(exercise: Exercise) -> Variant:
             return draw_variant(exercise, secrets.randbelow(SEED_LIMIT))
         except ExerciseError:  # an unlucky seed of a fragile exercise: try another
             continue
-    raise Conflict(f"no variant of {exercise.id!r} could be drawn; its author must widen "
-                   "the input ranges (see `grader check`)")
+    raise Conflict(_("no variant of {id!r} could be drawn; its author must widen the input "
+                     "ranges (see `grader check`)").format(id=exercise.id))
 
 
 def latest_variant(

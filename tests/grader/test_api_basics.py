@@ -253,3 +253,23 @@ def test_a_body_that_is_not_json_is_located(student, load_bundled):
     assert response.status_code == 400
     [error] = response.json["errors"]
     assert error["line"] == 2 and error["column"] >= 3 and "offset" in error
+
+
+def test_use_case_errors_speak_the_readers_language(student):
+    english = student.get("/api/v1/exercises/no-such-exercise")
+    portuguese = student.get("/api/v1/exercises/no-such-exercise",
+                             headers={"Accept-Language": "pt-BR"})
+    assert english.status_code == portuguese.status_code == 404
+    assert english.json["detail"] == "no exercise 'no-such-exercise'"
+    assert portuguese.json["detail"] == "não há exercício 'no-such-exercise'"
+    assert portuguese.json["title"] == "Não encontrado"
+
+
+def test_a_stored_language_wins_over_the_header(student):
+    assert student.client.patch(
+        "/api/v1/me", json={"language": "pt-BR"},
+        headers={"Authorization": f"Bearer {student.token}"}).status_code == 200
+    response = student.get("/api/v1/exercises/no-such-exercise",
+                           headers={"Accept-Language": "en"})
+    assert response.headers["Content-Language"] == "pt-BR"
+    assert response.json["detail"].startswith("não há exercício")
