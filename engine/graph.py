@@ -108,6 +108,7 @@ class Graph:
         "_consumers",
         "_forward",
         "_forward_plan",
+        "_inputs",
         "_kink_gates",
         "gates",
         "index",
@@ -125,12 +126,14 @@ class Graph:
         self._consumers: list[list[tuple[int, int]]] | None = None
         forward_plan: list[tuple] = []
         backward_plan: list[tuple] = []
+        inputs: list[tuple[int, ...]] = []
         kink_gates: list[tuple[int, Op]] = []
         counts: Counter[int] = Counter()
         index = self.index
         for k, gate in enumerate(self.gates, start=len(self.input_names)):
             op = OPS[gate.op]
             ins = tuple(index[name] for name in gate.inputs)
+            inputs.append(ins)
             code = code_of(op, len(ins))
             if code == GENERAL:
                 params = dict(gate.params)
@@ -149,6 +152,7 @@ class Graph:
         codes = tuple(code for code, _ in counts.most_common())
         self._forward_plan = tuple(forward_plan)
         self._backward_plan = tuple(backward_plan)
+        self._inputs = tuple(inputs)
         self._kink_gates = tuple(kink_gates)
         self._forward = forward_loop(codes)
         self._backward = backward_loop(codes)
@@ -162,10 +166,9 @@ class Graph:
         return OPS[self.gates[k].op] if k >= 0 else None
 
     def inputs_of(self, position: int) -> tuple[int, ...]:
+        """The positions of a node's inputs, slot by slot; () for an input."""
         k = position - len(self.input_names)
-        if k < 0:
-            return ()
-        return tuple(self.index[name] for name in self.gates[k].inputs)
+        return self._inputs[k] if k >= 0 else ()
 
     def consumers(self, position: int) -> list[tuple[int, int]]:
         """(consumer position, input slot) for every edge leaving a node."""
@@ -239,11 +242,18 @@ class Graph:
     ) -> dict[int, KinkChoices]:
         """Gates sitting exactly on a kink or tie: position -> extreme local gradients.
         `positions` limits the search (e.g. to what `forward` reported)."""
-        wanted = None if positions is None else set(positions)
+        candidates: Iterable[tuple[int, Op]] = self._kink_gates
+        if positions is not None:
+            # Looked up one by one, in position order: a graph may have many more kink
+            # gates than gates actually on a kink.
+            first = len(self.input_names)
+            candidates = []
+            for k in sorted(set(positions)):
+                op = OPS[self.gates[k - first].op] if k >= first else None
+                if op is not None and op.kink is not None:
+                    candidates.append((k, op))
         found = {}
-        for k, op in self._kink_gates:
-            if wanted is not None and k not in wanted:
-                continue
+        for k, op in candidates:
             xs = [values[j] for j in self.inputs_of(k)]
             params = self.gates[k - len(self.input_names)].params
             choices = op.kink(xs[0] if op.unary else tuple(xs), values[k], params)  # type: ignore[misc]
