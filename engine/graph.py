@@ -10,16 +10,26 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from types import MappingProxyType
 from typing import NamedTuple
 
 from engine.errors import DomainError
 from engine.ops import OPS, KinkChoices, Op, local_gradients
-from engine.solver import CONSTANT, GENERAL, GateFailure, backward_loop, code_of, forward_loop
+from engine.solver import (
+    CONSTANT,
+    GENERAL,
+    BackwardStep,
+    ForwardStep,
+    GateFailure,
+    backward_loop,
+    code_of,
+    forward_loop,
+)
 
 _NO_PARAMS: Mapping[str, float] = MappingProxyType({})
+KinkFunction = Callable[..., KinkChoices | None]  # Op.kink, once known not to be None
 
 
 class Gate(NamedTuple):
@@ -124,10 +134,10 @@ class Graph:
         self.index = {name: k for k, name in enumerate(self.names)}
         self.output = self.index[output]
         self._consumers: list[list[tuple[int, int]]] | None = None
-        forward_plan: list[tuple] = []
-        backward_plan: list[tuple] = []
+        forward_plan: list[ForwardStep] = []
+        backward_plan: list[BackwardStep] = []
         inputs: list[tuple[int, ...]] = []
-        kink_gates: list[tuple[int, Op]] = []
+        kink_gates: list[tuple[int, Op, KinkFunction]] = []
         counts: Counter[int] = Counter()
         index = self.index
         for k, gate in enumerate(self.gates, start=len(self.input_names)):
@@ -147,7 +157,7 @@ class Graph:
                 forward_plan.append((code, ins[0], second, prm))
                 backward_plan.append((k, code, ins[0], second, prm))
             if op.kink is not None:
-                kink_gates.append((k, op))
+                kink_gates.append((k, op, op.kink))
         backward_plan.reverse()
         codes = tuple(code for code, _ in counts.most_common())
         self._forward_plan = tuple(forward_plan)
@@ -205,8 +215,9 @@ class Graph:
     ) -> list[float]:
         """d output / d node for every node (reverse mode, summed at branches).
 
-        ``choices`` replaces the local gradients of some gates (by position); it is how
-        the other valid subgradients at a kink are explored.
+        ``choices`` replaces the local gradients of some gates (by position), e.g. with
+        another valid subgradient at a kink; `engine.subgradients` gives the same
+        gradients re-adding only the ones a choice changes.
         """
         grads = [0.0] * len(values)
         grads[self.output] = 1.0
@@ -221,7 +232,7 @@ class Graph:
                     raise self._domain_error(j, None, gradient=True)
         return grads
 
-    def _plan_with(self, choices: Mapping[int, Sequence[float]]) -> list[tuple]:
+    def _plan_with(self, choices: Mapping[int, Sequence[float]]) -> list[BackwardStep]:
         plan = list(self._backward_plan)
         last = len(plan) - 1 + len(self.input_names)
         for k, local_grads in choices.items():
@@ -242,7 +253,7 @@ class Graph:
     ) -> dict[int, KinkChoices]:
         """Gates sitting exactly on a kink or tie: position -> extreme local gradients.
         `positions` limits the search (e.g. to what `forward` reported)."""
-        candidates: Iterable[tuple[int, Op]] = self._kink_gates
+        candidates: Iterable[tuple[int, Op, KinkFunction]] = self._kink_gates
         if positions is not None:
             # Looked up one by one, in position order: a graph may have many more kink
             # gates than gates actually on a kink.
@@ -251,12 +262,12 @@ class Graph:
             for k in sorted(set(positions)):
                 op = OPS[self.gates[k - first].op] if k >= first else None
                 if op is not None and op.kink is not None:
-                    candidates.append((k, op))
-        found = {}
-        for k, op in candidates:
+                    candidates.append((k, op, op.kink))
+        found: dict[int, KinkChoices] = {}
+        for k, op, kink in candidates:
             xs = [values[j] for j in self.inputs_of(k)]
             params = self.gates[k - len(self.input_names)].params
-            choices = op.kink(xs[0] if op.unary else tuple(xs), values[k], params)  # type: ignore[misc]
+            choices = kink(xs[0] if op.unary else tuple(xs), values[k], params)
             if choices is not None:
                 found[k] = choices
         return found
