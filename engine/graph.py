@@ -253,11 +253,11 @@ class Graph:
     ) -> dict[int, KinkChoices]:
         """Gates sitting exactly on a kink or tie: position -> extreme local gradients.
         `positions` limits the search (e.g. to what `forward` reported)."""
+        first = len(self.input_names)
         candidates: Iterable[tuple[int, Op, KinkFunction]] = self._kink_gates
         if positions is not None:
             # Looked up one by one, in position order: a graph may have many more kink
             # gates than gates actually on a kink.
-            first = len(self.input_names)
             candidates = []
             for k in sorted(set(positions)):
                 op = OPS[self.gates[k - first].op] if k >= first else None
@@ -265,9 +265,9 @@ class Graph:
                     candidates.append((k, op, op.kink))
         found: dict[int, KinkChoices] = {}
         for k, op, kink in candidates:
-            xs = [values[j] for j in self.inputs_of(k)]
-            params = self.gates[k - len(self.input_names)].params
-            choices = kink(xs[0] if op.unary else tuple(xs), values[k], params)
+            ins = self._inputs[k - first]
+            xs = values[ins[0]] if op.unary else tuple([values[j] for j in ins])
+            choices = kink(xs, values[k], self.gates[k - first].params)
             if choices is not None:
                 found[k] = choices
         return found

@@ -71,7 +71,9 @@ def _uses(expr: str, name: str) -> bool:
 def _bind(op: Op, n: int, exprs: Sequence[str], *, output: str | None) -> list[str]:
     """Lines that bind the names the expressions use to the gate's values."""
     text = " ".join(exprs)
-    lines = ["x = values[i]"] if n == 1 else ["x0 = values[i]", "x1 = values[j]"]
+    slots = [("x", "i")] if n == 1 else [("x0", "i"), ("x1", "j")]
+    # Only the inputs used: most local gradients (add, scale) need no input value.
+    lines = [f"{name} = values[{slot}]" for name, slot in slots if _uses(text, name)]
     if op.param and _uses(text, op.param):
         lines.append(f"{op.param} = prm")
     if output and _uses(text, "y"):
@@ -97,7 +99,7 @@ def forward_loop(codes: tuple[int, ...]) -> ForwardLoop:
     branches = []
     for code in codes:
         op, n = _KERNELS[code]
-        body = _bind(op, n, [op.forward_expr], output=None)
+        body = _bind(op, n, [op.forward_expr, op.kink_expr or ""], output=None)
         if op.kink_expr:
             body += [f"if {op.kink_expr}:", "    kinks.append(len(values))"]
         body.append(f"append({op.forward_expr})")
