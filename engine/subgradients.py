@@ -21,18 +21,22 @@ from engine.ops import KinkChoices
 
 # Beyond this many combinations of kink choices, each kink is varied on its own.
 _MAX_KINK_COMBINATIONS = 64
-# At most this many node visits' worth of choices (this budget over the number of
-# nodes) are explored: the kinks farthest from the output keep only their convention.
+# At most this budget over the number of nodes choices are explored, nearest the output
+# first (a full backward pass per choice once cost that many node visits; kept so the
+# intervals stay the same): the kinks farthest from the output keep their convention.
 # Exercises are far below it; it bounds pathological generated graphs full of ties.
 _KINK_WORK_BUDGET = 2_000_000
 _FEW_KINKS = 12
 _SAME = 1e-12
-# A choice that moves more gradients than this share of the graph (plus a few nodes)
-# is finished by a full backward pass, which costs less per node than re-adding sums.
+# A choice whose re-adding reads more consumers than this share of the node count (plus
+# a few) is redone by a full backward pass, which costs less per node.
 _REPLAY_SHARE = 0.125
 _REPLAY_SLACK = 64
-# Gates with more inputs than this are indexed, and their slots looked up, by tables.
+# Gates with more inputs than this get their input slots looked up in a table.
 _FEW_INPUTS = 4
+# Gates with more inputs than this (an output summing thousands of nodes) are indexed
+# as one set of inputs rather than in every input's list of consumers.
+_WIDE_GATE = 1_000
 
 Choices = Mapping[int, Sequence[float]]
 
@@ -102,7 +106,7 @@ def local_ranges(
 
 
 class _Undefined(Exception):
-    """A choice needs a local gradient that does not exist, or makes one not finite."""
+    """A choice needs a local gradient that cannot be computed there."""
 
 
 class OtherChoices:
@@ -126,8 +130,7 @@ class OtherChoices:
         self._first_gate = len(graph.input_names)
         # Each node's consumers among the gates indexed so far, highest first. Only as
         # much of the graph is indexed as the changes reach down to, which near the
-        # output is a small part of it. Gates with many inputs (an output summing
-        # thousands of nodes) are kept apart, as sets of inputs.
+        # output is a small part of it. Wide gates are kept apart, as sets of inputs.
         self._consumers: dict[int, list[int]] = {}
         self._wide: dict[int, frozenset[int]] = {}
         self._indexed_from = len(values)
@@ -254,7 +257,7 @@ class OtherChoices:
         consumers = self._consumers
         for c in range(self._indexed_from - 1, start - 1, -1):
             ins = self._graph.inputs_of(c)
-            if len(ins) > _FEW_INPUTS:
+            if len(ins) > _WIDE_GATE:
                 self._wide[c] = frozenset(ins)
                 continue
             for j in ins:

@@ -177,11 +177,13 @@ def test_random_tied_graphs_match_the_reference(spec: dict[str, Any]) -> None:
 def test_random_tied_graphs_match_the_reference_with_every_shortcut(
     spec: dict[str, Any]
 ) -> None:
-    # Few kinks count as many, few combinations as too many, and the work budget runs
-    # out after a handful of passes: every branch of the selection is taken.
+    # Few kinks count as many, few combinations as too many, the work budget runs out
+    # after a handful of choices, and gates of three inputs count as wide: every branch
+    # of the selection and of the consumer index is taken.
     variant = _variant(spec)
     size = len(variant.exercise.graph)
-    with _limits(_FEW_KINKS=2, _MAX_KINK_COMBINATIONS=4, _KINK_WORK_BUDGET=5 * size):
+    with _limits(_FEW_KINKS=2, _MAX_KINK_COMBINATIONS=4, _KINK_WORK_BUDGET=5 * size,
+                 _WIDE_GATE=2):
         assert_same_as_reference(variant)
 
 
@@ -193,14 +195,19 @@ def test_random_tied_graphs_match_the_reference_by_full_passes(spec: dict[str, A
         assert_same_as_reference(_variant(spec))
 
 
+@pytest.mark.parametrize("wide_gate", [1_000, 2])
 @TIED_SETTINGS
-@given(tied_graphs())
+@given(spec=tied_graphs())
 def test_each_choice_gives_the_gradients_of_a_full_pass_bit_for_bit(
-    spec: dict[str, Any]
+    wide_gate: int, spec: dict[str, Any]
 ) -> None:
     # Stronger than comparing intervals: every gradient that a choice moves, rounding
-    # included, and only those.
-    variant = _variant(spec)
+    # included, and only those; with gates of three inputs or more indexed as wide, too.
+    with _limits(_WIDE_GATE=wide_gate):
+        _check_each_choice(_variant(spec))
+
+
+def _check_each_choice(variant: Variant) -> None:
     graph = variant.exercise.graph
     on_kinks: list[int] = []
     values = graph.forward([variant.inputs[name] for name in graph.input_names], on_kinks)
