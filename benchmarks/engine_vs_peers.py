@@ -1,4 +1,4 @@
-"""The engine against micrograd and PyTorch scalar autograd on one random DAG.
+"""The engine against micrograd and PyTorch scalar autograd on random DAGs.
 
 Builds a random graph of ``--nodes`` gates with branches everywhere, runs it through
 `engine.solve`, micrograd (`micrograd.engine.Value`) and PyTorch (one 0-d float64 tensor
@@ -6,7 +6,8 @@ per node), checks that all three agree on the output and on the gradient of ever
 and times each (best of ``--repeat``). Loading the same graph as a YAML exercise is timed
 against a bare ``yaml.load`` with PyYAML's C loader.
 
-Targets: ``solve`` at least 10x faster than each peer; loading at most 2x a bare
+Targets: ``solve`` at least 10x faster than each peer, on the plain graph and on the
+tied graph below (there with its valid-subgradient intervals); loading at most 2x a bare
 ``yaml.load``. The exit code is 0 only when every target is met and the engines agree.
 
 Run (needs the ``bench`` extras: ``pip install -e '.[dev,bench]'``)::
@@ -30,6 +31,16 @@ round-off cannot send two engines down different branches.
 
 micrograd has no max/min, so both peers build them from relu:
 max(a, b) = a + relu(b + (-1)·a) and min(a, b) = a + (-1)·relu(a + (-1)·b).
+
+A second graph of the same size, drawn from the same seed, adds units that sit exactly
+on a kink, so that ``solve`` also works out the valid subgradients there:
+
+* tied max(a, b)  = max(twin(a, b), twin(b, a)), tied min likewise
+* hinge at 0      = add(c, relu(add(twin(a, b), scale(twin(b, a), -1))))   # c + relu(0)
+
+where twin is a mean or a product unit: its two copies have bit-identical values, so
+every engine sees the same tie. At a tie micrograd and PyTorch route the gradient to the
+first input and give relu'(0) = 0, the engine's convention, so the three still agree.
 """
 
 from __future__ import annotations
@@ -78,6 +89,8 @@ MAX_REDRAWS = 1000
 # (unit, weight, gates it adds)
 UNITS = (("mean", 0.30, 2), ("product", 0.40, 2), ("max", 0.10, 1), ("min", 0.10, 1),
          ("hinge", 0.10, 4))
+# Units on a kink, added to UNITS for the tied graph.
+TIED_UNITS = (("tied max", 0.005, 5), ("tied min", 0.005, 5), ("hinge at 0", 0.005, 8))
 
 _YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -162,17 +175,50 @@ class _DagBuilder:
     def _apart(self, u: float, v: float) -> bool:
         return abs(u - v) > KINK_MARGIN * max(abs(u), abs(v))
 
+    def _twins(self, a: int, b: int) -> tuple[int, int, float] | None:
+        """A mean or a product of (a, b) and the same of (b, a): two nodes with
+        bit-identical values, whose gradients reach a and b through the same float
+        operations. Returns their positions and the bound of either (None: redraw)."""
+        vals = self.values
+        bounds = self.bounds
+        if self.rng.random() < 0.5:
+            op, raw, factor = "add", vals[a] + vals[b], 0.5
+            bound = 0.5 * (bounds[a] + bounds[b])
+        else:
+            op, raw = "mul", vals[a] * vals[b]
+            factor = 2.0 ** -math.frexp(raw)[1]
+            bound = factor * (vals[b] * bounds[a] + vals[a] * bounds[b])
+            if bound > SENSITIVITY_CAP:
+                return None
+        first = self._add("scale", (self._add(op, (a, b), raw),), factor * raw, factor)
+        second = self._add("scale", (self._add(op, (b, a), raw),), factor * raw, factor)
+        return first, second, bound
+
     def try_unit(self, kind: str) -> bool:
         """Append one unit of this kind if a draw of its inputs is acceptable.
 
         Values are computed with the same float operations as the engine and the peers.
         """
-        picked = self._pick(3 if kind == "hinge" else 2)
+        picked = self._pick(3 if kind in ("hinge", "hinge at 0") else 2)
         if picked is None:
             return False
         vals = self.values
         bounds = self.bounds
-        if kind == "mean":
+        if kind in ("tied max", "tied min", "hinge at 0"):
+            twins = self._twins(picked[0], picked[1])
+            if twins is None:
+                return False
+            first, second, bound = twins
+            if kind == "hinge at 0":  # c + relu(twin - twin), the relu exactly at 0
+                c = picked[2]
+                neg = self._add("scale", (second,), -1.0 * vals[second], -1.0)
+                d = self._add("add", (first, neg), vals[first] + vals[neg])
+                r = self._add("relu", (d,), 0.0)
+                self._add("add", (c, r), vals[c] + 0.0)
+                bound = bounds[c]
+            else:
+                self._add(kind.split()[1], (first, second), vals[first])
+        elif kind == "mean":
             a, b = picked
             total = vals[a] + vals[b]
             bound = 0.5 * (bounds[a] + bounds[b])
@@ -220,13 +266,14 @@ class _DagBuilder:
         return RandomDag(tuple(self.values[: self.n_inputs]), tuple(self.gates))
 
 
-def random_dag(n_gates: int, seed: int) -> RandomDag:
+def random_dag(n_gates: int, seed: int, units: Sequence[tuple[str, float, int]] = UNITS
+               ) -> RandomDag:
     """A random DAG of exactly ``n_gates`` gates (the output gate included)."""
     rng = random.Random(seed)
     builder = _DagBuilder(rng, n_inputs=min(100, max(2, n_gates // 1000)))
-    kinds = [k for k, _, _ in UNITS]
-    weights = [w for _, w, _ in UNITS]
-    size = {k: s for k, _, s in UNITS}
+    kinds = [k for k, _, _ in units]
+    weights = [w for _, w, _ in units]
+    size = {k: s for k, _, s in units}
     while (room := n_gates - 1 - len(builder.gates)) > 0:
         for _ in range(MAX_REDRAWS):
             kind = rng.choices(kinds, weights)[0]
@@ -490,19 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     variant = draw_variant(exercise)
     t_prepare = time.perf_counter() - start
-    output = dag.name(dag.size - 1)
-    inputs = [dag.name(j) for j in range(len(dag.input_values))]
 
-    # Everything runs in one deep-stack thread, taking turns (micrograd needs the stack).
-    timings = in_big_thread(
-        lambda: best_of(args.repeat, {
-            "ours": lambda: run_ours(variant, output, inputs, clock),
-            "micrograd": lambda: run_micrograd(dag, clock),
-            "torch": lambda: run_torch(dag, clock),
-        }, pause_gc=pause_gc),
-        stack_bytes=512 * 1024 * 1024,
-        recursion=10 * dag.size + 10_000,  # micrograd makes about 3 Values per gate
-    )
+    timings = race(dag, variant, args, clock, pause_gc)
     t_ours, ours = timings["ours"]
     t_micrograd, micrograd = timings["micrograd"]
     t_torch, torch_result = timings["torch"]
@@ -548,10 +584,93 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ncProfile of one solve():")
         profile_solve(variant, top=15)
 
-    all_ok = speed_ok and load_ok and agree
+    tied_speed_ok, tied_agree = tied_graph_section(args, clock, pause_gc)
+
+    all_ok = speed_ok and load_ok and agree and tied_speed_ok and tied_agree
     print(f"\noverall: {verdict(all_ok)} (speed {verdict(speed_ok)}, loading {verdict(load_ok)}, "
-          f"agreement {verdict(agree)})")
+          f"agreement {verdict(agree)}, tied graph speed {verdict(tied_speed_ok)}, "
+          f"tied graph agreement {verdict(tied_agree)})")
     return 0 if all_ok else 1
+
+
+def race(dag: RandomDag, variant: Variant, args: argparse.Namespace, clock: Clock,
+         pause_gc: bool) -> dict[str, tuple[float, Any]]:
+    """Best times and results of solve, micrograd and torch on one graph."""
+    output = dag.name(dag.size - 1)
+    inputs = [dag.name(j) for j in range(len(dag.input_values))]
+    # Everything runs in one deep-stack thread, taking turns (micrograd needs the stack).
+    return in_big_thread(
+        lambda: best_of(args.repeat, {
+            "ours": lambda: run_ours(variant, output, inputs, clock),
+            "micrograd": lambda: run_micrograd(dag, clock),
+            "torch": lambda: run_torch(dag, clock),
+        }, pause_gc=pause_gc),
+        stack_bytes=512 * 1024 * 1024,
+        recursion=10 * dag.size + 10_000,  # micrograd makes about 3 Values per gate
+    )
+
+
+def tied_graph_section(args: argparse.Namespace, clock: Clock, pause_gc: bool
+                       ) -> tuple[bool, bool]:
+    """The same race on a graph full of ties and relus at 0, where `solve` also works
+    out the valid subgradients; returns (speed target met, engines agree)."""
+    start = time.perf_counter()
+    gc.disable()  # the collector would take most of the loading time (see best_of)
+    try:
+        dag = random_dag(args.nodes, args.seed, UNITS + TIED_UNITS)
+        exercise = load_exercise(exercise_yaml(dag), max_bytes=None)
+        variant = draw_variant(exercise)
+    finally:
+        gc.enable()
+    built = time.perf_counter() - start
+    # The first solve after draw_variant, alone: anything built once per graph shows here.
+    gc.collect()
+    gc.disable()
+    try:
+        start = clock()
+        solution = solve(variant)
+        t_first = clock() - start
+    finally:
+        gc.enable()
+    ties = sum(g.op in ("max", "min") and len(set(g.inputs)) > 1
+               and len({solution.values[i] for i in g.inputs}) == 1 for g in exercise.gates)
+    at_zero = sum(g.op == "relu" and solution.values[g.inputs[0]] == 0.0
+                  for g in exercise.gates)
+    print(f"\ntied graph: {len(dag.gates)} gates, seed {args.seed} (built in {built:.1f} s); "
+          f"{ties} max/min ties, {at_zero} relus at 0")
+    print(f"solve reports {len(solution.local_ranges)} local gradient ranges and "
+          f"{len(solution.grad_ranges)} gradient ranges; first solve {t_first:.4f} s")
+    del solution
+
+    timings = race(dag, variant, args, clock, pause_gc)
+    t_ours, ours = timings["ours"]
+    t_micrograd, micrograd = timings["micrograd"]
+    t_torch, torch_result = timings["torch"]
+    diff_micrograd, agree_micrograd = max_relative_difference(ours, micrograd)
+    diff_torch, agree_torch = max_relative_difference(ours, torch_result)
+    speed_micrograd = t_micrograd / t_ours
+    speed_torch = t_torch / t_ours
+    speed_ok = speed_micrograd >= SPEED_TARGET and speed_torch >= SPEED_TARGET
+
+    target = f">= {SPEED_TARGET:g}x"
+    rows = [
+        ("solve + ranges", t_ours, "", "", ""),
+        ("micrograd", t_micrograd, f"{speed_micrograd:.2f}x", target,
+         verdict(speed_micrograd >= SPEED_TARGET)),
+        ("torch scalar", t_torch, f"{speed_torch:.2f}x", target,
+         verdict(speed_torch >= SPEED_TARGET)),
+    ]
+    print(f"\n{'':16}{'seconds':>10}  {'ratio':>7}  {'target':>7}  result")
+    for label, seconds, ratio, goal, result in rows:
+        print(f"{label:16}{seconds:10.4f}  {ratio:>7}  {goal:>7}  {result}".rstrip())
+    print(f"tied graph: solve with ranges {target} faster than micrograd and torch: "
+          + ("PASS" if speed_ok else "MISSED"))
+    print(f"  micrograd  max relative difference {diff_micrograd:.2e}  {verdict(agree_micrograd)}")
+    print(f"  torch      max relative difference {diff_torch:.2e}  {verdict(agree_torch)}")
+    if args.profile:
+        print("\ncProfile of one solve() on the tied graph:")
+        profile_solve(variant, top=15)
+    return speed_ok, agree_micrograd and agree_torch
 
 
 if __name__ == "__main__":

@@ -356,11 +356,12 @@ class _Expander:
         factors: list[_Term] = []  # non-constant factors still to be multiplied
         for binop, operand in self._chain(node, (ast.Mult, ast.Div)):
             value = self.convert(operand, depth + 1)
-            divide = binop is not None and isinstance(binop.op, ast.Div)
+            division = binop if binop is not None and isinstance(binop.op, ast.Div) else None
+            divide = division is not None
             if isinstance(value, _Const):
-                if divide:
+                if division is not None:
                     if value.value == 0.0:
-                        raise self._error(binop, "{text} at column {column} divides by zero")
+                        raise self._error(division, "{text} at column {column} divides by zero")
                     factor = (1.0 if factor is None else factor) / value.value
                 else:
                     factor = value.value if factor is None else factor * value.value

@@ -88,9 +88,9 @@ def gradient_mismatches(solution: Solution) -> list[tuple[str, str]]:
             moved = dict(inputs, **{name: v})
             return graph.forward([moved[n] for n in graph.input_names])[graph.output]
 
-        numeric = _checked(output_at, value, solution.grads[name])  # None at a domain edge
-        if numeric is not None:
+        estimate = _checked(output_at, value, solution.grads[name])  # None at a domain edge
+        if estimate is not None:
             found.append((name, (
                 f"df/d{name} is {fmt(solution.grads[name])} but finite differences "
-                f"give {fmt(numeric)}")))
+                f"give {fmt(estimate)}")))
     return found

@@ -10,16 +10,26 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from types import MappingProxyType
 from typing import NamedTuple
 
 from engine.errors import DomainError
 from engine.ops import OPS, KinkChoices, Op, local_gradients
-from engine.solver import CONSTANT, GENERAL, GateFailure, backward_loop, code_of, forward_loop
+from engine.solver import (
+    CONSTANT,
+    GENERAL,
+    BackwardStep,
+    ForwardStep,
+    GateFailure,
+    backward_loop,
+    code_of,
+    forward_loop,
+)
 
 _NO_PARAMS: Mapping[str, float] = MappingProxyType({})
+KinkFunction = Callable[..., KinkChoices | None]  # Op.kink, once known not to be None
 
 
 class Gate(NamedTuple):
@@ -108,6 +118,7 @@ class Graph:
         "_consumers",
         "_forward",
         "_forward_plan",
+        "_inputs",
         "_kink_gates",
         "gates",
         "index",
@@ -123,14 +134,16 @@ class Graph:
         self.index = {name: k for k, name in enumerate(self.names)}
         self.output = self.index[output]
         self._consumers: list[list[tuple[int, int]]] | None = None
-        forward_plan: list[tuple] = []
-        backward_plan: list[tuple] = []
-        kink_gates: list[tuple[int, Op]] = []
+        forward_plan: list[ForwardStep] = []
+        backward_plan: list[BackwardStep] = []
+        inputs: list[tuple[int, ...]] = []
+        kink_gates: list[tuple[int, Op, KinkFunction]] = []
         counts: Counter[int] = Counter()
         index = self.index
         for k, gate in enumerate(self.gates, start=len(self.input_names)):
             op = OPS[gate.op]
             ins = tuple(index[name] for name in gate.inputs)
+            inputs.append(ins)
             code = code_of(op, len(ins))
             if code == GENERAL:
                 params = dict(gate.params)
@@ -144,11 +157,12 @@ class Graph:
                 forward_plan.append((code, ins[0], second, prm))
                 backward_plan.append((k, code, ins[0], second, prm))
             if op.kink is not None:
-                kink_gates.append((k, op))
+                kink_gates.append((k, op, op.kink))
         backward_plan.reverse()
         codes = tuple(code for code, _ in counts.most_common())
         self._forward_plan = tuple(forward_plan)
         self._backward_plan = tuple(backward_plan)
+        self._inputs = tuple(inputs)
         self._kink_gates = tuple(kink_gates)
         self._forward = forward_loop(codes)
         self._backward = backward_loop(codes)
@@ -162,10 +176,9 @@ class Graph:
         return OPS[self.gates[k].op] if k >= 0 else None
 
     def inputs_of(self, position: int) -> tuple[int, ...]:
+        """The positions of a node's inputs, slot by slot; () for an input."""
         k = position - len(self.input_names)
-        if k < 0:
-            return ()
-        return tuple(self.index[name] for name in self.gates[k].inputs)
+        return self._inputs[k] if k >= 0 else ()
 
     def consumers(self, position: int) -> list[tuple[int, int]]:
         """(consumer position, input slot) for every edge leaving a node."""
@@ -202,8 +215,9 @@ class Graph:
     ) -> list[float]:
         """d output / d node for every node (reverse mode, summed at branches).
 
-        ``choices`` replaces the local gradients of some gates (by position); it is how
-        the other valid subgradients at a kink are explored.
+        ``choices`` replaces the local gradients of some gates (by position), e.g. with
+        another valid subgradient at a kink; `engine.subgradients` gives the same
+        gradients re-adding only the ones a choice changes.
         """
         grads = [0.0] * len(values)
         grads[self.output] = 1.0
@@ -218,7 +232,7 @@ class Graph:
                     raise self._domain_error(j, None, gradient=True)
         return grads
 
-    def _plan_with(self, choices: Mapping[int, Sequence[float]]) -> list[tuple]:
+    def _plan_with(self, choices: Mapping[int, Sequence[float]]) -> list[BackwardStep]:
         plan = list(self._backward_plan)
         last = len(plan) - 1 + len(self.input_names)
         for k, local_grads in choices.items():
@@ -239,14 +253,21 @@ class Graph:
     ) -> dict[int, KinkChoices]:
         """Gates sitting exactly on a kink or tie: position -> extreme local gradients.
         `positions` limits the search (e.g. to what `forward` reported)."""
-        wanted = None if positions is None else set(positions)
-        found = {}
-        for k, op in self._kink_gates:
-            if wanted is not None and k not in wanted:
-                continue
-            xs = [values[j] for j in self.inputs_of(k)]
-            params = self.gates[k - len(self.input_names)].params
-            choices = op.kink(xs[0] if op.unary else tuple(xs), values[k], params)  # type: ignore[misc]
+        first = len(self.input_names)
+        candidates: Iterable[tuple[int, Op, KinkFunction]] = self._kink_gates
+        if positions is not None:
+            # Looked up one by one, in position order: a graph may have many more kink
+            # gates than gates actually on a kink.
+            candidates = []
+            for k in sorted(set(positions)):
+                op = OPS[self.gates[k - first].op] if k >= first else None
+                if op is not None and op.kink is not None:
+                    candidates.append((k, op, op.kink))
+        found: dict[int, KinkChoices] = {}
+        for k, op, kink in candidates:
+            ins = self._inputs[k - first]
+            xs = values[ins[0]] if op.unary else tuple([values[j] for j in ins])
+            choices = kink(xs, values[k], self.gates[k - first].params)
             if choices is not None:
                 found[k] = choices
         return found

@@ -17,10 +17,29 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from engine.ops import NAMESPACE, OPS, Op
+from engine.ops import NAMESPACE, OPS, KinkChoices, Op
 
 GENERAL = 0  # through the op's forward/local functions
 CONSTANT = 1  # local gradients fixed in the plan (backward only)
+
+# One gate of a plan, as the loops unpack it. Forward: (code, first input, second input
+# or 0, parameter), or for GENERAL (code, a getter of its input values, its functions,
+# 0.0). Backward: the gate's position, then the same; for CONSTANT (position, code,
+# input positions, local gradients, 0.0).
+InputGetter = Callable[[Sequence[float]], tuple[float, ...]]
+GeneralForward = tuple[
+    Callable[..., float], dict[str, float], Callable[..., KinkChoices | None] | None
+]
+GeneralBackward = tuple[Callable[..., Any], tuple[int, ...], dict[str, float]]
+ForwardStep = tuple[int, int, int, float] | tuple[int, InputGetter, GeneralForward, float]
+BackwardStep = (
+    tuple[int, int, int, int, float]
+    | tuple[int, int, InputGetter, GeneralBackward, float]
+    | tuple[int, int, tuple[int, ...], tuple[float, ...], float]
+)
+# loop(values, plan, kinks) and loop(values, grads, plan): see forward_loop, backward_loop.
+ForwardLoop = Callable[[list[float], Sequence[ForwardStep], list[int]], None]
+BackwardLoop = Callable[[Sequence[float], list[float], Sequence[BackwardStep]], None]
 
 # (op name, number of inputs) -> code, for every op the loops write inline:
 # unary ops, and two-input ops (variadic ones at exactly two inputs).
@@ -52,7 +71,9 @@ def _uses(expr: str, name: str) -> bool:
 def _bind(op: Op, n: int, exprs: Sequence[str], *, output: str | None) -> list[str]:
     """Lines that bind the names the expressions use to the gate's values."""
     text = " ".join(exprs)
-    lines = ["x = values[i]"] if n == 1 else ["x0 = values[i]", "x1 = values[j]"]
+    slots = [("x", "i")] if n == 1 else [("x0", "i"), ("x1", "j")]
+    # Only the inputs used: most local gradients (add, scale) need no input value.
+    lines = [f"{name} = values[{slot}]" for name, slot in slots if _uses(text, name)]
     if op.param and _uses(text, op.param):
         lines.append(f"{op.param} = prm")
     if output and _uses(text, "y"):
@@ -64,20 +85,21 @@ def _indent(lines: list[str], depth: int) -> str:
     return "".join("    " * depth + line + "\n" for line in lines)
 
 
-def _compile(source: str, name: str) -> Callable[..., Any]:
+def _compile(source: str, name: str) -> Callable[..., None]:
     namespace = dict(NAMESPACE, GateFailure=GateFailure)
     exec(compile(source, f"<solver {name}>", "exec"), namespace)
-    return namespace[name]
+    loop: Callable[..., None] = namespace[name]
+    return loop
 
 
 @lru_cache(maxsize=512)
-def forward_loop(codes: tuple[int, ...]) -> Callable[..., None]:
+def forward_loop(codes: tuple[int, ...]) -> ForwardLoop:
     """`loop(values, plan, kinks)`: appends every gate's value to `values` (which holds
     the inputs) and the position of every gate sitting on a kink to `kinks`."""
     branches = []
     for code in codes:
         op, n = _KERNELS[code]
-        body = _bind(op, n, [op.forward_expr], output=None)
+        body = _bind(op, n, [op.forward_expr, op.kink_expr or ""], output=None)
         if op.kink_expr:
             body += [f"if {op.kink_expr}:", "    kinks.append(len(values))"]
         body.append(f"append({op.forward_expr})")
@@ -104,7 +126,7 @@ def forward_loop(codes: tuple[int, ...]) -> Callable[..., None]:
 
 
 @lru_cache(maxsize=512)
-def backward_loop(codes: tuple[int, ...]) -> Callable[..., None]:
+def backward_loop(codes: tuple[int, ...]) -> BackwardLoop:
     """`loop(values, grads, plan)`: adds each gate's upstream gradient times its local
     gradients into its inputs' entries of `grads`, gates in reverse order."""
     branches = []

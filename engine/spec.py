@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
@@ -194,15 +194,15 @@ class GateNode(_NodeBase):
     """Base of the generated per-op models: `in` lists the inputs, in order."""
 
     inputs: Annotated[list[NodeId], Field(alias="in", min_length=1)]
+    if TYPE_CHECKING:
+        op: str  # a Literal field of each generated model (see _gate_model)
 
 
 def _gate_model(op_name: str) -> type[GateNode]:
-    params = {p: (Number, ...) for p in OPS[op_name].params}
+    fields: dict[str, Any] = {"op": (Literal[op_name], ...)}
+    fields.update((p, (Number, ...)) for p in OPS[op_name].params)
     return create_model(  # one model per op, so a misspelled parameter is caught
-        f"{op_name.title().replace('_', '')}Node",
-        __base__=GateNode,
-        op=(Literal[op_name], ...),
-        **params,  # type: ignore[arg-type]
+        f"{op_name.title().replace('_', '')}Node", __base__=GateNode, **fields
     )
 
 
@@ -221,14 +221,17 @@ def _node_kind(value: Any) -> str | None:
 
 # The union of every op's model is built from the registry, so adding an op needs no edit here.
 _node_choices = tuple(Annotated[m, Tag(name)] for name, m in GATE_MODELS.items())
-NodeSpec = Annotated[
-    Union[(*_node_choices, Annotated[ExprNode, Tag("expr")])],
-    Discriminator(
-        _node_kind,
-        custom_error_type="node_kind",
-        custom_error_message="a node needs `op` (one of: " + ", ".join(OPS) + ") or `expr`",
-    ),
-]
+if TYPE_CHECKING:
+    NodeSpec = GateNode | ExprNode  # what the union built below holds, to a type checker
+else:
+    NodeSpec = Annotated[
+        Union[(*_node_choices, Annotated[ExprNode, Tag("expr")])],
+        Discriminator(
+            _node_kind,
+            custom_error_type="node_kind",
+            custom_error_message="a node needs `op` (one of: " + ", ".join(OPS) + ") or `expr`",
+        ),
+    ]
 
 
 _NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(NodeSpec)
@@ -319,7 +322,9 @@ class _NoDuplicateKeys:
     """Refuses a key written twice in one mapping (PyYAML would keep the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep)  # type: ignore[misc]
+        # A mixin: the loader it is mixed into provides construct_mapping.
+        mapping: dict[Any, Any] = super().construct_mapping(  # type: ignore[misc]  # mixin
+            node, deep)
         if len(mapping) != len(node.value):
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -331,11 +336,12 @@ class _NoDuplicateKeys:
         return mapping
 
 
-class _FastLoader(_NoDuplicateKeys, _SafeLoader):  # type: ignore[misc, valid-type]
+# _SafeLoader is PyYAML's C loader or its Python one, picked at import (a plain `type`).
+class _FastLoader(_NoDuplicateKeys, _SafeLoader):  # type: ignore[misc]  # base picked at import
     """For text without `&` or `*`, where no anchor or alias can be."""
 
 
-class _StrictLoader(_NoDuplicateKeys, _SafeLoader):  # type: ignore[misc, valid-type]
+class _StrictLoader(_NoDuplicateKeys, _SafeLoader):  # type: ignore[misc]  # base picked at import
     """Refuses anchors/aliases (a node constructed twice) and locates the errors of
     PyYAML's own constructors. It costs a Python call per node, so it runs only
     where the fast loader cannot be used or has failed."""
@@ -522,9 +528,8 @@ class _Locator:
             nodes = self.data.get("nodes")
             if isinstance(nodes, list) and 0 <= path[1] < len(nodes):
                 item = nodes[path[1]]
-                if isinstance(item, dict) and isinstance(item.get("id"), str):
-                    return item["id"]
-                return f"nodes[{path[1]}]"
+                node_id = item.get("id") if isinstance(item, dict) else None
+                return node_id if isinstance(node_id, str) else f"nodes[{path[1]}]"
         if len(path) >= 2 and path[0] == "inputs" and isinstance(path[1], str):
             return path[1]
         return None
@@ -615,7 +620,8 @@ class _Outline:
         raw_inputs = data.get("inputs")
         inputs = tuple(k for k in raw_inputs if isinstance(k, str)) if isinstance(
             raw_inputs, dict) else ()
-        raw_nodes = data.get("nodes") if isinstance(data.get("nodes"), list) else []
+        written_nodes = data.get("nodes")
+        raw_nodes = written_nodes if isinstance(written_nodes, list) else []
         nodes = []
         ids = set()
         for k, item in enumerate(raw_nodes):
@@ -644,8 +650,8 @@ def _expand_nodes(outline: _Outline, locate: _Locator) -> tuple[list[Gate], list
                 continue
             gates.extend(expanded)
         else:
-            params = {p: getattr(node, p) for p in OPS[node.op].params}  # type: ignore[attr-defined]
-            gates.append(Gate(node.id, node.op, tuple(node.inputs), params))  # type: ignore[attr-defined]
+            params = {p: getattr(node, p) for p in OPS[node.op].params}
+            gates.append(Gate(node.id, node.op, tuple(node.inputs), params))
     return gates, problems
 
 
@@ -739,7 +745,7 @@ def _unused(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
             locate: _Locator) -> list[Problem]:
     by_id = {g.id: g for g in gates}
     reached = {spec.output}
-    stack = [spec.output]
+    stack = [] if spec.output is None else [spec.output]
     while stack:
         gate = by_id.get(stack.pop())
         if gate is None:

@@ -12,8 +12,10 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from engine.errors import DomainError, ExerciseError, Problem
+from engine.ops import KinkChoices
 from engine.spec import Choice, Exercise, RandInt, Uniform
 
 MAX_DRAWS = 100
@@ -35,7 +37,8 @@ def draw_variant(exercise: Exercise, seed: int | None = None) -> Variant:
     keep hitting domain errors or kinks (an authoring error).
     """
     if not exercise.randomized:
-        inputs = {name: float(v) for name, v in exercise.inputs.items()}  # type: ignore[arg-type]
+        # Not randomized: every input is a plain number.
+        inputs = {name: float(cast(float, v)) for name, v in exercise.inputs.items()}
         try:
             _evaluate(exercise, inputs)
         except DomainError as exc:
@@ -70,8 +73,8 @@ def _draw(spec: float | Uniform | RandInt | Choice, rng: random.Random) -> float
     if isinstance(spec, float):
         return spec
     if isinstance(spec, RandInt):
-        lo, hi = spec.randint
-        return float(lo + _below(hi - lo + 1, rng))
+        first, last = spec.randint
+        return float(first + _below(last - first + 1, rng))
     if isinstance(spec, Choice):
         return float(spec.choice[_below(len(spec.choice), rng)])
     lo, hi = spec.uniform
@@ -86,11 +89,11 @@ def _below(n: int, rng: random.Random) -> int:
     return min(int(rng.random() * n), n - 1)
 
 
-def _evaluate(exercise: Exercise, inputs: Mapping[str, float]) -> dict[int, object]:
+def _evaluate(exercise: Exercise, inputs: Mapping[str, float]) -> dict[int, KinkChoices]:
     graph = exercise.graph
     values = graph.forward([inputs[name] for name in graph.input_names])
     graph.backward(values)
-    return graph.kinks(values)  # type: ignore[return-value]
+    return graph.kinks(values)
 
 
 def _domain_problem(exercise: Exercise, exc: DomainError, prefix: str) -> Problem:
