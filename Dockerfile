@@ -15,6 +15,7 @@ COPY grader grader
 COPY migrations migrations
 COPY exercises exercises
 RUN pip install -e . \
+    && pybabel compile -d grader/translations -D messages \
     && useradd --system --uid 10001 --home-dir /app grader \
     && mkdir -p /app/instance \
     && chown grader /app/instance
