@@ -7,7 +7,7 @@ and answers 401 without a valid token.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from sqlalchemy.orm import Session
 
 from grader import i18n
@@ -30,7 +30,7 @@ def caller_cache() -> CallerCache:
 
 def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
@@ -44,7 +44,6 @@ def authenticate(session: Session) -> Caller:
     caller = caller_for_token(session, token, caller_cache())
     if caller is None:
         raise Unauthorized(_("The API token is unknown or revoked."))
-    g.caller = caller
     if caller.language is not None:
         i18n.set_language(caller.language)  # a stored preference wins over the header
     return caller

@@ -19,12 +19,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Row, create_engine, event, text
+from sqlalchemy import Engine, Row, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
-from sqlalchemy.sql import Executable
 
 from grader.config import Settings
 
@@ -106,12 +105,12 @@ def autocommit_engine(engine: Engine, url: str, settings: Settings) -> Engine:
                        pool_size=settings.threads, max_overflow=0, pool_pre_ping=False)
 
 
-def first_row(session: Session, statement: Executable,
+def first_row(session: Session, statement: Select[*tuple[Any, ...]],
               parameters: Mapping[str, Any]) -> Row[*tuple[Any, ...]] | None:
-    """The first row of a read, on the session's connection (SQLAlchemy Core: no ORM
-    work for rows nobody loads). When it is the session's first statement and finds
-    its pooled connection dead, it runs once more on a fresh one: nothing was sent on
-    the dead one, so nothing can happen twice."""
+    """The first row of a SELECT, on the session's connection (SQLAlchemy Core: no ORM
+    work for rows nobody loads). When it is the session's first statement and fails
+    because its pooled connection had died, it runs once more on a fresh one: a read
+    changes nothing, and nothing else ran on the session yet."""
     first = not session.in_transaction()
     try:
         return session.connection().execute(statement, parameters).first()
@@ -122,21 +121,25 @@ def first_row(session: Session, statement: Executable,
         return session.connection().execute(statement, parameters).first()
 
 
+UNIQUE_VIOLATION = "23505"  # SQLSTATE
+SQLITE_UNIQUE_VIOLATIONS = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True when the statement broke a unique constraint (a row that another request
+    inserted first), rather than a foreign key, NOT NULL or CHECK: a bug, not a race."""
+    driver_error = exc.orig
+    if getattr(driver_error, "sqlstate", None) == UNIQUE_VIOLATION:  # psycopg
+        return True
+    return getattr(driver_error, "sqlite_errorname", None) in SQLITE_UNIQUE_VIOLATIONS
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when a database error means the database could not be reached, or the
     connection broke, rather than that a statement was wrong."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OperationalError)
-
-
-def database_is_reachable(engine: Engine) -> bool:
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except DBAPIError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------- migrations

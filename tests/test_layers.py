@@ -222,3 +222,23 @@ def test_no_library_internals_are_named(path: Path) -> None:
 def test_modules_stay_small_enough_to_be_one_thing(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_MODULE_LINES, f"{relative(path)}: {lines} lines"
+
+
+def translated_but_rebound(source: str) -> list[int]:
+    """Lines that bind `_` in a module that translates with `_()`: the binding would
+    hide gettext (a `for _ in` loop makes `_()` an int call)."""
+    tree = ast.parse(source)
+    calls = any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "_" for node in ast.walk(tree))
+    return [node.lineno for node in ast.walk(tree) if calls and isinstance(node, ast.Name)
+            and node.id == "_" and isinstance(node.ctx, ast.Store)]
+
+
+def test_the_rebinding_scanner_sees_what_it_must() -> None:
+    assert translated_but_rebound("for _ in x:\n    pass\n_('a')\n") == [1]
+    assert translated_but_rebound("for _ in x:\n    pass\n") == []
+
+
+@pytest.mark.parametrize("path", GRADER_FILES, ids=relative)
+def test_gettext_is_never_hidden_by_a_throwaway_name(path: Path) -> None:
+    assert translated_but_rebound(path.read_text(encoding="utf-8")) == []

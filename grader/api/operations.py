@@ -69,8 +69,9 @@ class Operation:
     body_limit: str = "MAX_BODY_BYTES"
     # The operation's statements need no transaction block: its reads see what each
     # statement sees under READ COMMITTED anyway, and each of its writes is a single
-    # statement that checks what it must (or commits on its own). Run in autocommit,
-    # it saves the BEGIN and COMMIT round trips: the submit path.
+    # statement that checks what it must and may stand alone (a variant drawn stays
+    # drawn when the attempt is then refused). Run in autocommit, it saves the BEGIN
+    # and COMMIT round trips: the submit path.
     autocommit: bool = False
     idempotency_key: bool = False
     problems: tuple[int, ...] = ()

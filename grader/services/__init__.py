@@ -1,5 +1,5 @@
-"""The service's use cases, one module each, between its callers (the JSON API, the
-pages, the command line) and the database. None of them touches a request or imports
+"""The service's use cases, one module each, between their callers (the JSON API, the
+command line) and the database. None of them touches a request or imports
 Flask: each takes a session and the `Caller`, checks access, and raises the errors of
 `grader.services.errors`. A use case that writes is one transaction, drawn at its top
 (`grader.services.transactions`); the helpers it calls never commit.
@@ -13,4 +13,7 @@ Flask: each takes a session and the `Caller`, checks access, and raises the erro
     assignments   a student's side of an assignment
     solutions     worked solutions for instructors
     gradebook     best scores per student and assignment
+
+and what they share: errors (the refusals), transactions (the boundary), rows (what
+the submit path reads, as plain rows), feedback_policy (what a student is shown).
 """

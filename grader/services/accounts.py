@@ -133,7 +133,11 @@ class _Known:
 
 class CallerCache:
     """The owners of recently presented tokens, for at most `seconds` each; at most
-    `size` of them (the least recently used go first). `seconds` 0 keeps nothing."""
+    `size` of them (the least recently used go first). `seconds` 0 keeps nothing.
+
+    A lookup that read the database before a user was forgotten must not put its stale
+    answer back afterwards: each `forget_user` starts a new generation, and `put` keeps
+    only answers read within the current one."""
 
     def __init__(self, seconds: float, size: int = 4096,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -142,6 +146,11 @@ class CallerCache:
         self._clock = clock
         self._known: OrderedDict[str, _Known] = OrderedDict()
         self._lock = threading.Lock()
+        self._generation = 0
+
+    def generation(self) -> int:
+        """Read before the database, passed to `put` after it."""
+        return self._generation
 
     def get(self, public_id: str) -> _Known | None:
         with self._lock:
@@ -154,10 +163,12 @@ class CallerCache:
             self._known.move_to_end(public_id)
             return known
 
-    def put(self, public_id: str, secret_hash: str, caller: Caller) -> None:
+    def put(self, public_id: str, secret_hash: str, caller: Caller, generation: int) -> None:
         if self.seconds <= 0:
             return
         with self._lock:
+            if generation != self._generation:
+                return  # read before a user was forgotten: possibly stale
             self._known[public_id] = _Known(secret_hash, caller, self._clock() + self.seconds)
             self._known.move_to_end(public_id)
             while len(self._known) > self.size:
@@ -167,11 +178,13 @@ class CallerCache:
         """Drop every token of a user (after a revocation, or a change of role or
         language)."""
         with self._lock:
+            self._generation += 1
             for public_id in [k for k, v in self._known.items() if v.caller.id == user_id]:
                 del self._known[public_id]
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._known.clear()
 
 
@@ -193,6 +206,7 @@ def caller_for_token(session: Session, token: str, cache: CallerCache | None = N
     known = cache.get(public_id) if cache is not None else None
     if known is not None:
         return known.caller if hmac.compare_digest(presented, known.secret_hash) else None
+    generation = cache.generation() if cache is not None else 0
     row = first_row(session, _OWNER, {"public_id": public_id})
     # Compare even when the id is unknown, so a miss costs as long as a wrong secret.
     stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
@@ -200,5 +214,5 @@ def caller_for_token(session: Session, token: str, cache: CallerCache | None = N
         return None
     caller = Caller(row.id, row.username, row.role, row.language)
     if cache is not None:
-        cache.put(public_id, row.secret_hash, caller)
+        cache.put(public_id, row.secret_hash, caller, generation)
     return caller

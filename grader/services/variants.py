@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Exercise, ExerciseError, Variant, draw_variant
+from grader.i18n import gettext as _
 from grader.models import Assignment, Attempt, ExerciseVersion, VariantRecord
 from grader.services.accounts import Caller
 from grader.services.errors import Conflict
@@ -27,7 +28,7 @@ def as_engine_variant(exercise: Exercise, record: VariantLike) -> Variant:
 def _draw(exercise: Exercise) -> Variant:
     if not exercise.randomized:
         return draw_variant(exercise, None)
-    for _ in range(SEED_TRIES):
+    for _attempt in range(SEED_TRIES):
         try:
             return draw_variant(exercise, secrets.randbelow(SEED_LIMIT))
         except ExerciseError:  # an unlucky seed of a fragile exercise: try another

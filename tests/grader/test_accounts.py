@@ -29,7 +29,7 @@ def test_an_entry_lives_for_its_stated_lifetime_only():
     clock = Clock()
     cache = CallerCache(5, clock=clock)
     ann = Caller(1, "ann", Role.STUDENT)
-    cache.put("id1", "hash", ann)
+    cache.put("id1", "hash", ann, cache.generation())
     clock.now += 4.9
     assert cache.get("id1").caller == ann
     clock.now += 0.2
@@ -38,17 +38,17 @@ def test_an_entry_lives_for_its_stated_lifetime_only():
 
 def test_a_cache_of_zero_seconds_keeps_nothing():
     cache = CallerCache(0)
-    cache.put("id1", "hash", Caller(1, "ann", Role.STUDENT))
+    cache.put("id1", "hash", Caller(1, "ann", Role.STUDENT), cache.generation())
     assert cache.get("id1") is None
 
 
 def test_the_least_recently_used_go_first_and_a_user_can_be_forgotten():
     cache = CallerCache(60, size=2)
     ann, bob = Caller(1, "ann", Role.STUDENT), Caller(2, "bob", Role.STUDENT)
-    cache.put("a", "h", ann)
-    cache.put("b", "h", bob)
+    cache.put("a", "h", ann, cache.generation())
+    cache.put("b", "h", bob, cache.generation())
     assert cache.get("a") is not None  # "a" is now the most recent
-    cache.put("c", "h", bob)
+    cache.put("c", "h", bob, cache.generation())
     assert cache.get("b") is None and cache.get("a") is not None
     cache.forget_user(ann.id)
     assert cache.get("a") is None and cache.get("c") is not None
@@ -134,3 +134,14 @@ def test_only_a_supported_languages_code_is_stored(app, language):
         ana = accounts.create_user(session, "ana", Role.STUDENT)
         with pytest.raises(ValidationFailed):
             accounts.set_language(session, ana, language)
+
+
+def test_an_answer_read_before_a_user_was_forgotten_is_not_kept():
+    cache = CallerCache(60)
+    stale = Caller(1, "ann", Role.STUDENT)
+    read_at = cache.generation()  # a lookup reads the database ...
+    cache.forget_user(1)  # ... meanwhile ann becomes an instructor
+    cache.put("a", "h", stale, read_at)  # ... and the lookup finishes
+    assert cache.get("a") is None
+    cache.put("a", "h", Caller(1, "ann", Role.INSTRUCTOR), cache.generation())
+    assert cache.get("a").caller.role is Role.INSTRUCTOR

@@ -379,3 +379,21 @@ def test_admins_see_everyones_solution(admin, student, exam_course):
     student.get(f"/api/v1/assignments/{assignment}")
     assert admin.get(f"{SOLUTION}?user=sam&assignment={assignment}").status_code == 200
     assert admin.get(f"{SOLUTION}?user=ghost").status_code == 404
+
+
+def test_an_exercise_whose_every_draw_fails_is_a_located_409(student, load_bundled, monkeypatch):
+    from engine import ExerciseError
+    from engine.errors import Problem
+    from grader.services import variants
+
+    load_bundled("sigmoid-neuron-random")
+
+    def unlucky(exercise, seed):
+        raise ExerciseError([Problem("every draw lands on a kink")])
+
+    monkeypatch.setattr(variants, "draw_variant", unlucky)
+    for language, words in (("en", "could be drawn"), ("pt-BR", "pôde ser sorteada")):
+        response = student.get("/api/v1/exercises/sigmoid-neuron-random",
+                               headers={"Accept-Language": language})
+        assert response.status_code == 409
+        assert words in response.json["detail"]
