@@ -15,7 +15,7 @@ line, and turns the result into boxes and polylines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -53,8 +53,12 @@ def link(pred: Item, succ: Item) -> None:
 # ---------------------------------------------------------------- crossing reduction
 
 
-def order_columns(columns: list[list[Item]]) -> None:
-    """Reorder every column to reduce crossings; keep the best order seen."""
+def order_columns(columns: list[list[Item]], after_wrap: Collection[int] = ()) -> None:
+    """Reorder every column to reduce crossings; keep the best order seen.
+
+    The columns in `after_wrap` start a band below the one their preds are in: they
+    follow their preds' order only, because the lines that wrap round into them cross
+    in the gutter whenever the two orders differ."""
     for column in columns:
         _renumber(column)
     for k in range(1, len(columns)):
@@ -68,8 +72,10 @@ def order_columns(columns: list[list[Item]]) -> None:
         down = sweep % 2 == 0
         ks = range(1, len(columns)) if down else range(len(columns) - 2, -1, -1)
         for k in ks:
+            if k in after_wrap and not down:
+                continue
             _sort_by_neighbours(columns[k], columns[k - 1 if down else k + 1], down=down)
-            _transpose(columns[k])
+            _transpose(columns[k], both_sides=k not in after_wrap)
         total = _total_crossings(columns)
         if total < best:
             best, best_orders, stale = total, [list(column) for column in columns], 0
@@ -101,13 +107,15 @@ def _sort_by_neighbours(column: list[Item], beside: list[Item], *, down: bool) -
     _renumber(column)
 
 
-def _transpose(column: list[Item]) -> None:
-    """Swap neighbours in the column while that removes crossings on either side."""
+def _transpose(column: list[Item], *, both_sides: bool) -> None:
+    """Swap neighbours in the column while that removes crossings on either side (or
+    with the column before only)."""
     for _ in range(4):
         swapped = False
         for k in range(len(column) - 1):
             upper, lower = column[k], column[k + 1]
-            if _pair_crossings(lower, upper) < _pair_crossings(upper, lower):
+            if (_pair_crossings(lower, upper, both_sides)
+                    < _pair_crossings(upper, lower, both_sides)):
                 column[k], column[k + 1] = lower, upper
                 upper.order, lower.order = k + 1, k
                 swapped = True
@@ -115,10 +123,12 @@ def _transpose(column: list[Item]) -> None:
             return
 
 
-def _pair_crossings(upper: Item, lower: Item) -> int:
+def _pair_crossings(upper: Item, lower: Item, both_sides: bool) -> int:
     """Crossings between the edges of two items of a column, `upper` above `lower`."""
-    return (sum(1 for a in upper.preds for b in lower.preds if a.order > b.order)
-            + sum(1 for a in upper.succs for b in lower.succs if a.order > b.order))
+    before = sum(1 for a in upper.preds for b in lower.preds if a.order > b.order)
+    if not both_sides:
+        return before
+    return before + sum(1 for a in upper.succs for b in lower.succs if a.order > b.order)
 
 
 def _total_crossings(columns: list[list[Item]]) -> int:

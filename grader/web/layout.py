@@ -36,6 +36,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from types import MappingProxyType
 
 from engine import Exercise
@@ -55,9 +56,10 @@ _LANE = BOX_WIDTH + 2 * LABEL_GAP  # the local boxes' lane, left of a gate
 _CONVERGE = 18.0  # from the lane's lines to the gate's ports
 _LEAD = 10.0  # the straight piece that carries the arrowhead into a gate
 _LOCAL_PITCH = BOX_HEIGHT + 8.0
-_RUN_MIN, _RUN_MAX = 20.0, 64.0  # the space where edges bend, between two columns
+_RUN_MIN, _RUN_MAX = 16.0, 64.0  # the space where edges bend, between two columns
 _MARGIN = 8.0
-_TRACK = 6.0  # between lines in the gutters and channels of a folded drawing
+_LINE_GAP_NEAR = 6.0  # lines closer than this where they bend count as overlapping
+_TRACK = 5.0  # between lines in the gutters and channels of a folded drawing
 _GUTTER_PAD = 10.0
 _BAND_GAP = 28.0
 _CACHE_SIZE = 256
@@ -218,10 +220,7 @@ def layout_of(exercise: Exercise) -> GraphLayout:
 
 def build_layout(exercise: Exercise) -> GraphLayout:
     """The exercise's drawing, computed now (`layout_of` caches it)."""
-    circuit = _Circuit(exercise)
-    order_columns(circuit.columns)
-    circuit.set_entries()
-    return _Drawing(circuit).layout()
+    return _Drawing(_Circuit(exercise)).layout()
 
 
 # ---------------------------------------------------------------- the graph as columns
@@ -316,17 +315,21 @@ class _Drawing:
         # takes as many tracks as column k has items.
         self.tracks = [len(column) for column in columns]
         self.bands = _bands(self.widths, self.tracks)
+        order_columns(columns, after_wrap={first for first, _ in self.bands[1:]})
+        circuit.set_entries()
         self.run = _run_for(self.bands, self.widths, self.tracks)
         self.band_of = [b for b, (first, last) in enumerate(self.bands)
                         for _ in range(first, last + 1)]
-        self.left_gutter = _left_gutter(self.bands, self.tracks)
         self.column_left: list[float] = []
+        self.band_left: list[float] = []
         for first, last in self.bands:
-            x = _MARGIN + self.left_gutter
+            x = _MARGIN + _gutters(first, last, self.tracks)[0]
+            self.band_left.append(x)
             for k in range(first, last + 1):
                 self.column_left.append(x)
                 x += self.widths[k] + self.run
         self.band_spans = self._stack_bands()
+        self.bends = self._bends()
 
     def _stack_bands(self) -> list[tuple[float, float]]:
         columns = self.circuit.columns
@@ -343,6 +346,35 @@ class _Drawing:
             if b + 1 < len(self.bands):
                 top = bottom + _BAND_GAP + self.tracks[last] * _TRACK
         return spans
+
+    def _bends(self) -> dict[Item, tuple[float, float]]:
+        """Where the lines of each item climb or fall in the space after its column.
+        Items whose lines pass the same heights there get stretches side by side, so
+        their steep parts do not overlap: lines going down bend the further right the
+        higher they start, lines going up the lower they start, so two of one
+        direction never cross there. Any other item bends over the whole space."""
+        bends: dict[Item, tuple[float, float]] = {}
+        for k, column in enumerate(self.circuit.columns[:-1]):
+            if self.band_of[k] != self.band_of[k + 1]:
+                continue
+            start, end = self.column_right(k), self.column_left[k + 1]
+            for cluster in _overlapping(_spans_after(column)):
+                down = sorted((item for item, moves in cluster if moves >= 0),
+                              key=lambda item: item.y)
+                up = sorted((item for item, moves in cluster if moves < 0),
+                            key=lambda item: -item.y)
+                bending = [item for pair in zip_longest(down, up) for item in pair if item]
+                step = (end - start) / len(bending)
+                for rank, item in enumerate(bending):
+                    bends[item] = (end - (rank + 1) * step, end - rank * step)
+        return bends
+
+    def _across(self, before: Item, end: float) -> list[Point]:
+        """The bend of a line from `before` to the height `end` in the next column."""
+        if end == before.y:
+            return []
+        start, finish = self.bends[before]
+        return [(start, before.y), (finish, end)]
 
     def column_right(self, k: int) -> float:
         return self.column_left[k] + self.widths[k]
@@ -398,11 +430,15 @@ class _Drawing:
             through = circuit.passing[source_id, k]
             if self.band_of[k] != self.band_of[k - 1]:
                 points += self._wrap(before, through.y)
+            else:
+                points += self._across(before, through.y)
             points += [(self.column_left[k], through.y), (self.column_right(k), through.y)]
             before = through
         arrive = target.y + target.arrival[before]
         if self.band_of[target.layer] != self.band_of[target.layer - 1]:
             points += self._wrap(before, arrive)
+        else:
+            points += self._across(before, arrive)
         local_box = None
         if circuit.with_locals:
             left = self.column_left[target.layer]
@@ -423,8 +459,32 @@ class _Drawing:
         right = (self.column_right(leaving.layer) + _GUTTER_PAD
                  + (k - 1 - rank) * _TRACK)
         channel = self.band_spans[band][1] + _BAND_GAP / 2 + (k - 1 - rank) * _TRACK
-        left = _MARGIN + self.left_gutter - _GUTTER_PAD - rank * _TRACK
+        left = self.band_left[band + 1] - _GUTTER_PAD - rank * _TRACK
         return [(right, leaving.y), (right, channel), (left, channel), (left, arrive)]
+
+
+def _spans_after(column: Sequence[Item]) -> list[tuple[float, float, Item, float]]:
+    """Each item whose lines climb or fall after the column: the heights they pass
+    (top, bottom), and which way they mostly go."""
+    spans = []
+    for item in column:
+        ends = [succ.y + succ.arrival.get(item, 0.0) for succ in item.succs]
+        moves = sum(end - item.y for end in ends)
+        if any(end != item.y for end in ends):
+            spans.append((min(item.y, *ends), max(item.y, *ends), item, moves))
+    return spans
+
+
+def _overlapping(spans: list[tuple[float, float, Item, float]]) -> list[list[tuple[Item, float]]]:
+    """The spans in clusters whose heights overlap (or nearly), top to bottom."""
+    clusters: list[list[tuple[Item, float]]] = []
+    reach = -math.inf
+    for top, bottom, item, moves in sorted(spans, key=lambda span: (span[0], span[1])):
+        if top > reach + _LINE_GAP_NEAR:
+            clusters.append([])
+        clusters[-1].append((item, moves))
+        reach = max(reach, bottom)
+    return clusters
 
 
 def _first_slots(inputs: Sequence[str]) -> dict[str, int]:
@@ -452,17 +512,24 @@ def _gutter(tracks: int) -> float:
     return _GUTTER_PAD + tracks * _TRACK
 
 
-def _left_gutter(bands: Sequence[tuple[int, int]], tracks: Sequence[int]) -> float:
-    return max((_gutter(tracks[last]) for _, last in bands[:-1]), default=0.0)
+def _gutters(first: int, last: int, tracks: Sequence[int]) -> tuple[float, float]:
+    """The room a band needs left and right of its columns for the lines that wrap into
+    it (from the band above) and out of it (to the band below)."""
+    left = _gutter(tracks[first - 1]) if first > 0 else 0.0
+    right = _gutter(tracks[last]) if last + 1 < len(tracks) else 0.0
+    return left, right
+
+
+def _band_width(first: int, last: int, widths: Sequence[float], tracks: Sequence[int],
+                run: float) -> float:
+    """A band's width, its gutters and margins included."""
+    left, right = _gutters(first, last, tracks)
+    return 2 * _MARGIN + left + sum(widths[first:last + 1]) + (last - first) * run + right
 
 
 def _width_of(bands: Sequence[tuple[int, int]], widths: Sequence[float],
               tracks: Sequence[int], run: float) -> float:
-    """The drawing's width: the widest band with its right gutter, the left gutter."""
-    widest = max(sum(widths[first:last + 1]) + (last - first) * run
-                 + (_gutter(tracks[last]) if b + 1 < len(bands) else 0.0)
-                 for b, (first, last) in enumerate(bands))
-    return 2 * _MARGIN + _left_gutter(bands, tracks) + widest
+    return max(_band_width(first, last, widths, tracks, run) for first, last in bands)
 
 
 def _bands(widths: Sequence[float], tracks: Sequence[int]) -> list[tuple[int, int]]:
@@ -480,49 +547,26 @@ def _bands(widths: Sequence[float], tracks: Sequence[int]) -> list[tuple[int, in
 
 def _greedy_bands(widths: Sequence[float],
                   tracks: Sequence[int]) -> list[tuple[int, int]] | None:
-    """As many columns per band as fit, left to right. The left gutter depends on the
-    folds chosen: start without one and widen it until the folds agree."""
-    n = len(widths)
-    left = 0.0
-    for _ in range(n):
-        bands: list[tuple[int, int]] = []
-        first = 0
-        while first < n:
-            last = first
-            while last + 1 < n and _band_fits(widths, tracks, first, last + 1, left):
-                last += 1
-            if not _band_fits(widths, tracks, first, last, left):
-                return None
-            bands.append((first, last))
-            first = last + 1
-        needed = _left_gutter(bands, tracks)
-        if needed <= left:
-            return bands
-        left = needed
-    return None
-
-
-def _band_fits(widths: Sequence[float], tracks: Sequence[int], first: int, last: int,
-               left: float) -> bool:
-    right = _gutter(tracks[last]) if last + 1 < len(widths) else 0.0
-    width = sum(widths[first:last + 1]) + (last - first) * _RUN_MIN
-    return 2 * _MARGIN + left + width + right <= MAX_WIDTH
+    """As many columns per band as fit, left to right; None if a column alone does not."""
+    bands: list[tuple[int, int]] = []
+    first = 0
+    while first < len(widths):
+        last = first
+        while (last + 1 < len(widths)
+               and _band_width(first, last + 1, widths, tracks, _RUN_MIN) <= MAX_WIDTH):
+            last += 1
+        if _band_width(first, last, widths, tracks, _RUN_MIN) > MAX_WIDTH:
+            return None
+        bands.append((first, last))
+        first = last + 1
+    return bands
 
 
 def _even_bands(widths: Sequence[float], tracks: Sequence[int],
                 count: int) -> list[tuple[int, int]]:
-    """`count` bands whose widest (with its gutters) is as narrow as possible (dynamic
-    programming over where each band ends)."""
+    """`count` bands whose widest is as narrow as possible (dynamic programming over
+    where each band ends)."""
     n = len(widths)
-
-    def cost(first: int, last: int) -> float:
-        width = sum(widths[first:last + 1]) + (last - first) * _RUN_MIN
-        if last + 1 < n:
-            width += _gutter(tracks[last])
-        if first > 0:
-            width += _gutter(tracks[first - 1])
-        return width
-
     # best[b][j]: the least widest band when columns 0..j-1 make b bands.
     best = [[math.inf] * (n + 1) for _ in range(count + 1)]
     cut = [[0] * (n + 1) for _ in range(count + 1)]
@@ -530,7 +574,7 @@ def _even_bands(widths: Sequence[float], tracks: Sequence[int],
     for b in range(1, count + 1):
         for j in range(b, n + 1):
             for i in range(b - 1, j):
-                widest = max(best[b - 1][i], cost(i, j - 1))
+                widest = max(best[b - 1][i], _band_width(i, j - 1, widths, tracks, _RUN_MIN))
                 if widest < best[b][j]:
                     best[b][j], cut[b][j] = widest, i
     bands = []
@@ -544,14 +588,11 @@ def _even_bands(widths: Sequence[float], tracks: Sequence[int],
 
 def _run_for(bands: Sequence[tuple[int, int]], widths: Sequence[float],
              tracks: Sequence[int]) -> float:
-    """The widest space between columns (up to a comfortable one) that keeps the
-    drawing within MAX_WIDTH."""
-    room = MAX_WIDTH - 2 * _MARGIN - _left_gutter(bands, tracks)
+    """The widest space between columns (up to a comfortable one) that keeps every
+    band within MAX_WIDTH."""
     run = _RUN_MAX
-    for b, (first, last) in enumerate(bands):
+    for first, last in bands:
         if last > first:
-            fixed = sum(widths[first:last + 1])
-            if b + 1 < len(bands):
-                fixed += _gutter(tracks[last])
-            run = min(run, (room - fixed) / (last - first))
+            fixed = _band_width(first, last, widths, tracks, 0.0)
+            run = min(run, (MAX_WIDTH - fixed) / (last - first))
     return max(_RUN_MIN, run)
