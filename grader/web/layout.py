@@ -62,6 +62,7 @@ _LINE_GAP_NEAR = 6.0  # lines closer than this where they bend count as overlapp
 _TRACK = 5.0  # between lines in the gutters and channels of a folded drawing
 _GUTTER_PAD = 10.0
 _BAND_GAP = 28.0
+_MOST_WRAPPED = 40  # lines around one wrap: more would be a maze, so the page scrolls
 _CACHE_SIZE = 256
 
 Point = tuple[float, float]
@@ -522,7 +523,11 @@ def _gutters(first: int, last: int, tracks: Sequence[int]) -> tuple[float, float
 
 def _band_width(first: int, last: int, widths: Sequence[float], tracks: Sequence[int],
                 run: float) -> float:
-    """A band's width, its gutters and margins included."""
+    """A band's width, its gutters and margins included; infinite where a wrap into or
+    out of it would carry too many lines to follow."""
+    if max(tracks[first - 1] if first > 0 else 0,
+           tracks[last] if last + 1 < len(tracks) else 0) > _MOST_WRAPPED:
+        return math.inf
     left, right = _gutters(first, last, tracks)
     return 2 * _MARGIN + left + sum(widths[first:last + 1]) + (last - first) * run + right
 

@@ -64,9 +64,9 @@ def _edge(edge: EdgePlace) -> str:
 
 def _output_line(output: NodePlace) -> str:
     """The output's outgoing line, which leads to no gate: its value and gradient (1)
-    are written on it as on every other."""
+    are written on it as on every other. Its arrowhead comes after the boxes."""
     _, y = output.shape.center
-    end = output.gradient_box.right + LABEL_GAP
+    end = output.gradient_box.right + LABEL_GAP + _ARROW
     return (f'<path class="edge output" data-source="{escape(output.id)}" fill="none" '
             f'stroke="currentColor" d="M{_number(output.shape.right)},{_number(y)} '
             f'H{_number(end)}" marker-end="url(#{ARROW_ID})"/>')

@@ -97,3 +97,20 @@ def test_without_the_solution_no_number_is_written():
     exercise = load_exercise(REPO / "exercises" / "branching.yaml")
     root = ET.fromstring(svg_of(build_layout(exercise), title="t"))
     assert texts_of(root, "value") == {} and texts_of(root, "gradient") == {}
+
+
+@pytest.mark.parametrize("ask_local", [False, True], ids=["plain", "local"])
+def test_everything_drawn_is_inside_the_view_box(ask_local):
+    text = (REPO / "exercises" / "sigmoid-neuron.yaml").read_text(encoding="utf-8")
+    if ask_local:
+        text += "ask: [forward, backward, local]\n"
+    layout = build_layout(load_exercise(text))
+    root = ET.fromstring(svg_of(layout, title="t"))
+    for element in root.iter():
+        if element.tag == f"{SVG}path" and "edge" in classes(element):
+            numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", element.get("d"))]
+            xs, ys = numbers[0::2], numbers[1::2]
+            if "output" in classes(element):  # M x,y H x
+                xs, ys = [numbers[0], numbers[2]], [numbers[1]]
+            assert all(0 <= x <= layout.width for x in xs)
+            assert all(0 <= y <= layout.height for y in ys)
