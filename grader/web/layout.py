@@ -394,7 +394,9 @@ class _Drawing:
                  for box in (node.shape, node.forward_box, node.gradient_box, node.given_box)
                  if box is not None]
         boxes += [edge.local_box for edge in edges if edge.local_box is not None]
-        right = max([box.right for box in boxes] + [x for e in edges for x, _ in e.points])
+        # The output's line ends the last column; its arrowhead takes the margin.
+        right = max([box.right for box in boxes] + [x for e in edges for x, _ in e.points]
+                    + [self.column_right(len(circuit.columns) - 1)])
         bottom = max([box.bottom for box in boxes] + [y for e in edges for _, y in e.points])
         ranked = sorted(nodes.values(), key=lambda n: (n.layer, n.shape.y))
         backward = sorted(nodes.values(), key=lambda n: (-n.layer, n.shape.y))
