@@ -401,7 +401,7 @@ class _Drawing:
         ranked = sorted(nodes.values(), key=lambda n: (n.layer, n.shape.y))
         backward = sorted(nodes.values(), key=lambda n: (-n.layer, n.shape.y))
         return GraphLayout(
-            width=math.ceil(right + _MARGIN), height=math.ceil(bottom + _MARGIN),
+            width=_whole_px(right + _MARGIN), height=_whole_px(bottom + _MARGIN),
             nodes=MappingProxyType(nodes), edges=tuple(edges),
             forward_order=tuple(n.id for n in ranked if not n.is_input),
             backward_order=tuple(n.id for n in backward),
@@ -488,6 +488,11 @@ def _overlapping(spans: list[tuple[float, float, Item, float]]) -> list[list[tup
         clusters[-1].append((item, moves))
         reach = max(reach, bottom)
     return clusters
+
+
+def _whole_px(size: float) -> float:
+    """Rounded up to a whole pixel, but not for a rounding error of the sums."""
+    return float(math.ceil(round(size, 6)))
 
 
 def _first_slots(inputs: Sequence[str]) -> dict[str, int]:

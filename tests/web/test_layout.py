@@ -182,10 +182,12 @@ def test_bundled_exercises_are_drawn_soundly_within_the_width(path, ask_local):
 @pytest.mark.parametrize("ask_local", [False, True], ids=["plain", "local"])
 @pytest.mark.parametrize("gates", [5, 12, 25, 40, 60])
 @pytest.mark.parametrize("seed", range(4))
-def test_random_graphs_are_drawn_soundly(gates, seed, ask_local):
+def test_random_graphs_are_drawn_soundly_within_the_width(gates, seed, ask_local):
     exercise = random_exercise(gates, seed, ask_local=ask_local)
     assert len(exercise.gates) == gates
-    assert_sound(build_layout(exercise), exercise)
+    layout = build_layout(exercise)
+    assert_sound(layout, exercise)
+    assert layout.width <= MAX_WIDTH
 
 
 @pytest.mark.parametrize("ask_local", [False, True], ids=["plain", "local"])
