@@ -3,7 +3,7 @@ items, the order within each column (crossing reduction) and the height of each 
 
 `grader.web.layout` builds the columns (one per layer, a pass-through item wherever a
 long edge crosses a layer), says how much room each item needs above and below its
-line, and turns the result into boxes and polylines.
+line and how wide each column is, and turns the result into boxes and polylines.
 
 * The order: barycenter sweeps down and up (each item goes to the mean position of its
   neighbours in the column beside), each followed by swaps of neighbours that remove
@@ -11,18 +11,28 @@ line, and turns the result into boxes and polylines.
 * The heights: sweeps that pull each item towards where its edges would run level
   (segments between pass-through items pull hardest, so long edges run straight), each
   column then solved exactly for the nearest heights that keep its items apart.
+* The bands: the space between columns shrinks from comfortable to a minimum to fit
+  MAX_WIDTH; a graph still too wide is cut into the fewest bands that fit, as even as
+  possible, each indented by the gutters of the lines that wrap into and out of it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+MAX_WIDTH = 1240.0  # no sideways scroll in a 1280 px window
+MARGIN = 8.0  # around the drawing
+TRACK = 5.0  # between lines in the gutters and channels of a drawing cut into bands
+GUTTER_PAD = 10.0  # between a band and its gutter
 ITEM_GAP = 12.0  # vertical space between the room of two items of a column
 LINE_GAP = 8.0  # between two pass-through lines
 _ORDER_SWEEPS = 24
 _PLACEMENT_ROUNDS = 8
+_RUN_MIN, _RUN_MAX = 16.0, 64.0  # the space where edges bend, between two columns
+_MOST_WRAPPED = 40  # lines around one wrap: more would be a maze, so the page scrolls
 
 
 @dataclass(eq=False)
@@ -231,3 +241,100 @@ def _nearest_in_order(wanted: Sequence[float], weights: Sequence[float],
         start = len(heights)
         heights.extend(mean + shifts[start + k] for k in range(count))
     return heights
+
+
+# ---------------------------------------------------------------- bands
+
+
+def _gutter(tracks: int) -> float:
+    return GUTTER_PAD + tracks * TRACK
+
+
+def gutters(first: int, last: int, tracks: Sequence[int]) -> tuple[float, float]:
+    """The room a band needs left and right of its columns for the lines that wrap into
+    it (from the band above) and out of it (to the band below)."""
+    left = _gutter(tracks[first - 1]) if first > 0 else 0.0
+    right = _gutter(tracks[last]) if last + 1 < len(tracks) else 0.0
+    return left, right
+
+
+def _band_width(first: int, last: int, widths: Sequence[float], tracks: Sequence[int],
+                run: float) -> float:
+    """A band's width, its gutters and margins included; infinite where a wrap into or
+    out of it would carry too many lines to follow."""
+    if max(tracks[first - 1] if first > 0 else 0,
+           tracks[last] if last + 1 < len(tracks) else 0) > _MOST_WRAPPED:
+        return math.inf
+    left, right = gutters(first, last, tracks)
+    return 2 * MARGIN + left + sum(widths[first:last + 1]) + (last - first) * run + right
+
+
+def _width_of(bands: Sequence[tuple[int, int]], widths: Sequence[float],
+              tracks: Sequence[int], run: float) -> float:
+    return max(_band_width(first, last, widths, tracks, run) for first, last in bands)
+
+
+def bands_for(widths: Sequence[float], tracks: Sequence[int]) -> list[tuple[int, int]]:
+    """The fewest bands that fit MAX_WIDTH, as even as possible; one band when nothing
+    fits (the page scrolls)."""
+    whole = [(0, len(widths) - 1)]
+    if _width_of(whole, widths, tracks, _RUN_MIN) <= MAX_WIDTH:
+        return whole
+    greedy = _greedy_bands(widths, tracks)
+    if greedy is None:
+        return whole
+    even = _even_bands(widths, tracks, len(greedy))
+    return even if _width_of(even, widths, tracks, _RUN_MIN) <= MAX_WIDTH else greedy
+
+
+def _greedy_bands(widths: Sequence[float],
+                  tracks: Sequence[int]) -> list[tuple[int, int]] | None:
+    """As many columns per band as fit, left to right; None if a column alone does not."""
+    bands: list[tuple[int, int]] = []
+    first = 0
+    while first < len(widths):
+        last = first
+        while (last + 1 < len(widths)
+               and _band_width(first, last + 1, widths, tracks, _RUN_MIN) <= MAX_WIDTH):
+            last += 1
+        if _band_width(first, last, widths, tracks, _RUN_MIN) > MAX_WIDTH:
+            return None
+        bands.append((first, last))
+        first = last + 1
+    return bands
+
+
+def _even_bands(widths: Sequence[float], tracks: Sequence[int],
+                count: int) -> list[tuple[int, int]]:
+    """`count` bands whose widest is as narrow as possible (dynamic programming over
+    where each band ends)."""
+    n = len(widths)
+    # best[b][j]: the least widest band when columns 0..j-1 make b bands.
+    best = [[math.inf] * (n + 1) for _ in range(count + 1)]
+    cut = [[0] * (n + 1) for _ in range(count + 1)]
+    best[0][0] = 0.0
+    for b in range(1, count + 1):
+        for j in range(b, n + 1):
+            for i in range(b - 1, j):
+                widest = max(best[b - 1][i], _band_width(i, j - 1, widths, tracks, _RUN_MIN))
+                if widest < best[b][j]:
+                    best[b][j], cut[b][j] = widest, i
+    bands = []
+    j = n
+    for b in range(count, 0, -1):
+        i = cut[b][j]
+        bands.append((i, j - 1))
+        j = i
+    return bands[::-1]
+
+
+def run_between(bands: Sequence[tuple[int, int]], widths: Sequence[float],
+             tracks: Sequence[int]) -> float:
+    """The widest space between columns (up to a comfortable one) that keeps every
+    band within MAX_WIDTH."""
+    run = _RUN_MAX
+    for first, last in bands:
+        if last > first:
+            fixed = _band_width(first, last, widths, tracks, 0.0)
+            run = min(run, (MAX_WIDTH - fixed) / (last - first))
+    return max(_RUN_MIN, run)

@@ -5,7 +5,7 @@ and the edges running left to right, with the forward value written above each e
 the gradient below it. The pages put an input box at each of those places; this module
 says where, in CSS pixels from the top-left corner of the drawing, and `grader.web.svg`
 draws the shapes and edges. Pure: no Flask, no I/O. The generic steps of the layered
-layout (order within columns, heights) are in `grader.web.layering`.
+layout (order within columns, heights, bands) are in `grader.web.layering`.
 
 Each node has a short outgoing line (its *stub*) with its forward box above and its
 gradient box below; the edges to its consumers fan out from the stub's end. When the
@@ -40,9 +40,26 @@ from itertools import zip_longest
 from types import MappingProxyType
 
 from engine import Exercise
-from grader.web.layering import Item, link, order_columns, place_band
+from grader.web.layering import (
+    GUTTER_PAD,
+    MARGIN,
+    MAX_WIDTH,
+    TRACK,
+    Item,
+    bands_for,
+    gutters,
+    link,
+    order_columns,
+    place_band,
+    run_between,
+)
 
-MAX_WIDTH = 1240.0  # no sideways scroll in a 1280 px window
+__all__ = [
+    "BOX_HEIGHT", "BOX_WIDTH", "FONT_PX", "LABEL_GAP", "MAX_WIDTH", "Box", "EdgePlace",
+    "GraphLayout", "LayoutCache", "NodePlace", "Point", "build_layout", "compact_number",
+    "gate_symbol", "layout_cache", "layout_of",
+]
+
 BOX_WIDTH = 72.0  # an input box that holds about 6 characters at 14 px
 BOX_HEIGHT = 26.0
 FONT_PX = 14.0
@@ -56,13 +73,8 @@ _LANE = BOX_WIDTH + 2 * LABEL_GAP  # the local boxes' lane, left of a gate
 _CONVERGE = 18.0  # from the lane's lines to the gate's ports
 _LEAD = 10.0  # the straight piece that carries the arrowhead into a gate
 _LOCAL_PITCH = BOX_HEIGHT + 8.0
-_RUN_MIN, _RUN_MAX = 16.0, 64.0  # the space where edges bend, between two columns
-_MARGIN = 8.0
 _LINE_GAP_NEAR = 6.0  # lines closer than this where they bend count as overlapping
-_TRACK = 5.0  # between lines in the gutters and channels of a folded drawing
-_GUTTER_PAD = 10.0
 _BAND_GAP = 28.0
-_MOST_WRAPPED = 40  # lines around one wrap: more would be a maze, so the page scrolls
 _CACHE_SIZE = 256
 
 Point = tuple[float, float]
@@ -315,16 +327,16 @@ class _Drawing:
         # Every item of a column has an edge into the next one: a fold after column k
         # takes as many tracks as column k has items.
         self.tracks = [len(column) for column in columns]
-        self.bands = _bands(self.widths, self.tracks)
+        self.bands = bands_for(self.widths, self.tracks)
         order_columns(columns, after_wrap={first for first, _ in self.bands[1:]})
         circuit.set_entries()
-        self.run = _run_for(self.bands, self.widths, self.tracks)
+        self.run = run_between(self.bands, self.widths, self.tracks)
         self.band_of = [b for b, (first, last) in enumerate(self.bands)
                         for _ in range(first, last + 1)]
         self.column_left: list[float] = []
         self.band_left: list[float] = []
         for first, last in self.bands:
-            x = _MARGIN + _gutters(first, last, self.tracks)[0]
+            x = MARGIN + gutters(first, last, self.tracks)[0]
             self.band_left.append(x)
             for k in range(first, last + 1):
                 self.column_left.append(x)
@@ -335,7 +347,7 @@ class _Drawing:
     def _stack_bands(self) -> list[tuple[float, float]]:
         columns = self.circuit.columns
         spans = []
-        top = _MARGIN
+        top = MARGIN
         for b, (first, last) in enumerate(self.bands):
             place_band(columns, first, last)
             items = [item for column in columns[first:last + 1] for item in column]
@@ -345,7 +357,7 @@ class _Drawing:
             bottom = max(item.y + item.bottom for item in items)
             spans.append((top, bottom))
             if b + 1 < len(self.bands):
-                top = bottom + _BAND_GAP + self.tracks[last] * _TRACK
+                top = bottom + _BAND_GAP + self.tracks[last] * TRACK
         return spans
 
     def _bends(self) -> dict[Item, tuple[float, float]]:
@@ -401,7 +413,7 @@ class _Drawing:
         ranked = sorted(nodes.values(), key=lambda n: (n.layer, n.shape.y))
         backward = sorted(nodes.values(), key=lambda n: (-n.layer, n.shape.y))
         return GraphLayout(
-            width=_whole_px(right + _MARGIN), height=_whole_px(bottom + _MARGIN),
+            width=_whole_px(right + MARGIN), height=_whole_px(bottom + MARGIN),
             nodes=MappingProxyType(nodes), edges=tuple(edges),
             forward_order=tuple(n.id for n in ranked if not n.is_input),
             backward_order=tuple(n.id for n in backward),
@@ -459,10 +471,10 @@ class _Drawing:
         band = self.band_of[leaving.layer]
         k = self.tracks[leaving.layer]
         rank = leaving.order
-        right = (self.column_right(leaving.layer) + _GUTTER_PAD
-                 + (k - 1 - rank) * _TRACK)
-        channel = self.band_spans[band][1] + _BAND_GAP / 2 + (k - 1 - rank) * _TRACK
-        left = self.band_left[band + 1] - _GUTTER_PAD - rank * _TRACK
+        right = (self.column_right(leaving.layer) + GUTTER_PAD
+                 + (k - 1 - rank) * TRACK)
+        channel = self.band_spans[band][1] + _BAND_GAP / 2 + (k - 1 - rank) * TRACK
+        left = self.band_left[band + 1] - GUTTER_PAD - rank * TRACK
         return [(right, leaving.y), (right, channel), (left, channel), (left, arrive)]
 
 
@@ -511,100 +523,3 @@ def _left_side(shape: Box, y: float) -> float:
     if beyond <= 0:
         return shape.x
     return shape.x + radius - math.sqrt(max(radius * radius - beyond * beyond, 0.0))
-
-
-# ---------------------------------------------------------------- bands
-
-
-def _gutter(tracks: int) -> float:
-    return _GUTTER_PAD + tracks * _TRACK
-
-
-def _gutters(first: int, last: int, tracks: Sequence[int]) -> tuple[float, float]:
-    """The room a band needs left and right of its columns for the lines that wrap into
-    it (from the band above) and out of it (to the band below)."""
-    left = _gutter(tracks[first - 1]) if first > 0 else 0.0
-    right = _gutter(tracks[last]) if last + 1 < len(tracks) else 0.0
-    return left, right
-
-
-def _band_width(first: int, last: int, widths: Sequence[float], tracks: Sequence[int],
-                run: float) -> float:
-    """A band's width, its gutters and margins included; infinite where a wrap into or
-    out of it would carry too many lines to follow."""
-    if max(tracks[first - 1] if first > 0 else 0,
-           tracks[last] if last + 1 < len(tracks) else 0) > _MOST_WRAPPED:
-        return math.inf
-    left, right = _gutters(first, last, tracks)
-    return 2 * _MARGIN + left + sum(widths[first:last + 1]) + (last - first) * run + right
-
-
-def _width_of(bands: Sequence[tuple[int, int]], widths: Sequence[float],
-              tracks: Sequence[int], run: float) -> float:
-    return max(_band_width(first, last, widths, tracks, run) for first, last in bands)
-
-
-def _bands(widths: Sequence[float], tracks: Sequence[int]) -> list[tuple[int, int]]:
-    """The fewest bands that fit MAX_WIDTH, as even as possible; one band when nothing
-    fits (the page scrolls)."""
-    whole = [(0, len(widths) - 1)]
-    if _width_of(whole, widths, tracks, _RUN_MIN) <= MAX_WIDTH:
-        return whole
-    greedy = _greedy_bands(widths, tracks)
-    if greedy is None:
-        return whole
-    even = _even_bands(widths, tracks, len(greedy))
-    return even if _width_of(even, widths, tracks, _RUN_MIN) <= MAX_WIDTH else greedy
-
-
-def _greedy_bands(widths: Sequence[float],
-                  tracks: Sequence[int]) -> list[tuple[int, int]] | None:
-    """As many columns per band as fit, left to right; None if a column alone does not."""
-    bands: list[tuple[int, int]] = []
-    first = 0
-    while first < len(widths):
-        last = first
-        while (last + 1 < len(widths)
-               and _band_width(first, last + 1, widths, tracks, _RUN_MIN) <= MAX_WIDTH):
-            last += 1
-        if _band_width(first, last, widths, tracks, _RUN_MIN) > MAX_WIDTH:
-            return None
-        bands.append((first, last))
-        first = last + 1
-    return bands
-
-
-def _even_bands(widths: Sequence[float], tracks: Sequence[int],
-                count: int) -> list[tuple[int, int]]:
-    """`count` bands whose widest is as narrow as possible (dynamic programming over
-    where each band ends)."""
-    n = len(widths)
-    # best[b][j]: the least widest band when columns 0..j-1 make b bands.
-    best = [[math.inf] * (n + 1) for _ in range(count + 1)]
-    cut = [[0] * (n + 1) for _ in range(count + 1)]
-    best[0][0] = 0.0
-    for b in range(1, count + 1):
-        for j in range(b, n + 1):
-            for i in range(b - 1, j):
-                widest = max(best[b - 1][i], _band_width(i, j - 1, widths, tracks, _RUN_MIN))
-                if widest < best[b][j]:
-                    best[b][j], cut[b][j] = widest, i
-    bands = []
-    j = n
-    for b in range(count, 0, -1):
-        i = cut[b][j]
-        bands.append((i, j - 1))
-        j = i
-    return bands[::-1]
-
-
-def _run_for(bands: Sequence[tuple[int, int]], widths: Sequence[float],
-             tracks: Sequence[int]) -> float:
-    """The widest space between columns (up to a comfortable one) that keeps every
-    band within MAX_WIDTH."""
-    run = _RUN_MAX
-    for first, last in bands:
-        if last > first:
-            fixed = _band_width(first, last, widths, tracks, 0.0)
-            run = min(run, (MAX_WIDTH - fixed) / (last - first))
-    return max(_RUN_MIN, run)
