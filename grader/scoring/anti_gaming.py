@@ -35,6 +35,7 @@ from collections.abc import Mapping
 
 from engine.ops import OPS, Op
 from grader.scoring import feedback
+from grader.scoring.plan import Plan
 from grader.scoring.results import ScoringPolicy
 from grader.scoring.tolerance import FAR, Comparator
 from grader.scoring.trace import WRONG_BY_ERROR, Trace
@@ -72,30 +73,45 @@ def zeros_in_zero_out(value: float, reference: float, compare: Comparator) -> bo
 
 
 def degenerate_gradient(trace: Trace, x: float, low: float, high: float,
-                        compare: Comparator, *, local: bool = False) -> Trace:
+                        compare: Comparator, *, local: bool = False,
+                        carried: bool = False) -> Trace:
     """A gradient's trace as a source, with whether it is degenerate: wrong by an error,
     and 0 (it zeroes everything it is multiplied into) or, for a local gradient, 1 (it
     passes the upstream gradient on unchanged), within its node's tolerance, where the
-    reference range [low, high] is not. A right 0 (0.00 for -4.5e-5) is no error and
-    blocks nothing."""
-    if WRONG_BY_ERROR in trace:
+    reference range [low, high] is not; a wrong gradient of 1 is noted (ONE): what
+    merely copies it is blocked. A right 0 (0.00 for -4.5e-5) is no error and blocks
+    nothing; nor does a `carried` one that follows from slips named mistakes explain
+    (the consequence of a conceptual slip, not a choice)."""
+    if WRONG_BY_ERROR in trace and (not carried or Trace.UNEXPLAINED in trace):
         if x == 0.0 or compare(x, 0.0, 0.0) != FAR:
             if compare(0.0, low, high) == FAR:
                 trace |= Trace.ZERO
-        elif local and compare(x, 1.0, 1.0) != FAR and compare(1.0, low, high) == FAR:
-            trace |= Trace.UNIT
+        elif compare(x, 1.0, 1.0) != FAR and compare(1.0, low, high) == FAR:
+            trace |= Trace.UNIT if local else Trace.ONE
     return trace
+
+
+def copies_a_wrong_one(upstream_trace: Trace, plan: Plan, c: int, k: int) -> bool:
+    """Whether df/dk, computed from gate c alone, merely copies a wrong gradient of 1:
+    c's local gradient with respect to k is the constant 1 (a + or +c gate), so a
+    student typing 1 everywhere would match it without computing anything."""
+    if Trace.ONE not in upstream_trace:
+        return False
+    constant = plan.constant_locals[c]
+    return constant is not None and constant.get(k) == 1.0
 
 
 def why_no_carried_credit(trace: Trace) -> str:
     """Why a blank computed from a degenerate value earns nothing, from its trace."""
     if Trace.ZERO in trace:
-        return feedback.WHY_WRONG_ZERO
+        return feedback.why_wrong_zero()
     if Trace.UNIT in trace:
-        return feedback.WHY_WRONG_UNIT
+        return feedback.why_wrong_unit()
     if Trace.FEED in trace:
-        return feedback.WHY_DEGENERATE_FEED
-    return feedback.WHY_TAINTED
+        return feedback.why_degenerate_feed()
+    if Trace.COPY in trace:
+        return feedback.why_copied_unit()
+    return feedback.why_tainted()
 
 
 def carried_credit_allowed(policy: ScoringPolicy, *, carried: float, own: float,

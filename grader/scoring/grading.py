@@ -25,33 +25,33 @@ grader.scoring.tally.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from engine import Solution
 from grader.scoring import feedback
 from grader.scoring.anti_gaming import degenerate_gradient, why_no_carried_credit
-from grader.scoring.marks import COARSE_MARK, CORRECT_MARK, MISSING_MARK, Mark
-from grader.scoring.mistakes import Edge, WrongBlank, applicable, diagnose
+from grader.scoring.diagnosis import Diagnoser
+from grader.scoring.marks import CORRECT_MARK, INSUFFICIENT_PRECISION, MISSING_MARK, Mark
+from grader.scoring.mistakes import WrongBlank, applicable
 from grader.scoring.own_numbers import OwnNumbers
 from grader.scoring.plan import NO_OPS, Plan, plan_for
 from grader.scoring.results import DEFAULT_POLICY, GradeResult, ScoringPolicy
 from grader.scoring.submission import FormatError, Submission, parse_submission, read_number
 from grader.scoring.tally import tally
-from grader.scoring.tolerance import FAR, NOISE_ABS, NOISE_REL, SAME, is_insufficient_precision
+from grader.scoring.tolerance import FAR, SAME, digits_asked, is_insufficient_precision
 from grader.scoring.trace import (
     BLOCKED,
     CARRIED_BLOCKED,
     CARRIED_ERROR,
     CARRIED_ROUNDING,
     DIFFERS_BY_ERROR,
+    UNEXPLAINED_BLANK,
     UNTRACED,
     WRONG_BLANK,
     WRONG_BY_ERROR,
     BlankKey,
     Expectation,
-    OwnLocal,
     Trace,
 )
 
@@ -79,14 +79,15 @@ _DECIDES_CARRIED_MARK = BLOCKED | Trace.FROM_ERROR  # what a carried blank's mar
 class Grading:
     """One submission graded: the student's numbers, and a mark for every blank."""
 
-    __slots__ = ("_carried", "marks", "numbers", "plan", "policy", "typed_backward",
-                 "typed_forward", "typed_local")
+    __slots__ = ("_carried", "diagnoser", "marks", "numbers", "plan", "policy",
+                 "typed_backward", "typed_forward", "typed_local")
 
     def __init__(self, plan: Plan, solution: Solution, submission: Submission,
                  policy: ScoringPolicy) -> None:
         self.plan = plan
         self.policy = policy
         self.numbers = OwnNumbers(plan, solution)
+        self.diagnoser = Diagnoser(plan, self.numbers, policy.mistakes)
         index = solution.exercise.graph.index
         self.typed_forward = {index[k]: v for k, v in submission.forward.items()}
         self.typed_backward = {index[k]: v for k, v in submission.backward.items()}
@@ -114,6 +115,7 @@ class Grading:
             if "backward" in plan.ask:
                 for k in range(plan.n_inputs):
                     self._backward(k)
+        self.diagnoser.resolve(self.marks)
         return tally(plan, self.policy, self.marks)
 
     def _all_correct_result(self) -> GradeResult:
@@ -208,7 +210,7 @@ class Grading:
             if carried is None:
                 self.marks[key] = CORRECT_MARK
                 return Trace.DIFFERS, expectations
-            self.marks[key] = Mark("correct", message=feedback.CORRECT, sources=carried.sources)
+            self.marks[key] = Mark("correct", message=feedback.correct(), sources=carried.sources)
             return DIFFERS_BY_ERROR, expectations
         if matches:
             # Unblocked credit first; among blocked ones, the first reason in Trace order.
@@ -219,7 +221,7 @@ class Grading:
 
     def _carry(self, key: BlankKey, trace: Trace, sources: tuple[BlankKey, ...]) -> Trace:
         """Mark a blank that matches the student's own numbers (and not the reference);
-        its trace as a source."""
+        its trace as a source (unexplained when any slip it follows from is)."""
         # Many blanks follow from the same numbers (every sink of a final sum from its
         # gradient): their marks are the same, made once.
         how = trace & _DECIDES_CARRIED_MARK
@@ -229,7 +231,9 @@ class Grading:
         self.marks[key] = mark
         if how & BLOCKED:
             return CARRIED_BLOCKED
-        return CARRIED_ERROR if Trace.FROM_ERROR in how else CARRIED_ROUNDING
+        if Trace.FROM_ERROR in how:
+            return CARRIED_ERROR | (trace & Trace.UNEXPLAINED)
+        return CARRIED_ROUNDING
 
     def _carried_mark(self, how: Trace, sources: tuple[BlankKey, ...]) -> Mark:
         if how & BLOCKED:  # only ever set on values wrong by an error
@@ -249,25 +253,39 @@ class Grading:
                                     rounded=rounded)
 
     def _wrong(self, key: BlankKey, x: float, low: float, high: float,
-               expected: float | None, blank: WrongBlank | None = None) -> Mark:
-        """An incorrect blank: diagnosed, or too coarse, or plainly wrong (told the rule
-        of its kind of blank)."""
+               own: Expectation | None, blank: WrongBlank | None = None) -> Mark:
+        """An incorrect blank: diagnosed, or the right value rounded too far, or plainly
+        wrong (told the rule of its kind of blank)."""
         if blank is not None:
-            found = diagnose(blank, self.policy.mistakes)
-            if found is not None:
-                return Mark("incorrect", found.code, found.message, from_error=True)
+            found = self.diagnoser.try_blank(key, blank)
+            if found:
+                return Mark("incorrect", found[0].code, found[0].message, from_error=True)
         if x != 0.0:  # (a typed 0 carries no digits to judge)
             allowance = self.plan.allowance[key.node]
-            if is_insufficient_precision(x, low, high, allowance) or (
-                    expected is not None
-                    and is_insufficient_precision(x, expected, expected, allowance)):
-                return COARSE_MARK
+            if is_insufficient_precision(x, low, high, allowance):
+                return self._too_coarse(key, x, low, high)
+            if own is not None and is_insufficient_precision(x, own.point, own.point,
+                                                             allowance):
+                return self._too_coarse(key, x, own.point, own.point)
         return self.plan.rule_mark(key)
+
+    def _too_coarse(self, key: BlankKey, x: float, low: float, high: float) -> Mark:
+        reference = low if x < low else high if x > high else x
+        decimals, sigfigs = digits_asked(self.plan.tolerance[key.node], reference)
+        return Mark("incorrect", INSUFFICIENT_PRECISION,
+                    feedback.too_few_digits(decimals, sigfigs), from_error=True)
+
+    @staticmethod
+    def _explained(mark: Mark) -> bool:
+        """Whether a named mistake explains an incorrect blank (its consequences are a
+        conceptual slip's, not a choice's: see grader.scoring.anti_gaming)."""
+        return mark.mistake is not None and mark.mistake != INSUFFICIENT_PRECISION
 
     # -------------------------------------------------------- the three kinds of blank
 
     def _forward(self, k: int) -> None:
-        key = self.plan.forward_keys[k]
+        plan = self.plan
+        key = plan.forward_keys[k]
         raw = self.typed_forward.get(k, _MISSING)
         x = raw if type(raw) is float and raw - raw == 0.0 else self._read(key, raw)
         if x is None:
@@ -278,14 +296,27 @@ class Grading:
         trace, expectations = self._verdict(key, x, reference, reference, reference)
         if trace is not None:
             numbers.forward_traces[k] = trace
-            if WRONG_BY_ERROR in trace:
+            if WRONG_BY_ERROR in trace and Trace.UNEXPLAINED in trace:
                 numbers.note_near(k, x, reference)
             return
-        numbers.forward_traces[k] = WRONG_BLANK
-        numbers.note_near(k, x, reference)
         own = expectations[0] if expectations else None
-        self.marks[key] = self._wrong(key, x, reference, reference,
-                                      own.point if own else None)
+        blank = None
+        if own is None or not own.trace & BLOCKED:
+            compare = plan.compare[k]
+            zero = compare(x, 0.0, 0.0) != FAR and compare(reference, 0.0, 0.0) == FAR
+            if applicable(self.policy.mistakes, plan.local_ops[k], zero=zero,
+                          kind="forward"):
+                expected = reference if own is None else own.point
+                own_range = (reference, reference) if own is None else (own.low, own.high)
+                blank = self.diagnoser.wrong_blank(
+                    key, x, expected, (self.diagnoser.gate_edge(k),), (reference, reference),
+                    own_range, zero, 0.0 if own is None else own.spread)
+        mark = self.marks[key] = self._wrong(key, x, reference, reference, own, blank)
+        if self._explained(mark):
+            numbers.forward_traces[k] = WRONG_BLANK
+            return
+        numbers.forward_traces[k] = UNEXPLAINED_BLANK
+        numbers.note_near(k, x, reference)
 
     def _backward(self, k: int) -> None:
         plan = self.plan
@@ -301,32 +332,34 @@ class Grading:
         trace, expectations = self._verdict(key, x, low, high,
                                             numbers.reference_gradients[k])
         if trace is not None:
-            numbers.gradient_traces[k] = degenerate_gradient(trace, x, low, high, compare)
+            numbers.gradient_traces[k] = degenerate_gradient(trace, x, low, high, compare,
+                                                             carried=True)
             return
-        numbers.gradient_traces[k] = trace = degenerate_gradient(WRONG_BLANK, x, low, high,
-                                                                 compare)
+        trace = degenerate_gradient(WRONG_BLANK, x, low, high, compare)
         zero = Trace.ZERO in trace
-        if k == plan.output:
-            blank = None
-            if applicable(self.policy.mistakes, NO_OPS, zero=zero):
-                blank = self._wrong_blank(key, x, 1.0, (), (low, high), (1.0, 1.0), zero)
-            self.marks[key] = self._wrong(key, x, low, high, None, blank)
-            return
-        consumers = plan.consumers[k]
-        own = expectations[0] if expectations else None
+        own = None
         blank = None
-        # Diagnosed unless the numbers the hypotheses would use are degenerate, or none
-        # can tell this wrong value (a wrong zero) apart.
-        if own is not None and not own.trace & BLOCKED and applicable(
-                self.policy.mistakes, plan.consumer_ops_of(k), zero=zero):
-            own_locals = [(numbers.own_locals(c) or {}).get(k) for c in consumers]
-            edges = tuple(self._edge(c, k, local, numbers.gradients[c])
-                          for c, local in zip(consumers, own_locals, strict=True)
-                          if local is not None)
-            if len(edges) == len(consumers):
-                blank = self._wrong_blank(key, x, own.point, edges, (low, high),
-                                          (own.low, own.high), zero)
-        self.marks[key] = self._wrong(key, x, low, high, own.point if own else None, blank)
+        if k == plan.output:
+            if applicable(self.policy.mistakes, NO_OPS, zero=zero):
+                blank = self.diagnoser.wrong_blank(key, x, 1.0, (), (low, high), (1.0, 1.0),
+                                                   zero)
+        else:
+            consumers = plan.consumers[k]
+            own = expectations[0] if expectations else None
+            # Diagnosed unless the numbers the hypotheses would use are degenerate, or
+            # none can tell this wrong value (a wrong zero) apart.
+            if own is not None and not own.trace & BLOCKED and applicable(
+                    self.policy.mistakes, plan.consumer_ops_of(k), zero=zero):
+                own_locals = [(numbers.own_locals(c) or {}).get(k) for c in consumers]
+                edges = tuple(self.diagnoser.edge(c, k, local, numbers.gradients[c])
+                              for c, local in zip(consumers, own_locals, strict=True)
+                              if local is not None)
+                if len(edges) == len(consumers):
+                    blank = self.diagnoser.wrong_blank(key, x, own.point, edges, (low, high),
+                                                       (own.low, own.high), zero, own.spread)
+        mark = self.marks[key] = self._wrong(key, x, low, high, own, blank)
+        numbers.gradient_traces[k] = trace if self._explained(mark) else (
+            trace | Trace.UNEXPLAINED)
 
     def _locals(self, c: int) -> None:
         """Gate c's local blanks, one per distinct input."""
@@ -360,57 +393,21 @@ class Grading:
             point, low, high = numbers.reference_local(c, j)
             found, _ = self._verdict(key, x, low, high, point)
             if found is not None:
-                numbers.local_traces[(c, j)] = degenerate_gradient(found, x, low, high,
-                                                                   compare, local=True)
+                numbers.local_traces[(c, j)] = degenerate_gradient(
+                    found, x, low, high, compare, local=True, carried=True)
                 return
-        numbers.local_traces[(c, j)] = trace = degenerate_gradient(
-            WRONG_BLANK, x, low, high, compare, local=True)
+        trace = degenerate_gradient(WRONG_BLANK, x, low, high, compare, local=True)
         zero = Trace.ZERO in trace
         # Diagnosed unless no hypothesis can tell this wrong value apart (a wrong zero),
         # or the numbers the hypotheses would use are degenerate.
         blank = None
-        own = None
-        if applicable(self.policy.mistakes, plan.local_ops[c], zero=zero):
-            own = (numbers.own_locals(c) or {}).get(j)
-            if own is not None and not own.trace & BLOCKED:
-                blank = self._wrong_blank(key, x, own.point, (self._edge(c, j, own, 1.0),),
-                                          (low, high), (own.low, own.high), zero)
-        elif constant is None:
-            own = (numbers.own_locals(c) or {}).get(j)
-        expected = point if constant is not None else own.point if own else None
-        self.marks[key] = self._wrong(key, x, low, high, expected, blank)
-
-    # -------------------------------------------------------- diagnosis context
-
-    def _edge(self, c: int, j: int, own: OwnLocal, upstream: float) -> Edge:
-        """How gradient flows from gate c back to input j, at the student's values."""
-        plan = self.plan
-        op = plan.ops[c]
-        assert op is not None
-        values = self.numbers.forward_values
-        return Edge(plan.names[c], op.name, plan.params[c], plan.input_names[c],
-                    tuple([values[i] for i in plan.inputs[c]]), values[c],
-                    plan.input_slots[c][j], own.slot_locals, upstream)
-
-    def _wrong_blank(self, key: BlankKey, x: float, expected: float,
-                     edges: tuple[Edge, ...], reference_range: tuple[float, float],
-                     own_range: tuple[float, float], zero: bool) -> WrongBlank:
-        kind, k, j = key
-        allowance = self.plan.allowance[k]
-        compare = self.plan.compare[k]
-
-        def fits(value: float) -> bool:
-            # A hypothesis explains the typed value only if it is not itself a right
-            # answer (where a mistake changes nothing, there is nothing to diagnose).
-            if not math.isfinite(value) or abs(x - value) > allowance(value) + (
-                    NOISE_REL * max(abs(x), abs(value)) + NOISE_ABS):
-                return False  # the common case, first and fast
-            return (compare(value, *reference_range) == FAR
-                    and compare(value, *own_range) == FAR)
-
-        names = self.plan.names
-        return WrongBlank(
-            kind=kind, node=names[k], input=names[j] if j >= 0 else None,
-            output=names[self.plan.output], value=x,
-            forward_value=self.numbers.forward_values[k], expected=expected, edges=edges,
-            fits=fits, zero=zero)
+        own = (numbers.own_locals(c) or {}).get(j)
+        if own is not None and not own.trace & BLOCKED and applicable(
+                self.policy.mistakes, plan.local_ops[c], zero=zero, kind="local"):
+            edge = self.diagnoser.edge(c, j, own, numbers.gradients[c])
+            blank = self.diagnoser.wrong_blank(key, x, own.point, (edge,), (low, high),
+                                               (own.low, own.high), zero, own.spread)
+        expected = own.expectation() if own is not None and constant is None else None
+        mark = self.marks[key] = self._wrong(key, x, low, high, expected, blank)
+        numbers.local_traces[(c, j)] = trace if self._explained(mark) else (
+            trace | Trace.UNEXPLAINED)
