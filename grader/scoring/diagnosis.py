@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from engine.ops import evaluate
 from grader.scoring.marks import Mark
 from grader.scoring.mistakes import Diagnosis, Edge, Mistake, WrongBlank, candidates
 from grader.scoring.own_numbers import OwnNumbers
@@ -35,7 +36,7 @@ SWAPPED = "swapped-blanks"
 WHOLE_GATE = frozenset({"wrong-op-rule", "mul-not-swapped"})
 # A spread relative to the value is at most this: beyond, a typed number is too coarse
 # for any mistake to be told from another.
-MOST_RELATIVE_SPREAD = 0.05
+MOST_RELATIVE_SPREAD = 0.25
 
 Group = tuple[str, int]  # ("local" or "backward", the gate whose blanks go together)
 
@@ -114,7 +115,7 @@ class Diagnoser:
             kind=kind, node=names[k], input=names[j] if j >= 0 else None,
             output=names[plan.output], value=x,
             forward_value=self.numbers.forward_values[k], expected=expected, edges=edges,
-            fits=fits, zero=zero)
+            fits=fits, zero=zero, spread=spread)
 
     def _group(self, key: BlankKey) -> Group | None:
         kind, k, _ = key
@@ -136,8 +137,8 @@ class Diagnoser:
             return
         chosen: dict[BlankKey, Diagnosis] = {}
         for a, b in self._swapped_pairs():
-            shared = [d for d in a.found if d.code in WHOLE_GATE
-                      and d.code in {e.code for e in b.found}]
+            shared = [d for d in a.found if d.code in WHOLE_GATE and a.group == b.group
+                      and a.group is not None and d.code in {e.code for e in b.found}]
             if shared:  # one rule of their gate explains both (the × not swapped)
                 chosen[a.key] = shared[0]
                 chosen[b.key] = next(d for d in b.found if d.code == shared[0].code)
@@ -200,7 +201,7 @@ class Diagnoser:
 
     def _swapped_pairs(self) -> list[tuple[Suspect, Suspect]]:
         """Pairs of wrong blanks of one kind that hold each other's values: each is what
-        the other should be (and the two should differ). Found by sorting on the typed
+        belongs in the other (and the two differ). Found by sorting on the typed
         values, so a submission of many wrong blanks costs no square of them."""
         if not any(m.code == SWAPPED for m in self.mistakes):
             return []
@@ -213,11 +214,12 @@ class Diagnoser:
             if a.key in paired:
                 continue
             want = a.blank.expected
-            reach = 2.0 * _reach(self.plan.allowance[a.key.node], want)  # _holds decides
+            # a wide window: _holds decides
+            reach = 2.0 * (_reach(self.plan.allowance[a.key.node], want) + a.blank.reach(want))
             start = bisect.bisect_left(values, want - reach)
             for b in pool[start:bisect.bisect_right(values, want + reach)]:
                 if (b is a or b.key in paired or b.key.kind != a.key.kind
-                        or not self._holds(a, b) or self._same(a, b)):
+                        or not self._holds(a, b)):
                     continue
                 pairs.append((a, b))
                 paired.update((a.key, b.key))
@@ -226,14 +228,32 @@ class Diagnoser:
 
     def _holds(self, a: Suspect, b: Suspect) -> bool:
         """Whether each of a and b holds what the other should be."""
+        want_a, want_b = self._belongs(a, b), self._belongs(b, a)
+        reach_a, reach_b = a.blank.reach(want_a), b.blank.reach(want_b)
         compare_a, compare_b = self.plan.compare[a.key.node], self.plan.compare[b.key.node]
-        return (compare_b(b.blank.value, a.blank.expected, a.blank.expected) != FAR
-                and compare_a(a.blank.value, b.blank.expected, b.blank.expected) != FAR)
+        return (compare_b(b.blank.value, want_a - reach_a, want_a + reach_a) != FAR
+                and compare_a(a.blank.value, want_b - reach_b, want_b + reach_b) != FAR
+                and compare_a(want_a, want_b, want_b) == FAR)
 
-    def _same(self, a: Suspect, b: Suspect) -> bool:
-        """Whether the two should hold the same value (then nothing was swapped)."""
-        compare = self.plan.compare[a.key.node]
-        return compare(a.blank.expected, b.blank.expected, b.blank.expected) != FAR
+    def _belongs(self, one: Suspect, other: Suspect) -> float:
+        """What belongs in one's blank, had the other blank held its right value: for a
+        forward value computed from the other's (s from p0), the gate applied with the
+        value typed in one's place, which is the other's (a student who swapped two
+        blanks computed each from the right one)."""
+        blank = one.blank
+        if one.key.kind != "forward" or other.key.kind != "forward":
+            return blank.expected
+        edge = blank.edges[0]
+        slots = self.plan.input_slots[one.key.node].get(other.key.node)
+        if not slots:
+            return blank.expected
+        op = self.plan.ops[one.key.node]
+        assert op is not None
+        xs = [blank.value if s in slots else x for s, x in enumerate(edge.xs)]
+        try:
+            return evaluate(op, xs, edge.params)
+        except (ArithmeticError, ValueError):
+            return blank.expected
 
 
 def _reach(allowance: Allowance, value: float) -> float:

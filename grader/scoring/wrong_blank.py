@@ -61,6 +61,7 @@ class WrongBlank:
     fits: Callable[[float], bool]  # typed value matches this, and this is not right
     zero: bool = False  # the typed value is a wrong zero (within the tolerance)
     partner: str | None = None  # a blank whose value this one's was swapped with
+    spread: float = 0.0  # how far the rounding of the numbers used moves `expected`
     # Edges by op, so that each hypothesis finds its gates with one lookup.
     by_op: Mapping[str, tuple[Edge, ...]] = field(init=False, repr=False)
     ops: frozenset[str] = field(init=False, repr=False)  # the ops of the edges
@@ -83,6 +84,14 @@ class WrongBlank:
         if self.kind == "local":
             return f"∂{self.node}/∂{self.wrt}"
         return feedback.gradient_label(self.output, self.node)
+
+    def reach(self, value: float, most_relative: float = 0.25) -> float:
+        """How far from `value`, computed from the same numbers as `expected`, their
+        rounding moves it: the spread, or as much relative to the value."""
+        if not self.expected:
+            return self.spread
+        relative = min(self.spread / abs(self.expected), most_relative)
+        return max(self.spread, relative * abs(value))
 
     def total_with(self, edge: Edge, local: float) -> float:
         """The blank's value had `edge`'s local gradient been `local`."""
