@@ -35,7 +35,6 @@ from collections.abc import Mapping
 
 from engine.ops import OPS, Op
 from grader.scoring import feedback
-from grader.scoring.plan import Plan
 from grader.scoring.results import ScoringPolicy
 from grader.scoring.tolerance import FAR, Comparator
 from grader.scoring.trace import WRONG_BY_ERROR, Trace
@@ -66,10 +65,13 @@ def feeds_degenerately(near: frozenset[float], op: Op) -> bool:
     return not near.isdisjoint(op.degenerate_feeds)
 
 
-def zeros_in_zero_out(value: float, reference: float, compare: Comparator) -> bool:
-    """Whether a gate fed only wrong zeros gives 0 too, where its reference is not about
-    0 (0 + 0, tanh 0, sin 0, max(0, 0)): nothing was left to compute."""
-    return compare(value, 0.0, 0.0) != FAR and compare(reference, 0.0, 0.0) == FAR
+def same_in_same_out(fed: frozenset[float], value: float, reference: float,
+                     compare: Comparator) -> bool:
+    """Whether a gate fed only wrong zeros (or only wrong ones) gives that value too,
+    where its reference is not about it (0 + 0, tanh 0, sin 0, max(0, 0); max(1, 1),
+    √1, |1|): nothing was left to compute."""
+    return any(compare(value, v, v) != FAR and compare(reference, v, v) == FAR
+               for v in fed)
 
 
 def degenerate_gradient(trace: Trace, x: float, low: float, high: float,
@@ -91,14 +93,11 @@ def degenerate_gradient(trace: Trace, x: float, low: float, high: float,
     return trace
 
 
-def copies_a_wrong_one(upstream_trace: Trace, plan: Plan, c: int, k: int) -> bool:
-    """Whether df/dk, computed from gate c alone, merely copies a wrong gradient of 1:
-    c's local gradient with respect to k is the constant 1 (a + or +c gate), so a
+def copies_a_wrong_one(upstream_trace: Trace, local: float) -> bool:
+    """Whether a gradient computed from one gate merely copies a wrong gradient of 1: the
+    gate's local gradient for it is exactly 1 (a + or +c gate; the winner of a max), so a
     student typing 1 everywhere would match it without computing anything."""
-    if Trace.ONE not in upstream_trace:
-        return False
-    constant = plan.constant_locals[c]
-    return constant is not None and constant.get(k) == 1.0
+    return Trace.ONE in upstream_trace and local == 1.0
 
 
 def why_no_carried_credit(trace: Trace) -> str:
@@ -111,6 +110,8 @@ def why_no_carried_credit(trace: Trace) -> str:
         return feedback.why_degenerate_feed()
     if Trace.COPY in trace:
         return feedback.why_copied_unit()
+    if Trace.PATTERN in trace:
+        return feedback.why_forward_values_copied()
     return feedback.why_tainted()
 
 

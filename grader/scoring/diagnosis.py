@@ -11,7 +11,7 @@ weighed together:
   "switcher" forgotten, `mul-not-swapped`);
 * among several candidates, one that also explains another wrong blank of the same gate
   (its other local gradients; the gradients of the gate's other inputs) is preferred;
-  a rule about the whole gate (another gate's rule, the × not swapped) is set aside when
+  a rule about the whole gate (another gate's rule taken for it) is set aside when
   another blank of that gate is right, or wrong for another reason.
 """
 
@@ -31,9 +31,13 @@ from grader.scoring.tolerance import FAR, NOISE_ABS, NOISE_REL, Allowance
 from grader.scoring.trace import BlankKey, OwnLocal
 
 SWAPPED = "swapped-blanks"
-# Rules about a whole gate: they would give each of its inputs a wrong value, so a right
-# blank of the same gate speaks against them.
-WHOLE_GATE = frozenset({"wrong-op-rule", "mul-not-swapped"})
+# A rule about a whole gate (another gate's rule taken for it) gives each of its inputs
+# a wrong value, so a right blank of the same gate, or one wrong for another reason,
+# speaks against it.
+WHOLE_GATE = frozenset({"wrong-op-rule"})
+# The rules that explain two blanks of one gate holding each other's values: the inputs
+# of a × exchanged are its "switcher" forgotten, not a slip in typing.
+GATE_RULES = WHOLE_GATE | {"mul-not-swapped"}
 # A spread relative to the value is at most this: beyond, a typed number is too coarse
 # for any mistake to be told from another.
 MOST_RELATIVE_SPREAD = 0.25
@@ -137,7 +141,7 @@ class Diagnoser:
             return
         chosen: dict[BlankKey, Diagnosis] = {}
         for a, b in self._swapped_pairs():
-            shared = [d for d in a.found if d.code in WHOLE_GATE and a.group == b.group
+            shared = [d for d in a.found if d.code in GATE_RULES and a.group == b.group
                       and a.group is not None and d.code in {e.code for e in b.found}]
             if shared:  # one rule of their gate explains both (the × not swapped)
                 chosen[a.key] = shared[0]
@@ -180,16 +184,37 @@ class Diagnoser:
 
     def _right_sibling(self, s: Suspect, marks: dict[BlankKey, Mark]) -> bool:
         """Whether another blank of the suspect's gate is right (or carried)."""
-        plan = self.plan
-        kind, c = s.group or ("", -1)
-        if kind == "local":
-            keys = [key for key in plan.local_keys[c] if key != s.key]
-        else:
-            keys = [plan.backward_keys[i] for i in plan.distinct_inputs[c]
-                    if plan.backward_keys[i] != s.key and len(plan.consumers[i]) == 1]
         return any(marks.get(key) is not None and marks[key].status in ("correct",
                                                                       "consistent")
-                   for key in keys)
+                   for key in self.siblings(s.key))
+
+    def siblings(self, key: BlankKey) -> list[BlankKey]:
+        """The other blanks of the gate a blank belongs to: a gate's other local
+        gradients; the gradients of the other inputs of a node's only consumer."""
+        plan = self.plan
+        group = self._group(key)
+        if group is None:
+            return []
+        kind, c = group
+        if kind == "local":
+            return [k for k in plan.local_keys[c] if k != key]
+        return [plan.backward_keys[i] for i in plan.distinct_inputs[c]
+                if plan.backward_keys[i] != key and len(plan.consumers[i]) == 1]
+
+    def place(self, key: BlankKey, code: str) -> object:
+        """Where one slip is: a swapped pair is one slip, and so is a rule taken for a
+        whole gate (the gate), or a gate's local gradients (the gate); else the blank."""
+        if code == SWAPPED:
+            return SWAPPED
+        if code in WHOLE_GATE:
+            return self._group(key) or key
+        return ("local", key.node) if key.kind == "local" else key
+
+    def whole_gate_alone(self, key: BlankKey, code: str, marks: dict[BlankKey, Mark]) -> bool:
+        """Whether a rule about a whole gate names this blank but not the gate's other
+        blanks (a lone 1 at a × is no "× taken as +")."""
+        return code in WHOLE_GATE and any(
+            marks.get(k) is None or marks[k].mistake != code for k in self.siblings(key))
 
     def _swapped(self, one: Suspect, other: Suspect) -> Diagnosis | None:
         for mistake in self.mistakes:

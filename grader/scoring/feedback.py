@@ -277,6 +277,10 @@ def why_copied_unit() -> str:
              "whose local gradient is one, leaves nothing to compute")
 
 
+def why_forward_values_copied() -> str:
+    return _("it holds a forward value where a gradient belongs, as several blanks do")
+
+
 def why_degenerate_feed() -> str:
     return _("a wrong zero or one (within the tolerance) entering a gate leaves nothing to "
              "compute there (0·y = 0, 1·y = y, e^0 = 1, 1/1 = 1, 0 + 0 = 0)")

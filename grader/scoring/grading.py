@@ -72,6 +72,9 @@ def grade(
     return Grading(plan_for(exercise), solution, submission, policy).run()
 
 
+_DEGENERATE = Trace.ZERO | Trace.UNIT | Trace.ONE  # what a wrong 0 or 1 is noted as
+
+
 _MISSING: Any = object()  # no key for the blank in the submission
 _DECIDES_CARRIED_MARK = BLOCKED | Trace.FROM_ERROR  # what a carried blank's mark says
 
@@ -79,13 +82,24 @@ _DECIDES_CARRIED_MARK = BLOCKED | Trace.FROM_ERROR  # what a carried blank's mar
 class Grading:
     """One submission graded: the student's numbers, and a mark for every blank."""
 
-    __slots__ = ("_carried", "diagnoser", "marks", "numbers", "plan", "policy",
+    __slots__ = ("_carried", "blocked", "degenerate_slips", "diagnoser", "exempt", "marks",
+                 "numbers", "plan", "policy", "regraded", "solution", "submission",
                  "typed_backward", "typed_forward", "typed_local")
 
     def __init__(self, plan: Plan, solution: Solution, submission: Submission,
-                 policy: ScoringPolicy) -> None:
+                 policy: ScoringPolicy, exempt: frozenset[BlankKey] = frozenset(),
+                 blocked: frozenset[BlankKey] | None = None) -> None:
         self.plan = plan
         self.policy = policy
+        self.solution = solution
+        self.submission = submission
+        # Incorrect blanks holding a wrong 0 or 1 (what the gaming guard blocks), and
+        # those a regrading lets through as one named slip (see `run`).
+        self.degenerate_slips: list[BlankKey] = []
+        self.exempt = exempt
+        # Blanks a pattern of shortcuts makes sources of no carried credit (see `run`).
+        self.regraded = blocked is not None
+        self.blocked = blocked or frozenset()
         self.numbers = OwnNumbers(plan, solution)
         self.diagnoser = Diagnoser(plan, self.numbers, policy.mistakes)
         index = solution.exercise.graph.index
@@ -116,7 +130,62 @@ class Grading:
                 for k in range(plan.n_inputs):
                     self._backward(k)
         self.diagnoser.resolve(self.marks)
+        if not self.regraded:
+            exempt, blocked = self._named_slips(), self._copied_forward_values()
+            if exempt or blocked:
+                # Graded again with those slips named from the start: what follows from
+                # them is carried like what follows from any named slip, but nothing
+                # follows from a shortcut taken in several places.
+                return Grading(plan, self.solution, self.submission, self.policy,
+                               exempt, blocked).run()
         return tally(plan, self.policy, self.marks)
+
+    def _copied_forward_values(self) -> frozenset[BlankKey]:
+        """Incorrect gradient blanks holding their node's forward value (named so, or
+        not named at all), when several do: copying forward values is a shortcut, not a
+        slip, and what happens to follow from them (a × by ±1 makes df/dw = w) earns
+        nothing. One such blank is an honest slip."""
+        numbers = self.numbers
+        compare = self.plan.compare
+        copied = []
+        for key, mark in self.marks.items():
+            if mark.status != "incorrect" or key.kind == "forward" or mark.mistake not in (
+                    None, "forward-as-gradient"):
+                continue  # (a value a rule names that happens to equal it is that rule's)
+            typed = numbers.gradients[key.node] if key.kind == "backward" else (
+                numbers.local_values.get((key.node, key.input)))
+            value = numbers.forward_values[key.node]
+            if typed is not None and compare[key.node](typed, value, value) != FAR:
+                copied.append(key)
+        return frozenset(copied) if len(copied) > 1 else frozenset()
+
+    def _named_slips(self) -> frozenset[BlankKey]:
+        """The slips to grade again as named ones, when that changes anything:
+
+        * wrong 0s and 1s typed as one slip a named mistake explains (at one gate: a rule
+          taken for the whole gate gives each input its 1; or a pair of swapped blanks).
+          Such a value is an honest slip, not a pattern typed to make the rest trivial
+          (1 for every local gradient, zeros everywhere), which stays blocked;
+        * two blanks found swapped only once every blank was read, when a value carried
+          from them was refused credit as following from an unexplained slip.
+        """
+        marks = self.marks
+        swapped = [s.key for s in self.diagnoser.suspects
+                   if marks[s.key].mistake == "swapped-blanks"]
+        slips = self.degenerate_slips
+        places = set()
+        for key in slips:
+            mark = marks[key]
+            if not self._explained(mark) or self.diagnoser.whole_gate_alone(
+                    key, mark.mistake or "", marks):
+                return frozenset()
+            places.add(self.diagnoser.place(key, mark.mistake or ""))
+        if len(places) > 1:
+            return frozenset()
+        if not slips and not (swapped and any(
+                m.status == "incorrect" and m.sources for m in marks.values())):
+            return frozenset()
+        return frozenset((*slips, *swapped))
 
     def _all_correct_result(self) -> GradeResult:
         return tally(self.plan, self.policy, dict.fromkeys(self.plan.order, CORRECT_MARK))
@@ -312,11 +381,12 @@ class Grading:
                     key, x, expected, (self.diagnoser.gate_edge(k),), (reference, reference),
                     own_range, zero, 0.0 if own is None else own.spread)
         mark = self.marks[key] = self._wrong(key, x, reference, reference, own, blank)
-        if self._explained(mark):
-            numbers.forward_traces[k] = WRONG_BLANK
-            return
-        numbers.forward_traces[k] = UNEXPLAINED_BLANK
-        numbers.note_near(k, x, reference)
+        numbers.forward_traces[k] = WRONG_BLANK if self._explained(mark) or (
+            key in self.exempt) else UNEXPLAINED_BLANK
+        if key not in self.exempt:
+            numbers.note_near(k, x, reference)
+            if k in numbers.near:
+                self.degenerate_slips.append(key)
 
     def _backward(self, k: int) -> None:
         plan = self.plan
@@ -358,8 +428,7 @@ class Grading:
                     blank = self.diagnoser.wrong_blank(key, x, own.point, edges, (low, high),
                                                        (own.low, own.high), zero, own.spread)
         mark = self.marks[key] = self._wrong(key, x, low, high, own, blank)
-        numbers.gradient_traces[k] = trace if self._explained(mark) else (
-            trace | Trace.UNEXPLAINED)
+        numbers.gradient_traces[k] = self._slip_trace(key, trace, mark)
 
     def _locals(self, c: int) -> None:
         """Gate c's local blanks, one per distinct input."""
@@ -409,5 +478,16 @@ class Grading:
                                                (own.low, own.high), zero, own.spread)
         expected = own.expectation() if own is not None and constant is None else None
         mark = self.marks[key] = self._wrong(key, x, low, high, expected, blank)
-        numbers.local_traces[(c, j)] = trace if self._explained(mark) else (
-            trace | Trace.UNEXPLAINED)
+        numbers.local_traces[(c, j)] = self._slip_trace(key, trace, mark)
+
+    def _slip_trace(self, key: BlankKey, trace: Trace, mark: Mark) -> Trace:
+        """An incorrect gradient's trace as a source: unexplained unless a named mistake
+        explains it; a wrong 0 or 1 noted, and let through when exempt."""
+        if trace & _DEGENERATE:
+            if key in self.exempt:
+                trace &= WRONG_BLANK
+            else:
+                self.degenerate_slips.append(key)
+        if key in self.blocked:
+            trace |= Trace.PATTERN
+        return trace if self._explained(mark) else trace | Trace.UNEXPLAINED

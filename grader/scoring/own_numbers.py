@@ -18,11 +18,12 @@ import math
 from engine import Solution
 from engine.ops import Op, evaluate, local_gradients
 from grader.scoring.anti_gaming import (
+    NEAR_VALUES,
     NOTHING_NEAR,
     copies_a_wrong_one,
     feeds_degenerately,
     near_values,
-    zeros_in_zero_out,
+    same_in_same_out,
 )
 from grader.scoring.plan import Plan
 from grader.scoring.precision import (
@@ -32,7 +33,11 @@ from grader.scoring.precision import (
     stands_for,
     times,
 )
+from grader.scoring.tolerance import FAR
 from grader.scoring.trace import BLOCKED, UNTRACED, BlankKey, Expectation, OwnLocal, Trace
+
+_UNEXPLAINED_WRONG = Trace.WRONG | Trace.UNEXPLAINED
+NEAR_FEEDS = frozenset(NEAR_VALUES)
 
 
 class OwnNumbers:
@@ -164,7 +169,7 @@ class OwnNumbers:
         assert op is not None
         trace = UNTRACED
         sources: list[BlankKey] = []
-        zeros_in = True  # every input that differs is a wrong zero
+        fed = NEAR_FEEDS  # the values every input that differs wrongly equals
         traces = self.forward_traces
         near_by_node = self.near
         for i in plan.distinct_inputs[k]:
@@ -175,7 +180,8 @@ class OwnNumbers:
                     source |= Trace.FEED
                 trace |= source
                 sources.append(plan.forward_keys[i])
-                zeros_in = zeros_in and 0.0 in near
+                if fed:
+                    fed = fed & near
         if Trace.DIFFERS not in trace:
             return None  # the reference's own inputs: nothing to carry
         inputs = plan.inputs[k]
@@ -186,8 +192,8 @@ class OwnNumbers:
             return None
         if not math.isfinite(value):
             return None
-        if zeros_in and not trace & BLOCKED and zeros_in_zero_out(
-                value, self.reference_values[k], plan.compare[k]):
+        if fed and not trace & BLOCKED and same_in_same_out(
+                fed, value, self.reference_values[k], plan.compare[k]):
             trace |= Trace.FEED
         bounds = gate_range(op, xs, [self.forward_range(i) for i in inputs], plan.params[k])
         if bounds is None:
@@ -197,8 +203,7 @@ class OwnNumbers:
                            max(value - low, high - value))
 
     def note_near(self, k: int, x: float, reference: float) -> None:
-        """Note which degenerate feed values a forward value wrong by an error no named
-        mistake explains equals."""
+        """Note which degenerate feed values a forward value wrong by an error equals."""
         near = near_values(x, reference, self.plan.compare[k])
         if near:
             self.near[k] = near
@@ -303,8 +308,20 @@ class OwnNumbers:
             if output_read:
                 trace |= traces[c]
                 sources.append(forward_keys[c])
+            if _UNEXPLAINED_WRONG in trace and not trace & BLOCKED and self._trivial_local(
+                    c, j, point):
+                trace |= Trace.FEED
             found[j] = OwnLocal(point, low, high, mine, trace, tuple(sources), spread)
         return found
+
+    def _trivial_local(self, c: int, j: int, point: float) -> bool:
+        """Whether a local gradient the student's wrong values give is 0 or 1 where the
+        reference's is not: computed from it, nothing is left to compute (eˣ's local
+        gradient is its output: a wrong output of 1 makes it 1)."""
+        compare = self.plan.compare[c]
+        reference = self.reference_local(c, j)[0]
+        return any(compare(point, v, v) != FAR and compare(reference, v, v) == FAR
+                   for v in NEAR_VALUES)
 
     # -------------------------------------------------------- gradients
 
@@ -337,20 +354,21 @@ class OwnNumbers:
             upstream = self.gradients[c]
             source = self.gradient_traces[c]
             upstream_range: Bounds | None = None
+            own = (self.own_locals(c) or {}).get(k)
             if Trace.DIFFERS in source:
-                if len(consumers) == 1 and copies_a_wrong_one(source, plan, c, k):
+                if len(consumers) == 1 and own is not None and copies_a_wrong_one(
+                        source, own.point):
                     source |= Trace.COPY
                 trace |= source
                 typed_trace |= source
                 sources.append(backward_keys[c])
                 typed_sources.append(backward_keys[c])
                 upstream_range = self.gradient_range(c)
-            if upstream == 0.0:
+            if upstream == 0.0 and upstream_range is None:
                 continue  # nothing flows back through c, whatever its local gradient
             upstream_bounds = upstream_range or (upstream, upstream)
             upstream_spread = (0.0 if upstream_range is None else
                                max(upstream - upstream_range[0], upstream_range[1] - upstream))
-            own = (self.own_locals(c) or {}).get(k)
             if own is None:
                 own_ok = False
             else:

@@ -26,6 +26,7 @@ class Trace(enum.Flag):
     FEED = enum.auto()  # a wrong degenerate feed: the gate's output is trivial
     TAINTED = enum.auto()  # it matched the student's numbers only through a degenerate one
     COPY = enum.auto()  # a wrong gradient of 1 passed back through a gate of local gradient 1
+    PATTERN = enum.auto()  # forward values copied into several gradient blanks
     # Facts that do not block by themselves:
     ONE = enum.auto()  # a wrong gradient of 1: blocks what merely copies it (COPY)
     UNEXPLAINED = enum.auto()  # traces to an incorrect blank no named mistake explains
@@ -44,7 +45,7 @@ class Trace(enum.Flag):
 _EVERY_TRACE = tuple(Trace(value) for value in range(1 << len(Trace)))
 
 UNTRACED = Trace(0)  # the reference's own number, or one within float noise of it
-BLOCKED = Trace.ZERO | Trace.UNIT | Trace.FEED | Trace.TAINTED | Trace.COPY
+BLOCKED = Trace.ZERO | Trace.UNIT | Trace.FEED | Trace.TAINTED | Trace.COPY | Trace.PATTERN
 WRONG_BY_ERROR = Trace.FROM_ERROR | Trace.WRONG  # the values that can be degenerate
 DIFFERS_BY_ERROR = Trace.DIFFERS | Trace.FROM_ERROR
 WRONG_BLANK = Trace.DIFFERS | Trace.FROM_ERROR | Trace.WRONG  # an incorrect blank's trace
