@@ -141,23 +141,26 @@ class Grading:
         return tally(plan, self.policy, self.marks)
 
     def _copied_forward_values(self) -> frozenset[BlankKey]:
-        """Incorrect gradient blanks holding their node's forward value (named so, or
-        not named at all), when several do: copying forward values is a shortcut, not a
-        slip, and what happens to follow from them (a × by ±1 makes df/dw = w) earns
-        nothing. One such blank is an honest slip."""
+        """Incorrect gradient blanks holding their node's forward value, when several
+        are named so: copying forward values is a shortcut, not a slip, and what happens
+        to follow from them (a × by ±1 makes df/dw = w) earns nothing, nor from the
+        blanks no rule names that hold one too. One such blank is an honest slip."""
+        marks = self.marks
+        named = [key for key, mark in marks.items() if mark.mistake == "forward-as-gradient"]
+        if len(named) < 2:
+            return frozenset()
         numbers = self.numbers
         compare = self.plan.compare
-        copied = []
-        for key, mark in self.marks.items():
-            if mark.status != "incorrect" or key.kind == "forward" or mark.mistake not in (
-                    None, "forward-as-gradient"):
-                continue  # (a value a rule names that happens to equal it is that rule's)
+        for key, mark in marks.items():
+            if mark.status != "incorrect" or mark.mistake is not None or key.kind == "forward":
+                continue
             typed = numbers.gradients[key.node] if key.kind == "backward" else (
                 numbers.local_values.get((key.node, key.input)))
             value = numbers.forward_values[key.node]
-            if typed is not None and compare[key.node](typed, value, value) != FAR:
-                copied.append(key)
-        return frozenset(copied) if len(copied) > 1 else frozenset()
+            if typed is not None and compare[key.node](typed, value, value) != FAR and (
+                    compare[key.node](typed, 0.0, 0.0) == FAR):  # (a wrong 0: blocked)
+                named.append(key)
+        return frozenset(named)
 
     def _named_slips(self) -> frozenset[BlankKey]:
         """The slips to grade again as named ones, when that changes anything:
@@ -470,9 +473,9 @@ class Grading:
         # Diagnosed unless no hypothesis can tell this wrong value apart (a wrong zero),
         # or the numbers the hypotheses would use are degenerate.
         blank = None
-        own = (numbers.own_locals(c) or {}).get(j)
-        if own is not None and not own.trace & BLOCKED and applicable(
-                self.policy.mistakes, plan.local_ops[c], zero=zero, kind="local"):
+        tried = applicable(self.policy.mistakes, plan.local_ops[c], zero=zero, kind="local")
+        own = (numbers.own_locals(c) or {}).get(j) if tried or constant is None else None
+        if own is not None and not own.trace & BLOCKED and tried:
             edge = self.diagnoser.edge(c, j, own, numbers.gradients[c])
             blank = self.diagnoser.wrong_blank(key, x, own.point, (edge,), (low, high),
                                                (own.low, own.high), zero, own.spread)

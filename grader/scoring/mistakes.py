@@ -76,12 +76,14 @@ class Mistake:
     ops: frozenset[str] | None = None
     explains_zero: bool = False
     kinds: frozenset[str] = GRADIENTS
+    zero_kinds: frozenset[str] | None = None  # where it explains a zero; None: `kinds`
 
 
 # The one place hypotheses are registered, in the order they are tried.
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("swapped-blanks", swapped_blanks, kinds=EVERY_KIND),
-    Mistake("branch-not-summed", branch_not_summed, explains_zero=True),
+    Mistake("branch-not-summed", branch_not_summed, explains_zero=True,
+            zero_kinds=frozenset({"backward"})),
     Mistake("wrong-op-rule", wrong_op_rule, frozenset({"mul", "div", "add", "sub"})),
     Mistake("mul-not-swapped", mul_not_swapped, frozenset({"mul"})),
     Mistake("max-misrouted", max_misrouted, frozenset({"max", "min"}), explains_zero=True),
@@ -132,7 +134,7 @@ def applicable(mistakes: Sequence[Mistake], ops: frozenset[str], *, zero: bool =
         found = _applicable[key] = _Applicable(mistakes, tuple(
             m for m in mistakes if kind in m.kinds
             and (m.ops is None or not m.ops.isdisjoint(ops))
-            and (m.explains_zero or not zero)))
+            and (not zero or (m.explains_zero and kind in (m.zero_kinds or m.kinds)))))
     return found.mistakes
 
 

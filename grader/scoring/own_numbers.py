@@ -195,6 +195,8 @@ class OwnNumbers:
         if fed and not trace & BLOCKED and same_in_same_out(
                 fed, value, self.reference_values[k], plan.compare[k]):
             trace |= Trace.FEED
+        if trace & BLOCKED:  # no credit follows from it: its range does not matter
+            return Expectation(value, value, trace, tuple(sources), value)
         bounds = gate_range(op, xs, [self.forward_range(i) for i in inputs], plan.params[k])
         if bounds is None:
             return Expectation(value, value, trace, tuple(sources), value)
@@ -274,17 +276,37 @@ class OwnNumbers:
             return None
         if not math.isfinite(sum(slot_locals)):
             return None
-        found: dict[int, OwnLocal] = {}
         traces = self.forward_traces
         slots_read = plan.slots_read[c]
         forward_keys = plan.forward_keys
+        # Where each local gradient's numbers came from, first: a blocked one needs no
+        # range.
+        read: dict[int, tuple[Trace, tuple[BlankKey, ...]]] = {}
+        for j, slots in plan.input_slots[c].items():
+            trace = UNTRACED
+            sources: list[BlankKey] = []
+            for s in slots_read[j]:
+                i = inputs[s]
+                if Trace.DIFFERS in traces[i] and forward_keys[i] not in sources:
+                    trace |= self.feed_trace(i, op)
+                    sources.append(forward_keys[i])
+            if output_read:
+                trace |= traces[c]
+                sources.append(forward_keys[c])
+            if _UNEXPLAINED_WRONG in trace and not trace & BLOCKED and self._trivial_local(
+                    c, j, sum(slot_locals[s] for s in slots)):
+                trace |= Trace.FEED
+            read[j] = (trace, tuple(sources))
         # What the rounding of the values read gives (a gate reading its output reads the
         # student's own: their e for eˣ).
         slot_ranges = None
-        ranges = [self.forward_range(i) for i in inputs]
-        y_range = self.forward_range(c) if op.unary and y == self.forward_values[c] else None
-        if y_range is not None or any(r is not None for r in ranges):
-            slot_ranges = local_ranges(op, xs, y, ranges, y_range, params)
+        if not op.constant_local and any(not t & BLOCKED for t, _ in read.values()):
+            ranges = [self.forward_range(i) for i in inputs]
+            y_range = (self.forward_range(c) if op.unary and y == self.forward_values[c]
+                       else None)
+            if y_range is not None or any(r is not None for r in ranges):
+                slot_ranges = local_ranges(op, xs, y, ranges, y_range, params)
+        found: dict[int, OwnLocal] = {}
         for j, slots in plan.input_slots[c].items():
             mine = tuple([slot_locals[s] for s in slots])
             point = sum(mine)
@@ -298,20 +320,8 @@ class OwnNumbers:
                 rounded_high = sum(slot_ranges[s][1] for s in slots)
                 spread = max(point - rounded_low, rounded_high - point, 0.0)
                 low, high = min(low, rounded_low), max(high, rounded_high)
-            trace = UNTRACED
-            sources: list[BlankKey] = []
-            for s in slots_read[j]:
-                i = inputs[s]
-                if Trace.DIFFERS in traces[i] and forward_keys[i] not in sources:
-                    trace |= self.feed_trace(i, op)
-                    sources.append(forward_keys[i])
-            if output_read:
-                trace |= traces[c]
-                sources.append(forward_keys[c])
-            if _UNEXPLAINED_WRONG in trace and not trace & BLOCKED and self._trivial_local(
-                    c, j, point):
-                trace |= Trace.FEED
-            found[j] = OwnLocal(point, low, high, mine, trace, tuple(sources), spread)
+            read_trace, read_from = read[j]
+            found[j] = OwnLocal(point, low, high, mine, read_trace, read_from, spread)
         return found
 
     def _trivial_local(self, c: int, j: int, point: float) -> bool:
@@ -354,21 +364,25 @@ class OwnNumbers:
             upstream = self.gradients[c]
             source = self.gradient_traces[c]
             upstream_range: Bounds | None = None
-            own = (self.own_locals(c) or {}).get(k)
+            own = None
             if Trace.DIFFERS in source:
-                if len(consumers) == 1 and own is not None and copies_a_wrong_one(
-                        source, own.point):
-                    source |= Trace.COPY
+                if Trace.ONE in source and len(consumers) == 1:
+                    own = (self.own_locals(c) or {}).get(k)
+                    if own is not None and copies_a_wrong_one(source, own.point):
+                        source |= Trace.COPY
                 trace |= source
                 typed_trace |= source
                 sources.append(backward_keys[c])
                 typed_sources.append(backward_keys[c])
-                upstream_range = self.gradient_range(c)
+                if not source & BLOCKED:  # (else no credit follows: no range needed)
+                    upstream_range = self.gradient_range(c)
             if upstream == 0.0 and upstream_range is None:
                 continue  # nothing flows back through c, whatever its local gradient
             upstream_bounds = upstream_range or (upstream, upstream)
             upstream_spread = (0.0 if upstream_range is None else
                                max(upstream - upstream_range[0], upstream_range[1] - upstream))
+            if own is None:
+                own = (self.own_locals(c) or {}).get(k)
             if own is None:
                 own_ok = False
             else:

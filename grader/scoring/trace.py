@@ -40,6 +40,12 @@ class Trace(enum.Flag):
     def __and__(self, other: Self) -> Self:
         return _EVERY_TRACE[self._value_ & other._value_]
 
+    def __contains__(self, other: object) -> bool:
+        # `flag in trace` as Flag defines it (every bit of flag set in trace), without
+        # its type checks: grading asks it thousands of times per submission.
+        value: int = other._value_  # type: ignore[attr-defined]
+        return bool(self._value_ & value == value)
+
 
 # Every combination of the flags, by value (the members Flag itself would return).
 _EVERY_TRACE = tuple(Trace(value) for value in range(1 << len(Trace)))
