@@ -40,24 +40,24 @@ def wrong_op_rule(b: WrongBlank) -> str | None:
     for e in b.edges_at("mul"):
         if len(e.slots) == 1 and _fits_local(b, e, 1.0):
             if len(e.inputs) == 2:
-                return _("the × gate {gate} swaps its inputs (product: gradient "
+                return _("the × gate ({gate}) swaps its inputs (product: gradient "
                          "“switcher”): its local derivative is the other input, not 1 as "
                          "at a + gate").format(gate=e.consumer)
-            return _("the local derivative of the × gate {gate} is the product of its "
+            return _("the local derivative of the × gate ({gate}) is the product of its "
                      "other inputs, not 1 as at a + gate").format(gate=e.consumer)
     for e in b.edges_at("div"):
         if _single(e) and _fits_local(b, e, e.xs[1 - e.slots[0]]):
-            return _("the ÷ gate {gate} is not a × gate: its local derivatives are 1/y "
+            return _("the ÷ gate ({gate}) is not a × gate: its local derivatives are 1/y "
                      "for the numerator x and −x/y² for the denominator y, not the other "
                      "input").format(gate=e.consumer)
     for e in b.edges_at("add"):
         if _single(e) and _fits_local(b, e, e.xs[1 - e.slots[0]]):
-            return _("the + gate {gate} distributes the gradient (addition: gradient "
+            return _("the + gate ({gate}) distributes the gradient (addition: gradient "
                      "distributor): its local derivative is 1, not the other input as at "
                      "a × gate").format(gate=e.consumer)
     for e in b.edges_at("sub"):
         if e.slots == (1,) and _fits_local(b, e, 1.0):
-            return _("the − gate {gate} subtracts its second input: the local derivative "
+            return _("the − gate ({gate}) subtracts its second input: the local derivative "
                      "for it is −1, not 1 as at a + gate").format(gate=e.consumer)
     return None
 
@@ -108,7 +108,7 @@ def sigmoid_derivative(b: WrongBlank) -> str | None:
         at_output = local_gradients(OPS["sigmoid"], [y], OPS["sigmoid"].forward(y, {}), {})
         if _fits_local(b, e, y, 1.0 - y, y * y, e.x, at_output[0]):
             return _("the sigmoid function's local derivative is (1 − σ(x))·σ(x), with "
-                     "σ(x) the output of the σ gate {gate}: not σ(x), 1 − σ(x), σ(x)² or "
+                     "σ(x) the output of the σ gate ({gate}): not σ(x), 1 − σ(x), σ(x)² or "
                      "x, nor σ′ taken at the output").format(gate=e.consumer)
     return None
 
@@ -117,7 +117,7 @@ def inv_sign(b: WrongBlank) -> str | None:
     """1/x² without the minus sign."""
     for e in b.edges_at("inv"):
         if b.fits(b.total_with(e, -e.local)):
-            return _("the local derivative of the 1/x gate {gate} is −1/x²: the minus sign "
+            return _("the local derivative of the 1/x gate ({gate}) is −1/x²: the minus sign "
                      "is missing").format(gate=e.consumer)
     return None
 
@@ -126,7 +126,7 @@ def inv_derivative(b: WrongBlank) -> str | None:
     """-1/x (or 1/x, the output itself) instead of -1/x²."""
     for e in b.edges_at("inv"):
         if _fits_local(b, e, -e.y, e.y):
-            return _("the local derivative of the 1/x gate {gate} is −1/x², not −1/x or "
+            return _("the local derivative of the 1/x gate ({gate}) is −1/x², not −1/x or "
                      "1/x").format(gate=e.consumer)
     return None
 
@@ -135,7 +135,7 @@ def exp_derivative(b: WrongBlank) -> str | None:
     """Used x, 1 or x·e^(x−1) (the power rule) as the local gradient of e^x."""
     for e in b.edges_at("exp"):
         if _fits_local(b, e, e.x, 1.0, e.x * math.exp(e.x - 1.0)):
-            return _("the local derivative of the eˣ gate {gate} is eˣ itself (the gate's "
+            return _("the local derivative of the eˣ gate ({gate}) is eˣ itself (the gate's "
                      "own output), not x, 1 or x·eˣ⁻¹").format(gate=e.consumer)
     return None
 
@@ -144,7 +144,7 @@ def log_derivative(b: WrongBlank) -> str | None:
     """Used ln x (the output) or x as the local gradient of ln x."""
     for e in b.edges_at("log"):
         if _fits_local(b, e, e.y, e.x):
-            return _("the local derivative of the ln gate {gate} is 1/x, not ln x or "
+            return _("the local derivative of the ln gate ({gate}) is 1/x, not ln x or "
                      "x").format(gate=e.consumer)
     return None
 
@@ -159,7 +159,7 @@ def div_derivative(b: WrongBlank) -> str | None:
         wrong = (-1.0 / (y * y), x / (y * y), -x / y, -x) if e.slots == (1,) else (
             1.0 / (y * y), y)
         if _fits_local(b, e, *wrong):
-            return _("the local derivatives of the ÷ gate {gate} = x/y are 1/y for x and "
+            return _("the local derivatives of the ÷ gate ({gate} = x/y) are 1/y for x and "
                      "−x/y² for y (the quotient rule, done in full)").format(gate=e.consumer)
     return None
 
@@ -168,11 +168,11 @@ def scale_factor(b: WrongBlank) -> str | None:
     """At ×a forgot the factor a; at +c multiplied by c."""
     for e in b.edges_at("scale"):
         if b.fits(b.total_with(e, 1.0)):
-            return _("the local derivative of the {op} gate {gate} is its factor: it was "
+            return _("the local derivative of the {op} gate ({gate}) is its factor: it was "
                      "left out").format(op=e.gate, gate=e.consumer)
     for e in b.edges_at("add_const"):
         if b.fits(b.total_with(e, e.params["c"])):
-            return _("the local derivative of the {op} gate {gate} is 1: the constant adds, "
+            return _("the local derivative of the {op} gate ({gate}) is 1: the constant adds, "
                      "it does not multiply").format(op=e.gate, gate=e.consumer)
     return None
 
@@ -191,11 +191,11 @@ def local_at_wrong_point(b: WrongBlank) -> str | None:
                 continue
             if b.fits(b.total_with(e, local)):
                 if point == e.upstream:
-                    return _("the formula of the local derivative of the {op} gate {gate} "
+                    return _("the formula of the local derivative of the {op} gate ({gate}) "
                              "is right, but take it at the gate's input ({wrt}), not at the "
                              "upstream gradient").format(op=e.gate, gate=e.consumer,
                                                          wrt=e.inputs[e.slots[0]])
-                return _("the formula of the local derivative of the {op} gate {gate} is "
+                return _("the formula of the local derivative of the {op} gate ({gate}) is "
                          "right, but take it at the gate's input ({wrt}), not at its "
                          "output").format(op=e.gate, gate=e.consumer, wrt=e.inputs[e.slots[0]])
     return None

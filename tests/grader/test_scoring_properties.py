@@ -24,6 +24,7 @@ from test_scoring import carried_submission
 
 from engine import ExerciseError, Solution, Tolerance, draw_variant, load_exercise, solve
 from engine.explain import fmt
+from engine.ops import OPS, local_gradients
 from grader.scoring import DEGENERATE_FEEDS, GradeResult, grade
 from grader.scoring.grading import Grading
 from grader.scoring.tolerance import allowance_for, is_close_relabs, is_close_to_range
@@ -112,8 +113,8 @@ def degenerate_carry(solution: Solution, submission: dict[str, Any]) -> bool:
     degenerate: a forward value within the tolerance of 0 (zeros in, zero out), or of 1
     entering a gate of an op for which that value is degenerate (DEGENERATE_FEEDS), a
     gradient within the tolerance of 0, or a typed local gradient within the tolerance
-    of 0 or 1. Such values earn no carried credit by design, so they are outside these
-    properties."""
+    of 0 or 1, or one that wrong forward values make so. Such values earn no carried
+    credit by design, so they are outside these properties."""
     exercise = solution.exercise
     graph = exercise.graph
     ops = {g.id: g.op for g in exercise.gates}
@@ -135,6 +136,20 @@ def degenerate_carry(solution: Solution, submission: dict[str, Any]) -> bool:
     for name, value in submission.get("backward", {}).items():
         low, high = solution.grad_ranges.get(name, (solution.grads[name],) * 2)
         if wrong(value, low, high) and near(value, 0.0):
+            return True
+    # A local gradient that wrong forward values make 0 or 1 (a sigmoid's output pushed
+    # to 1 makes σ′ = 0) is degenerate in the same way.
+    typed = {**solution.variant.inputs, **submission.get("forward", {})}
+    for gate in exercise.gates:
+        read = [*gate.inputs, gate.id]
+        if not any(wrong(typed[n], solution.values[n], solution.values[n]) for n in read):
+            continue
+        op = OPS[gate.op]
+        mine = local_gradients(op, [typed[i] for i in gate.inputs], typed[gate.id], gate.params)
+        right = local_gradients(op, [solution.values[i] for i in gate.inputs],
+                                solution.values[gate.id], gate.params)
+        if any(near(m, v) and not near(r, v) for m, r in zip(mine, right, strict=True)
+               for v in (0.0, 1.0)):
             return True
     for gate, by_input in submission.get("local", {}).items():
         references = solution.local_gradients(gate)
