@@ -15,6 +15,11 @@ tolerance, to
   any gate whose wrong inputs are all such zeros and whose output is then 0 too (zeros
   in, zero out: 0 + 0, tanh 0, sin 0, max(0, 0)).
 
+Two more shortcuts are degenerate: a wrong gradient of 1 merely copied back through a
+gate whose local gradient is 1 (a +, a +c, the winner of a max: typing 1 everywhere
+would match it), and a local gradient that unexplained wrong values make 0 or 1 (a
+wrong output of 1 makes eˣ's local gradient 1).
+
 Nothing consistent with a degenerate value earns credit, and neither does anything
 consistent with *that* (the taint follows the chain). A value that is right (within
 tolerance), such as 0.00 typed for a gradient of -4.5e-5, is never degenerate, nor is one
@@ -22,7 +27,13 @@ that differs from the reference only because right numbers were rounded: neither
 anything. A wrong gradient of 1, and a single wrong 0 among right inputs of an add, are
 not degenerate: what follows them still has to be computed. An honest slip whose
 consequences become about 0 (a sigmoid pushed into saturation) is treated like a typed 0
-from there on: the two cannot be told apart.
+from there on: the two cannot be told apart, unless a named mistake explains the slip
+(its consequences are then a conceptual slip's, not a choice's: carried). And one slip a
+named mistake explains is carried even where its own value is a 0 or a 1 (e left out of
+1 + e gives d = 1): grading regrades the submission with it named
+(grader.scoring.grading), unless such values come in several places, a pattern typed to
+make the rest trivial. Forward values copied into several gradient blanks earn nothing
+from what happens to follow from them either.
 
 However it is earned, credit carried from an incorrect blank lifts a score at most up to
 the cap, `ScoringPolicy.carried_cap`; by default the cap is what one incorrect blank (the

@@ -14,8 +14,12 @@ Each typed number is
   rounded (all right, within tolerance), the blank is consistent too, and told to keep
   more digits: 0.20 · 2 = 0.40 is not 0.3932 within 1 %, but it is no error. Nothing
   computed from a degenerate value earns carried credit (grader.scoring.anti_gaming);
-* `incorrect` otherwise, diagnosed (grader.scoring.mistakes), or flagged as typed with
-  too few digits to be judged (insufficient precision);
+* `incorrect` otherwise, diagnosed (grader.scoring.diagnosis: the mistakes that fit,
+  weighed across blanks once all are read), or flagged as the right value rounded too
+  far to be judged (insufficient precision: never an integer, never a value a mistake
+  explains). A submission whose wrong 0s or 1s are one named slip, or whose forward
+  values fill several gradient blanks, is graded a second time with that known from
+  the start (grader.scoring.anti_gaming);
 * `missing` (no key) or `invalid` (a format error: not graded). Later blanks are then
   checked against the reference value of the missing one.
 
