@@ -261,18 +261,26 @@ class Diagnoser:
                 and compare_a(want_a, want_b, want_b) == FAR)
 
     def _belongs(self, one: Suspect, other: Suspect) -> float:
-        """What belongs in one's blank, had the other blank held its right value: for a
-        forward value computed from the other's (s from p0), the gate applied with the
-        value typed in one's place, which is the other's (a student who swapped two
-        blanks computed each from the right one)."""
+        """What belongs in one's blank, had the other blank held its right value, which
+        is the value typed in one's place (a student who swapped two blanks computed
+        each from the right one): for a forward value computed from the other's (s from
+        p0), the gate applied with it; for a gradient computed from the other's (df/dp0
+        from df/ds), the chain rule with it as that upstream gradient."""
         blank = one.blank
-        if one.key.kind != "forward" or other.key.kind != "forward":
+        kind, node = one.key.kind, one.key.node
+        if kind != other.key.kind or kind == "local":
             return blank.expected
+        if kind == "backward":
+            through = [e for e in blank.edges if e.consumer == self.plan.names[other.key.node]]
+            if not through:
+                return blank.expected
+            return sum((blank.value if e in through else e.upstream) * e.local
+                       for e in blank.edges)
         edge = blank.edges[0]
-        slots = self.plan.input_slots[one.key.node].get(other.key.node)
+        slots = self.plan.input_slots[node].get(other.key.node)
         if not slots:
             return blank.expected
-        op = self.plan.ops[one.key.node]
+        op = self.plan.ops[node]
         assert op is not None
         xs = [blank.value if s in slots else x for s, x in enumerate(edge.xs)]
         try:

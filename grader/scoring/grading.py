@@ -146,11 +146,15 @@ class Grading:
 
     def _copied_forward_values(self) -> frozenset[BlankKey]:
         """Incorrect gradient blanks holding their node's forward value, when several
-        are named so: copying forward values is a shortcut, not a slip, and what happens
-        to follow from them (a × by ±1 makes df/dw = w) earns nothing, nor from the
-        blanks no rule names that hold one too. One such blank is an honest slip."""
+        may be named so: copying forward values is a shortcut, not a slip, and what
+        happens to follow from them (a × by ±1 makes df/dw = w) earns nothing, nor from
+        the blanks no rule names that hold one too. One such blank is an honest slip."""
         marks = self.marks
-        named = [key for key, mark in marks.items() if mark.mistake == "forward-as-gradient"]
+        # (named so, or found swapped with another such blank; not a value another rule
+        # names that happens to equal it)
+        named = [suspect.key for suspect in self.diagnoser.suspects
+                 if marks[suspect.key].mistake in ("forward-as-gradient", "swapped-blanks")
+                 and any(d.code == "forward-as-gradient" for d in suspect.found)]
         if len(named) < 2:
             return frozenset()
         numbers = self.numbers

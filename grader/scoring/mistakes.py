@@ -5,7 +5,7 @@ A wrong blank is tested against named hypotheses, each computed from the student
 upstream gradient, you would have typed exactly this". Every hypothesis that matches is
 a candidate; the first in registry order names the rule broken, unless another
 candidate also explains the other wrong blanks of the same gate, or two blanks turn out
-to hold each other's values (grader.scoring.mistakes_across decides, once every blank
+to hold each other's values (grader.scoring.diagnosis decides, once every blank
 is read).
 
 Each hypothesis is one small function taking the `WrongBlank` and returning the message

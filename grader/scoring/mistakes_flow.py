@@ -152,7 +152,7 @@ def forward_as_gradient(b: WrongBlank) -> str | None:
 
 def swapped_blanks(b: WrongBlank) -> str | None:
     """Two blanks' values exchanged: this one holds what belongs in `b.partner`, which
-    holds what belongs here. Decided across blanks (grader.scoring.mistakes_across),
+    holds what belongs here. Decided across blanks (grader.scoring.diagnosis),
     which names the partner; alone, a blank cannot tell."""
     if b.partner is None:
         return None

@@ -376,6 +376,7 @@ class Case:
     solution: Solution
     submission: dict[str, Any]
     accepted: dict[Blank, frozenset[str]]
+    follows: bool = True  # the work after it computed from what was typed
 
 
 def _close(a: float, b: float, allowance: Callable[[float], float]) -> bool:
@@ -658,6 +659,7 @@ def _swap_cases(name: str, solution: Solution, habit: str) -> Iterator[Case]:
     inputs = list(exercise.inputs)
     pairs = [("forward", a, b) for a, b in itertools.pairwise(gates)]
     pairs += [("backward", a, b) for a, b in itertools.pairwise(inputs)]
+    yield from _clerical_swaps(name, solution, habit, honest)
     for kind, a, b in pairs:
         table = honest.typed_forward if kind == "forward" else honest.typed_backward
         va, vb = table[a], table[b]
@@ -671,6 +673,54 @@ def _swap_cases(name: str, solution: Solution, habit: str) -> Iterator[Case]:
                      {(kind, a, None): accepted, (kind, b, None): accepted})
         if case is not None and not (kind == "forward" and _unseen(case, b)):
             yield case
+
+
+def _clerical_swaps(name: str, solution: Solution, habit: str, honest: Student,
+                    ) -> Iterator[Case]:
+    """Two neighbouring blanks, in working order, whose typed values are exchanged and
+    nothing else: the work was right, the copying was not (gradients of gates included,
+    whatever is computed from them left as computed)."""
+    exercise = solution.exercise
+    submission = Student(solution, habit).work()
+    order = [("forward", g.id) for g in exercise.gates]
+    order += [("backward", g.id) for g in reversed(exercise.gates)]
+    order += [("backward", i) for i in exercise.inputs]
+    for (kind, a), (other_kind, b) in itertools.pairwise(order):
+        if kind != other_kind:
+            continue
+        table = submission[kind]
+        va, vb = table[a], table[b]
+        allowance = _allowance(solution, a)
+        if _close(va, vb, allowance) or min(abs(va), abs(vb)) <= 2 * allowance(0.0):
+            continue
+        if kind == "backward" and _same_mul(exercise, a, b):
+            continue
+        swapped = {k: dict(v) if isinstance(v, dict) else v for k, v in submission.items()}
+        swapped[kind] = {**table, a: vb, b: va}
+        accepted = frozenset({"swapped-blanks"})
+        case = Case(name, habit, "swapped-blanks", solution, swapped,
+                    {(kind, a, None): accepted, (kind, b, None): accepted}, follows=False)
+        if not _plainly_explained(case):
+            yield case
+
+
+def _plainly_explained(case: Case) -> bool:
+    """Whether a swapped blank holds what its own gate gives from what was typed before
+    it, or the value exchanged is a sign flip of the other (n = -s): a swap nothing can
+    tell from another mistake."""
+    typed = {**case.solution.variant.inputs, **case.submission["forward"]}
+    for kind, node, _ in case.accepted:
+        if kind != "forward":
+            continue
+        gate = next(g for g in case.solution.exercise.gates if g.id == node)
+        try:
+            value = evaluate(OPS[gate.op], [typed[i] for i in gate.inputs], gate.params)
+        except (ArithmeticError, ValueError):
+            return True
+        if _close(value, typed[node], _allowance(case.solution, node)):
+            return True
+    values = [case.submission[k][n] for k, n, _ in case.accepted]
+    return _close(values[0], -values[1], _allowance(case.solution, next(iter(case.accepted))[1]))
 
 
 def _unseen(case: Case, later: str) -> bool:

@@ -38,6 +38,8 @@ def variants(name: str) -> list[Solution]:
 def test_one_slip_followed_by_right_work_costs_at_most_its_own_blanks(name):
     for solution in variants(name):
         for case in cases(name, solution):
+            if not case.follows:
+                continue  # a slip in copying: the work after it is not computed from it
             result = grade(solution, case.submission)
             total = sum(b.max_points for b in result.blanks)
             holding = len(case.accepted)  # two for a swap, or a rule taken for a gate
