@@ -29,6 +29,7 @@ from grader.scoring.own_numbers import OwnNumbers
 from grader.scoring.plan import Plan
 from grader.scoring.tolerance import FAR, NOISE_ABS, NOISE_REL, Allowance
 from grader.scoring.trace import BlankKey, OwnLocal
+from grader.scoring.wrong_blank import MOST_RELATIVE_SPREAD
 
 SWAPPED = "swapped-blanks"
 # A rule about a whole gate (another gate's rule taken for it) gives each of its inputs
@@ -38,9 +39,6 @@ WHOLE_GATE = frozenset({"wrong-op-rule"})
 # The rules that explain two blanks of one gate holding each other's values: the inputs
 # of a × exchanged are its "switcher" forgotten, not a slip in typing.
 GATE_RULES = WHOLE_GATE | {"mul-not-swapped"}
-# A spread relative to the value is at most this: beyond, a typed number is too coarse
-# for any mistake to be told from another.
-MOST_RELATIVE_SPREAD = 0.25
 
 Group = tuple[str, int]  # ("local" or "backward", the gate whose blanks go together)
 

@@ -9,6 +9,10 @@ from typing import NamedTuple
 
 from grader.scoring import feedback
 
+# A rounding spread relative to a value is taken as at most this: beyond it, a typed
+# number is too coarse for one mistake to be told from another.
+MOST_RELATIVE_SPREAD = 0.25
+
 
 class Edge(NamedTuple):
     """How gradient flows from one consumer gate back to the node under test, evaluated
@@ -85,12 +89,12 @@ class WrongBlank:
             return f"∂{self.node}/∂{self.wrt}"
         return feedback.gradient_label(self.output, self.node)
 
-    def reach(self, value: float, most_relative: float = 0.25) -> float:
+    def reach(self, value: float) -> float:
         """How far from `value`, computed from the same numbers as `expected`, their
         rounding moves it: the spread, or as much relative to the value."""
         if not self.expected:
             return self.spread
-        relative = min(self.spread / abs(self.expected), most_relative)
+        relative = min(self.spread / abs(self.expected), MOST_RELATIVE_SPREAD)
         return max(self.spread, relative * abs(value))
 
     def total_with(self, edge: Edge, local: float) -> float:
