@@ -6,12 +6,16 @@ The modules, in the order a submission meets them:
 * tolerance: is a typed number close enough to a reference?
 * plan: what grading needs from an exercise, made once per exercise;
 * grading: the grading pass, `grade()`, which marks every blank in working order,
-  with own_numbers (what the student's own numbers give: error carried forward), trace
-  (where each number came from), anti_gaming (no carried credit through degenerate
-  values; the cap), mistakes (the registry of diagnosed mistakes) and marks;
+  with own_numbers (what the student's own numbers give: error carried forward),
+  precision (the range a typed number stands for, through each gate), trace (where each
+  number came from), anti_gaming (no carried credit through degenerate values; the
+  cap), diagnosis (which mistake explains a wrong blank, weighed across blanks) with
+  the registry in mistakes (its hypotheses in mistakes_rules, mistakes_flow and
+  mistakes_forward, reading a wrong_blank), and marks;
 * tally: marks into points, the score and the first error;
 * results: the policy, and the result types a caller gets back;
-* feedback: every text a student reads.
+* feedback: the texts a student reads, in the current language (grader.i18n); the
+  mistakes' own texts are next to their hypotheses.
 
 The names below are what the rest of the code uses.
 """
@@ -33,6 +37,7 @@ from grader.scoring.tolerance import (
     allowance_for,
     closeness,
     comparator_for,
+    digits_asked,
     is_close_decimals,
     is_close_relabs,
     is_close_sigfigs,
@@ -60,6 +65,7 @@ __all__ = [
     "closeness",
     "comparator_for",
     "diagnose",
+    "digits_asked",
     "grade",
     "is_close_decimals",
     "is_close_relabs",

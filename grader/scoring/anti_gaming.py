@@ -15,6 +15,11 @@ tolerance, to
   any gate whose wrong inputs are all such zeros and whose output is then 0 too (zeros
   in, zero out: 0 + 0, tanh 0, sin 0, max(0, 0)).
 
+Two more shortcuts are degenerate: a wrong gradient of 1 merely copied back through a
+gate whose local gradient is 1 (a +, a +c, the winner of a max: typing 1 everywhere
+would match it), and a local gradient that unexplained wrong values make 0 or 1 (a
+wrong output of 1 makes eˣ's local gradient 1).
+
 Nothing consistent with a degenerate value earns credit, and neither does anything
 consistent with *that* (the taint follows the chain). A value that is right (within
 tolerance), such as 0.00 typed for a gradient of -4.5e-5, is never degenerate, nor is one
@@ -22,7 +27,13 @@ that differs from the reference only because right numbers were rounded: neither
 anything. A wrong gradient of 1, and a single wrong 0 among right inputs of an add, are
 not degenerate: what follows them still has to be computed. An honest slip whose
 consequences become about 0 (a sigmoid pushed into saturation) is treated like a typed 0
-from there on: the two cannot be told apart.
+from there on: the two cannot be told apart, unless a named mistake explains the slip
+(its consequences are then a conceptual slip's, not a choice's: carried). And one slip a
+named mistake explains is carried even where its own value is a 0 or a 1 (e left out of
+1 + e gives d = 1): grading regrades the submission with it named
+(grader.scoring.grading), unless such values come in several places, a pattern typed to
+make the rest trivial. Forward values copied into several gradient blanks earn nothing
+from what happens to follow from them either.
 
 However it is earned, credit carried from an incorrect blank lifts a score at most up to
 the cap, `ScoringPolicy.carried_cap`; by default the cap is what one incorrect blank (the
@@ -65,37 +76,54 @@ def feeds_degenerately(near: frozenset[float], op: Op) -> bool:
     return not near.isdisjoint(op.degenerate_feeds)
 
 
-def zeros_in_zero_out(value: float, reference: float, compare: Comparator) -> bool:
-    """Whether a gate fed only wrong zeros gives 0 too, where its reference is not about
-    0 (0 + 0, tanh 0, sin 0, max(0, 0)): nothing was left to compute."""
-    return compare(value, 0.0, 0.0) != FAR and compare(reference, 0.0, 0.0) == FAR
+def same_in_same_out(fed: frozenset[float], value: float, reference: float,
+                     compare: Comparator) -> bool:
+    """Whether a gate fed only wrong zeros (or only wrong ones) gives that value too,
+    where its reference is not about it (0 + 0, tanh 0, sin 0, max(0, 0); max(1, 1),
+    √1, |1|): nothing was left to compute."""
+    return any(compare(value, v, v) != FAR and compare(reference, v, v) == FAR
+               for v in fed)
 
 
 def degenerate_gradient(trace: Trace, x: float, low: float, high: float,
-                        compare: Comparator, *, local: bool = False) -> Trace:
+                        compare: Comparator, *, local: bool = False,
+                        carried: bool = False) -> Trace:
     """A gradient's trace as a source, with whether it is degenerate: wrong by an error,
     and 0 (it zeroes everything it is multiplied into) or, for a local gradient, 1 (it
     passes the upstream gradient on unchanged), within its node's tolerance, where the
-    reference range [low, high] is not. A right 0 (0.00 for -4.5e-5) is no error and
-    blocks nothing."""
-    if WRONG_BY_ERROR in trace:
+    reference range [low, high] is not; a wrong gradient of 1 is noted (ONE): what
+    merely copies it is blocked. A right 0 (0.00 for -4.5e-5) is no error and blocks
+    nothing; nor does a `carried` one that follows from slips named mistakes explain
+    (the consequence of a conceptual slip, not a choice)."""
+    if WRONG_BY_ERROR in trace and (not carried or Trace.UNEXPLAINED in trace):
         if x == 0.0 or compare(x, 0.0, 0.0) != FAR:
             if compare(0.0, low, high) == FAR:
                 trace |= Trace.ZERO
-        elif local and compare(x, 1.0, 1.0) != FAR and compare(1.0, low, high) == FAR:
-            trace |= Trace.UNIT
+        elif compare(x, 1.0, 1.0) != FAR and compare(1.0, low, high) == FAR:
+            trace |= Trace.UNIT if local else Trace.ONE
     return trace
+
+
+def copies_a_wrong_one(upstream_trace: Trace, local: float) -> bool:
+    """Whether a gradient computed from one gate merely copies a wrong gradient of 1: the
+    gate's local gradient for it is exactly 1 (a + or +c gate; the winner of a max), so a
+    student typing 1 everywhere would match it without computing anything."""
+    return Trace.ONE in upstream_trace and local == 1.0
 
 
 def why_no_carried_credit(trace: Trace) -> str:
     """Why a blank computed from a degenerate value earns nothing, from its trace."""
     if Trace.ZERO in trace:
-        return feedback.WHY_WRONG_ZERO
+        return feedback.why_wrong_zero()
     if Trace.UNIT in trace:
-        return feedback.WHY_WRONG_UNIT
+        return feedback.why_wrong_unit()
     if Trace.FEED in trace:
-        return feedback.WHY_DEGENERATE_FEED
-    return feedback.WHY_TAINTED
+        return feedback.why_degenerate_feed()
+    if Trace.COPY in trace:
+        return feedback.why_copied_unit()
+    if Trace.PATTERN in trace:
+        return feedback.why_forward_values_copied()
+    return feedback.why_tainted()
 
 
 def carried_credit_allowed(policy: ScoringPolicy, *, carried: float, own: float,

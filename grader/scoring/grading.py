@@ -14,8 +14,12 @@ Each typed number is
   rounded (all right, within tolerance), the blank is consistent too, and told to keep
   more digits: 0.20 · 2 = 0.40 is not 0.3932 within 1 %, but it is no error. Nothing
   computed from a degenerate value earns carried credit (grader.scoring.anti_gaming);
-* `incorrect` otherwise, diagnosed (grader.scoring.mistakes), or flagged as typed with
-  too few digits to be judged (insufficient precision);
+* `incorrect` otherwise, diagnosed (grader.scoring.diagnosis: the mistakes that fit,
+  weighed across blanks once all are read), or flagged as the right value rounded too
+  far to be judged (insufficient precision: never an integer, never a value a mistake
+  explains). A submission whose wrong 0s or 1s are one named slip, or whose forward
+  values fill several gradient blanks, is graded a second time with that known from
+  the start (grader.scoring.anti_gaming);
 * `missing` (no key) or `invalid` (a format error: not graded). Later blanks are then
   checked against the reference value of the missing one.
 
@@ -25,33 +29,33 @@ grader.scoring.tally.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from engine import Solution
 from grader.scoring import feedback
 from grader.scoring.anti_gaming import degenerate_gradient, why_no_carried_credit
-from grader.scoring.marks import COARSE_MARK, CORRECT_MARK, MISSING_MARK, Mark
-from grader.scoring.mistakes import Edge, WrongBlank, applicable, diagnose
+from grader.scoring.diagnosis import Diagnoser
+from grader.scoring.marks import CORRECT_MARK, INSUFFICIENT_PRECISION, MISSING_MARK, Mark
+from grader.scoring.mistakes import WrongBlank, applicable
 from grader.scoring.own_numbers import OwnNumbers
 from grader.scoring.plan import NO_OPS, Plan, plan_for
 from grader.scoring.results import DEFAULT_POLICY, GradeResult, ScoringPolicy
 from grader.scoring.submission import FormatError, Submission, parse_submission, read_number
 from grader.scoring.tally import tally
-from grader.scoring.tolerance import FAR, NOISE_ABS, NOISE_REL, SAME, is_insufficient_precision
+from grader.scoring.tolerance import FAR, SAME, digits_asked, is_insufficient_precision
 from grader.scoring.trace import (
     BLOCKED,
     CARRIED_BLOCKED,
     CARRIED_ERROR,
     CARRIED_ROUNDING,
     DIFFERS_BY_ERROR,
+    UNEXPLAINED_BLANK,
     UNTRACED,
     WRONG_BLANK,
     WRONG_BY_ERROR,
     BlankKey,
     Expectation,
-    OwnLocal,
     Trace,
 )
 
@@ -72,6 +76,9 @@ def grade(
     return Grading(plan_for(exercise), solution, submission, policy).run()
 
 
+_DEGENERATE = Trace.ZERO | Trace.UNIT | Trace.ONE  # what a wrong 0 or 1 is noted as
+
+
 _MISSING: Any = object()  # no key for the blank in the submission
 _DECIDES_CARRIED_MARK = BLOCKED | Trace.FROM_ERROR  # what a carried blank's mark says
 
@@ -79,14 +86,26 @@ _DECIDES_CARRIED_MARK = BLOCKED | Trace.FROM_ERROR  # what a carried blank's mar
 class Grading:
     """One submission graded: the student's numbers, and a mark for every blank."""
 
-    __slots__ = ("_carried", "marks", "numbers", "plan", "policy", "typed_backward",
-                 "typed_forward", "typed_local")
+    __slots__ = ("_carried", "blocked", "degenerate_slips", "diagnoser", "exempt", "marks",
+                 "numbers", "plan", "policy", "regraded", "solution", "submission",
+                 "typed_backward", "typed_forward", "typed_local")
 
     def __init__(self, plan: Plan, solution: Solution, submission: Submission,
-                 policy: ScoringPolicy) -> None:
+                 policy: ScoringPolicy, exempt: frozenset[BlankKey] = frozenset(),
+                 blocked: frozenset[BlankKey] | None = None) -> None:
         self.plan = plan
         self.policy = policy
+        self.solution = solution
+        self.submission = submission
+        # Incorrect blanks holding a wrong 0 or 1 (what the gaming guard blocks), and
+        # those a regrading lets through as one named slip (see `run`).
+        self.degenerate_slips: list[BlankKey] = []
+        self.exempt = exempt
+        # Blanks a pattern of shortcuts makes sources of no carried credit (see `run`).
+        self.regraded = blocked is not None
+        self.blocked = blocked or frozenset()
         self.numbers = OwnNumbers(plan, solution)
+        self.diagnoser = Diagnoser(plan, self.numbers, policy.mistakes)
         index = solution.exercise.graph.index
         self.typed_forward = {index[k]: v for k, v in submission.forward.items()}
         self.typed_backward = {index[k]: v for k, v in submission.backward.items()}
@@ -114,7 +133,70 @@ class Grading:
             if "backward" in plan.ask:
                 for k in range(plan.n_inputs):
                     self._backward(k)
+        self.diagnoser.resolve(self.marks)
+        if not self.regraded:
+            exempt, blocked = self._named_slips(), self._copied_forward_values()
+            if exempt or blocked:
+                # Graded again with those slips named from the start: what follows from
+                # them is carried like what follows from any named slip, but nothing
+                # follows from a shortcut taken in several places.
+                return Grading(plan, self.solution, self.submission, self.policy,
+                               exempt, blocked).run()
         return tally(plan, self.policy, self.marks)
+
+    def _copied_forward_values(self) -> frozenset[BlankKey]:
+        """Incorrect gradient blanks holding their node's forward value, when several
+        may be named so: copying forward values is a shortcut, not a slip, and what
+        happens to follow from them (a × by ±1 makes df/dw = w) earns nothing, nor from
+        the blanks no rule names that hold one too. One such blank is an honest slip."""
+        marks = self.marks
+        # (named so, or found swapped with another such blank; not a value another rule
+        # names that happens to equal it)
+        named = [suspect.key for suspect in self.diagnoser.suspects
+                 if marks[suspect.key].mistake in ("forward-as-gradient", "swapped-blanks")
+                 and any(d.code == "forward-as-gradient" for d in suspect.found)]
+        if len(named) < 2:
+            return frozenset()
+        numbers = self.numbers
+        compare = self.plan.compare
+        for key, mark in marks.items():
+            if mark.status != "incorrect" or mark.mistake is not None or key.kind == "forward":
+                continue
+            typed = numbers.gradients[key.node] if key.kind == "backward" else (
+                numbers.local_values.get((key.node, key.input)))
+            value = numbers.forward_values[key.node]
+            if typed is not None and compare[key.node](typed, value, value) != FAR and (
+                    compare[key.node](typed, 0.0, 0.0) == FAR):  # (a wrong 0: blocked)
+                named.append(key)
+        return frozenset(named)
+
+    def _named_slips(self) -> frozenset[BlankKey]:
+        """The slips to grade again as named ones, when that changes anything:
+
+        * wrong 0s and 1s typed as one slip a named mistake explains (at one gate: a rule
+          taken for the whole gate gives each input its 1; or a pair of swapped blanks).
+          Such a value is an honest slip, not a pattern typed to make the rest trivial
+          (1 for every local gradient, zeros everywhere), which stays blocked;
+        * two blanks found swapped only once every blank was read, when a value carried
+          from them was refused credit as following from an unexplained slip.
+        """
+        marks = self.marks
+        swapped = [s.key for s in self.diagnoser.suspects
+                   if marks[s.key].mistake == "swapped-blanks"]
+        slips = self.degenerate_slips
+        places = set()
+        for key in slips:
+            mark = marks[key]
+            if not self._explained(mark) or self.diagnoser.whole_gate_alone(
+                    key, mark.mistake or "", marks):
+                return frozenset()
+            places.add(self.diagnoser.place(key, mark.mistake or ""))
+        if len(places) > 1:
+            return frozenset()
+        if not slips and not (swapped and any(
+                m.status == "incorrect" and m.sources for m in marks.values())):
+            return frozenset()
+        return frozenset((*slips, *swapped))
 
     def _all_correct_result(self) -> GradeResult:
         return tally(self.plan, self.policy, dict.fromkeys(self.plan.order, CORRECT_MARK))
@@ -208,7 +290,7 @@ class Grading:
             if carried is None:
                 self.marks[key] = CORRECT_MARK
                 return Trace.DIFFERS, expectations
-            self.marks[key] = Mark("correct", message=feedback.CORRECT, sources=carried.sources)
+            self.marks[key] = Mark("correct", message=feedback.correct(), sources=carried.sources)
             return DIFFERS_BY_ERROR, expectations
         if matches:
             # Unblocked credit first; among blocked ones, the first reason in Trace order.
@@ -219,7 +301,7 @@ class Grading:
 
     def _carry(self, key: BlankKey, trace: Trace, sources: tuple[BlankKey, ...]) -> Trace:
         """Mark a blank that matches the student's own numbers (and not the reference);
-        its trace as a source."""
+        its trace as a source (unexplained when any slip it follows from is)."""
         # Many blanks follow from the same numbers (every sink of a final sum from its
         # gradient): their marks are the same, made once.
         how = trace & _DECIDES_CARRIED_MARK
@@ -229,7 +311,9 @@ class Grading:
         self.marks[key] = mark
         if how & BLOCKED:
             return CARRIED_BLOCKED
-        return CARRIED_ERROR if Trace.FROM_ERROR in how else CARRIED_ROUNDING
+        if Trace.FROM_ERROR in how:
+            return CARRIED_ERROR | (trace & Trace.UNEXPLAINED)
+        return CARRIED_ROUNDING
 
     def _carried_mark(self, how: Trace, sources: tuple[BlankKey, ...]) -> Mark:
         if how & BLOCKED:  # only ever set on values wrong by an error
@@ -249,25 +333,39 @@ class Grading:
                                     rounded=rounded)
 
     def _wrong(self, key: BlankKey, x: float, low: float, high: float,
-               expected: float | None, blank: WrongBlank | None = None) -> Mark:
-        """An incorrect blank: diagnosed, or too coarse, or plainly wrong (told the rule
-        of its kind of blank)."""
+               own: Expectation | None, blank: WrongBlank | None = None) -> Mark:
+        """An incorrect blank: diagnosed, or the right value rounded too far, or plainly
+        wrong (told the rule of its kind of blank)."""
         if blank is not None:
-            found = diagnose(blank, self.policy.mistakes)
-            if found is not None:
-                return Mark("incorrect", found.code, found.message, from_error=True)
+            found = self.diagnoser.try_blank(key, blank)
+            if found:
+                return Mark("incorrect", found[0].code, found[0].message, from_error=True)
         if x != 0.0:  # (a typed 0 carries no digits to judge)
             allowance = self.plan.allowance[key.node]
-            if is_insufficient_precision(x, low, high, allowance) or (
-                    expected is not None
-                    and is_insufficient_precision(x, expected, expected, allowance)):
-                return COARSE_MARK
+            if is_insufficient_precision(x, low, high, allowance):
+                return self._too_coarse(key, x, low, high)
+            if own is not None and is_insufficient_precision(x, own.point, own.point,
+                                                             allowance):
+                return self._too_coarse(key, x, own.point, own.point)
         return self.plan.rule_mark(key)
+
+    def _too_coarse(self, key: BlankKey, x: float, low: float, high: float) -> Mark:
+        reference = low if x < low else high if x > high else x
+        decimals, sigfigs = digits_asked(self.plan.tolerance[key.node], reference)
+        return Mark("incorrect", INSUFFICIENT_PRECISION,
+                    feedback.too_few_digits(decimals, sigfigs), from_error=True)
+
+    @staticmethod
+    def _explained(mark: Mark) -> bool:
+        """Whether a named mistake explains an incorrect blank (its consequences are a
+        conceptual slip's, not a choice's: see grader.scoring.anti_gaming)."""
+        return mark.mistake is not None and mark.mistake != INSUFFICIENT_PRECISION
 
     # -------------------------------------------------------- the three kinds of blank
 
     def _forward(self, k: int) -> None:
-        key = self.plan.forward_keys[k]
+        plan = self.plan
+        key = plan.forward_keys[k]
         raw = self.typed_forward.get(k, _MISSING)
         x = raw if type(raw) is float and raw - raw == 0.0 else self._read(key, raw)
         if x is None:
@@ -278,14 +376,28 @@ class Grading:
         trace, expectations = self._verdict(key, x, reference, reference, reference)
         if trace is not None:
             numbers.forward_traces[k] = trace
-            if WRONG_BY_ERROR in trace:
+            if WRONG_BY_ERROR in trace and Trace.UNEXPLAINED in trace:
                 numbers.note_near(k, x, reference)
             return
-        numbers.forward_traces[k] = WRONG_BLANK
-        numbers.note_near(k, x, reference)
         own = expectations[0] if expectations else None
-        self.marks[key] = self._wrong(key, x, reference, reference,
-                                      own.point if own else None)
+        blank = None
+        if own is None or not own.trace & BLOCKED:
+            compare = plan.compare[k]
+            zero = compare(x, 0.0, 0.0) != FAR and compare(reference, 0.0, 0.0) == FAR
+            if applicable(self.policy.mistakes, plan.local_ops[k], zero=zero,
+                          kind="forward"):
+                expected = reference if own is None else own.point
+                own_range = (reference, reference) if own is None else (own.low, own.high)
+                blank = self.diagnoser.wrong_blank(
+                    key, x, expected, (self.diagnoser.gate_edge(k),), (reference, reference),
+                    own_range, zero, 0.0 if own is None else own.spread)
+        mark = self.marks[key] = self._wrong(key, x, reference, reference, own, blank)
+        numbers.forward_traces[k] = WRONG_BLANK if self._explained(mark) or (
+            key in self.exempt) else UNEXPLAINED_BLANK
+        if key not in self.exempt:
+            numbers.note_near(k, x, reference)
+            if k in numbers.near:
+                self.degenerate_slips.append(key)
 
     def _backward(self, k: int) -> None:
         plan = self.plan
@@ -301,32 +413,33 @@ class Grading:
         trace, expectations = self._verdict(key, x, low, high,
                                             numbers.reference_gradients[k])
         if trace is not None:
-            numbers.gradient_traces[k] = degenerate_gradient(trace, x, low, high, compare)
+            numbers.gradient_traces[k] = degenerate_gradient(trace, x, low, high, compare,
+                                                             carried=True)
             return
-        numbers.gradient_traces[k] = trace = degenerate_gradient(WRONG_BLANK, x, low, high,
-                                                                 compare)
+        trace = degenerate_gradient(WRONG_BLANK, x, low, high, compare)
         zero = Trace.ZERO in trace
-        if k == plan.output:
-            blank = None
-            if applicable(self.policy.mistakes, NO_OPS, zero=zero):
-                blank = self._wrong_blank(key, x, 1.0, (), (low, high), (1.0, 1.0), zero)
-            self.marks[key] = self._wrong(key, x, low, high, None, blank)
-            return
-        consumers = plan.consumers[k]
-        own = expectations[0] if expectations else None
+        own = None
         blank = None
-        # Diagnosed unless the numbers the hypotheses would use are degenerate, or none
-        # can tell this wrong value (a wrong zero) apart.
-        if own is not None and not own.trace & BLOCKED and applicable(
-                self.policy.mistakes, plan.consumer_ops_of(k), zero=zero):
-            own_locals = [(numbers.own_locals(c) or {}).get(k) for c in consumers]
-            edges = tuple(self._edge(c, k, local, numbers.gradients[c])
-                          for c, local in zip(consumers, own_locals, strict=True)
-                          if local is not None)
-            if len(edges) == len(consumers):
-                blank = self._wrong_blank(key, x, own.point, edges, (low, high),
-                                          (own.low, own.high), zero)
-        self.marks[key] = self._wrong(key, x, low, high, own.point if own else None, blank)
+        if k == plan.output:
+            if applicable(self.policy.mistakes, NO_OPS, zero=zero):
+                blank = self.diagnoser.wrong_blank(key, x, 1.0, (), (low, high), (1.0, 1.0),
+                                                   zero)
+        else:
+            consumers = plan.consumers[k]
+            own = expectations[0] if expectations else None
+            # Diagnosed unless the numbers the hypotheses would use are degenerate, or
+            # none can tell this wrong value (a wrong zero) apart.
+            if own is not None and not own.trace & BLOCKED and applicable(
+                    self.policy.mistakes, plan.consumer_ops_of(k), zero=zero):
+                own_locals = [(numbers.own_locals(c) or {}).get(k) for c in consumers]
+                edges = tuple(self.diagnoser.edge(c, k, local, numbers.gradients[c])
+                              for c, local in zip(consumers, own_locals, strict=True)
+                              if local is not None)
+                if len(edges) == len(consumers):
+                    blank = self.diagnoser.wrong_blank(key, x, own.point, edges, (low, high),
+                                                       (own.low, own.high), zero, own.spread)
+        mark = self.marks[key] = self._wrong(key, x, low, high, own, blank)
+        numbers.gradient_traces[k] = self._slip_trace(key, trace, mark)
 
     def _locals(self, c: int) -> None:
         """Gate c's local blanks, one per distinct input."""
@@ -360,57 +473,32 @@ class Grading:
             point, low, high = numbers.reference_local(c, j)
             found, _ = self._verdict(key, x, low, high, point)
             if found is not None:
-                numbers.local_traces[(c, j)] = degenerate_gradient(found, x, low, high,
-                                                                   compare, local=True)
+                numbers.local_traces[(c, j)] = degenerate_gradient(
+                    found, x, low, high, compare, local=True, carried=True)
                 return
-        numbers.local_traces[(c, j)] = trace = degenerate_gradient(
-            WRONG_BLANK, x, low, high, compare, local=True)
+        trace = degenerate_gradient(WRONG_BLANK, x, low, high, compare, local=True)
         zero = Trace.ZERO in trace
         # Diagnosed unless no hypothesis can tell this wrong value apart (a wrong zero),
         # or the numbers the hypotheses would use are degenerate.
         blank = None
-        own = None
-        if applicable(self.policy.mistakes, plan.local_ops[c], zero=zero):
-            own = (numbers.own_locals(c) or {}).get(j)
-            if own is not None and not own.trace & BLOCKED:
-                blank = self._wrong_blank(key, x, own.point, (self._edge(c, j, own, 1.0),),
-                                          (low, high), (own.low, own.high), zero)
-        elif constant is None:
-            own = (numbers.own_locals(c) or {}).get(j)
-        expected = point if constant is not None else own.point if own else None
-        self.marks[key] = self._wrong(key, x, low, high, expected, blank)
+        tried = applicable(self.policy.mistakes, plan.local_ops[c], zero=zero, kind="local")
+        own = (numbers.own_locals(c) or {}).get(j) if tried or constant is None else None
+        if own is not None and not own.trace & BLOCKED and tried:
+            edge = self.diagnoser.edge(c, j, own, numbers.gradients[c])
+            blank = self.diagnoser.wrong_blank(key, x, own.point, (edge,), (low, high),
+                                               (own.low, own.high), zero, own.spread)
+        expected = own.expectation() if own is not None and constant is None else None
+        mark = self.marks[key] = self._wrong(key, x, low, high, expected, blank)
+        numbers.local_traces[(c, j)] = self._slip_trace(key, trace, mark)
 
-    # -------------------------------------------------------- diagnosis context
-
-    def _edge(self, c: int, j: int, own: OwnLocal, upstream: float) -> Edge:
-        """How gradient flows from gate c back to input j, at the student's values."""
-        plan = self.plan
-        op = plan.ops[c]
-        assert op is not None
-        values = self.numbers.forward_values
-        return Edge(plan.names[c], op.name, plan.params[c], plan.input_names[c],
-                    tuple([values[i] for i in plan.inputs[c]]), values[c],
-                    plan.input_slots[c][j], own.slot_locals, upstream)
-
-    def _wrong_blank(self, key: BlankKey, x: float, expected: float,
-                     edges: tuple[Edge, ...], reference_range: tuple[float, float],
-                     own_range: tuple[float, float], zero: bool) -> WrongBlank:
-        kind, k, j = key
-        allowance = self.plan.allowance[k]
-        compare = self.plan.compare[k]
-
-        def fits(value: float) -> bool:
-            # A hypothesis explains the typed value only if it is not itself a right
-            # answer (where a mistake changes nothing, there is nothing to diagnose).
-            if not math.isfinite(value) or abs(x - value) > allowance(value) + (
-                    NOISE_REL * max(abs(x), abs(value)) + NOISE_ABS):
-                return False  # the common case, first and fast
-            return (compare(value, *reference_range) == FAR
-                    and compare(value, *own_range) == FAR)
-
-        names = self.plan.names
-        return WrongBlank(
-            kind=kind, node=names[k], input=names[j] if j >= 0 else None,
-            output=names[self.plan.output], value=x,
-            forward_value=self.numbers.forward_values[k], expected=expected, edges=edges,
-            fits=fits, zero=zero)
+    def _slip_trace(self, key: BlankKey, trace: Trace, mark: Mark) -> Trace:
+        """An incorrect gradient's trace as a source: unexplained unless a named mistake
+        explains it; a wrong 0 or 1 noted, and let through when exempt."""
+        if trace & _DEGENERATE:
+            if key in self.exempt:
+                trace &= WRONG_BLANK
+            else:
+                self.degenerate_slips.append(key)
+        if key in self.blocked:
+            trace |= Trace.PATTERN
+        return trace if self._explained(mark) else trace | Trace.UNEXPLAINED

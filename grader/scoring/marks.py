@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.scoring import feedback
 from grader.scoring.results import Status
 from grader.scoring.trace import BlankKey
 
@@ -24,7 +23,7 @@ class Mark:
     from_error: bool = False  # traces to an incorrect blank (not just to rounding)
 
 
-CORRECT_MARK = Mark("correct", message=feedback.CORRECT)
-MISSING_MARK = Mark("missing", message=feedback.MISSING)
-COARSE_MARK = Mark("incorrect", INSUFFICIENT_PRECISION, feedback.TOO_FEW_DIGITS,
-                   from_error=True)
+# The marks of blanks right, or left empty: their results (and texts, in each language)
+# are made once per exercise (grader.scoring.plan), so these marks hold no text.
+CORRECT_MARK = Mark("correct")
+MISSING_MARK = Mark("missing")

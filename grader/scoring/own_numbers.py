@@ -6,7 +6,9 @@ consumers of their upstream gradient · the local gradient at their forward valu
 their own typed local gradient); for a local gradient, the op's local gradient at their
 forward values. `OwnNumbers` keeps those numbers as grading reaches them (the typed
 value where it is a number, else the reference), each with its `Trace`, and computes the
-`Expectation`s of a blank from them.
+`Expectation`s of a blank from them: the value their typed numbers give, within the range
+every value those numbers stand for gives (grader.scoring.precision), so a student who
+keeps the digits and one who computes on from what they typed are both carried.
 """
 
 from __future__ import annotations
@@ -16,13 +18,26 @@ import math
 from engine import Solution
 from engine.ops import Op, evaluate, local_gradients
 from grader.scoring.anti_gaming import (
+    NEAR_VALUES,
     NOTHING_NEAR,
+    copies_a_wrong_one,
     feeds_degenerately,
     near_values,
-    zeros_in_zero_out,
+    same_in_same_out,
 )
 from grader.scoring.plan import Plan
+from grader.scoring.precision import (
+    Bounds,
+    gate_range,
+    local_ranges,
+    stands_for,
+    times,
+)
+from grader.scoring.tolerance import FAR
 from grader.scoring.trace import BLOCKED, UNTRACED, BlankKey, Expectation, OwnLocal, Trace
+
+_UNEXPLAINED_WRONG = Trace.WRONG | Trace.UNEXPLAINED
+NEAR_FEEDS = frozenset(NEAR_VALUES)
 
 
 class OwnNumbers:
@@ -30,6 +45,7 @@ class OwnNumbers:
 
     __slots__ = (
         "_own_locals",
+        "_ranges",
         "_reference_locals",
         "forward_traces",
         "forward_values",
@@ -63,6 +79,9 @@ class OwnNumbers:
         self.local_traces: dict[tuple[int, int], Trace] = {}
         self._own_locals: dict[int, dict[int, OwnLocal] | None] = {}
         self._reference_locals: dict[int, dict[int, float]] = {}
+        # What a typed number that differs from the reference stands for, made on first
+        # use, by blank.
+        self._ranges: dict[BlankKey, Bounds] = {}
 
     # -------------------------------------------------------- what a blank rests on
 
@@ -99,6 +118,48 @@ class OwnNumbers:
         own = (self.own_locals(k) or {}).get(j)
         return [None if own is None else own.expectation()]
 
+    # -------------------------------------------------------- what typed numbers stand for
+
+    def forward_range(self, i: int) -> Bounds | None:
+        """The values the student's forward value of node i stands for; None when it is
+        the reference's own (or the given value of an input)."""
+        trace = self.forward_traces[i]
+        if Trace.DIFFERS not in trace:
+            return None
+        key = self.plan.forward_keys[i]
+        found = self._ranges.get(key)
+        if found is None:
+            found = self._ranges[key] = stands_for(
+                self.forward_values[i], self.reference_values[i],
+                right=Trace.WRONG not in trace, allowance=self.plan.allowance[i])
+        return found
+
+    def gradient_range(self, k: int) -> Bounds | None:
+        """The values the student's df/dk stands for; None when it is the reference's."""
+        trace = self.gradient_traces[k]
+        if Trace.DIFFERS not in trace:
+            return None
+        key = self.plan.backward_keys[k]
+        found = self._ranges.get(key)
+        if found is None:
+            found = self._ranges[key] = stands_for(
+                self.gradients[k], self.reference_gradients[k],
+                right=Trace.WRONG not in trace, allowance=self.plan.allowance[k])
+        return found
+
+    def local_range(self, c: int, j: int) -> Bounds | None:
+        """The values the student's typed local gradient d c / d j stands for."""
+        trace = self.local_traces[(c, j)]
+        if Trace.DIFFERS not in trace:
+            return None
+        key = BlankKey("local", c, j)
+        found = self._ranges.get(key)
+        if found is None:
+            found = self._ranges[key] = stands_for(
+                self.local_values[(c, j)], self.reference_local(c, j)[0],
+                right=Trace.WRONG not in trace, allowance=self.plan.allowance[c])
+        return found
+
     # -------------------------------------------------------- forward values
 
     def expected_forward(self, k: int) -> Expectation | None:
@@ -108,7 +169,7 @@ class OwnNumbers:
         assert op is not None
         trace = UNTRACED
         sources: list[BlankKey] = []
-        zeros_in = True  # every input that differs is a wrong zero
+        fed = NEAR_FEEDS  # the values every input that differs wrongly equals
         traces = self.forward_traces
         near_by_node = self.near
         for i in plan.distinct_inputs[k]:
@@ -119,20 +180,29 @@ class OwnNumbers:
                     source |= Trace.FEED
                 trace |= source
                 sources.append(plan.forward_keys[i])
-                zeros_in = zeros_in and 0.0 in near
+                if fed:
+                    fed = fed & near
         if Trace.DIFFERS not in trace:
             return None  # the reference's own inputs: nothing to carry
+        inputs = plan.inputs[k]
+        xs = [self.forward_values[i] for i in inputs]
         try:
-            value = evaluate(op, [self.forward_values[i] for i in plan.inputs[k]],
-                             plan.params[k])
+            value = evaluate(op, xs, plan.params[k])
         except (ArithmeticError, ValueError):
             return None
         if not math.isfinite(value):
             return None
-        if zeros_in and not trace & BLOCKED and zeros_in_zero_out(
-                value, self.reference_values[k], plan.compare[k]):
+        if fed and not trace & BLOCKED and same_in_same_out(
+                fed, value, self.reference_values[k], plan.compare[k]):
             trace |= Trace.FEED
-        return Expectation(value, value, trace, tuple(sources), value)
+        if trace & BLOCKED:  # no credit follows from it: its range does not matter
+            return Expectation(value, value, trace, tuple(sources), value)
+        bounds = gate_range(op, xs, [self.forward_range(i) for i in inputs], plan.params[k])
+        if bounds is None:
+            return Expectation(value, value, trace, tuple(sources), value)
+        low, high = min(bounds[0], value), max(bounds[1], value)
+        return Expectation(low, high, trace, tuple(sources), value,
+                           max(value - low, high - value))
 
     def note_near(self, k: int, x: float, reference: float) -> None:
         """Note which degenerate feed values a forward value wrong by an error equals."""
@@ -206,17 +276,13 @@ class OwnNumbers:
             return None
         if not math.isfinite(sum(slot_locals)):
             return None
-        found: dict[int, OwnLocal] = {}
         traces = self.forward_traces
         slots_read = plan.slots_read[c]
         forward_keys = plan.forward_keys
+        # Where each local gradient's numbers came from, first: a blocked one needs no
+        # range.
+        read: dict[int, tuple[Trace, tuple[BlankKey, ...]]] = {}
         for j, slots in plan.input_slots[c].items():
-            mine = tuple([slot_locals[s] for s in slots])
-            point = sum(mine)
-            low = high = point
-            if choices is not None:
-                sums = [sum(choice[s] for s in slots) for choice in choices]
-                low, high = min(sums), max(sums)
             trace = UNTRACED
             sources: list[BlankKey] = []
             for s in slots_read[j]:
@@ -227,8 +293,45 @@ class OwnNumbers:
             if output_read:
                 trace |= traces[c]
                 sources.append(forward_keys[c])
-            found[j] = OwnLocal(point, low, high, mine, trace, tuple(sources))
+            if _UNEXPLAINED_WRONG in trace and not trace & BLOCKED and self._trivial_local(
+                    c, j, sum(slot_locals[s] for s in slots)):
+                trace |= Trace.FEED
+            read[j] = (trace, tuple(sources))
+        # What the rounding of the values read gives (a gate reading its output reads the
+        # student's own: their e for eˣ).
+        slot_ranges = None
+        if not op.constant_local and any(not t & BLOCKED for t, _ in read.values()):
+            ranges = [self.forward_range(i) for i in inputs]
+            y_range = (self.forward_range(c) if op.unary and y == self.forward_values[c]
+                       else None)
+            if y_range is not None or any(r is not None for r in ranges):
+                slot_ranges = local_ranges(op, xs, y, ranges, y_range, params)
+        found: dict[int, OwnLocal] = {}
+        for j, slots in plan.input_slots[c].items():
+            mine = tuple([slot_locals[s] for s in slots])
+            point = sum(mine)
+            low = high = point
+            if choices is not None:
+                sums = [sum(choice[s] for s in slots) for choice in choices]
+                low, high = min(sums), max(sums)
+            spread = 0.0
+            if slot_ranges is not None:
+                rounded_low = sum(slot_ranges[s][0] for s in slots)
+                rounded_high = sum(slot_ranges[s][1] for s in slots)
+                spread = max(point - rounded_low, rounded_high - point, 0.0)
+                low, high = min(low, rounded_low), max(high, rounded_high)
+            read_trace, read_from = read[j]
+            found[j] = OwnLocal(point, low, high, mine, read_trace, read_from, spread)
         return found
+
+    def _trivial_local(self, c: int, j: int, point: float) -> bool:
+        """Whether a local gradient the student's wrong values give is 0 or 1 where the
+        reference's is not: computed from it, nothing is left to compute (eˣ's local
+        gradient is its output: a wrong output of 1 makes it 1)."""
+        compare = self.plan.compare[c]
+        reference = self.reference_local(c, j)[0]
+        return any(compare(point, v, v) != FAR and compare(reference, v, v) == FAR
+                   for v in NEAR_VALUES)
 
     # -------------------------------------------------------- gradients
 
@@ -241,56 +344,77 @@ class OwnNumbers:
 
     def expected_gradients(self, k: int) -> list[Expectation | None]:
         """df/dk from the student's own upstream gradients and local gradients: those
-        evaluated at their forward values, and (when they typed any) their typed ones."""
+        evaluated at their forward values, and (when they typed any) their typed ones.
+        Each term is a range: the upstream gradient's times the local gradient's."""
         # With the local gradients at the student's forward values:
-        low = high = point = 0.0
+        low = high = point = spread = 0.0
         trace = UNTRACED
         sources: list[BlankKey] = []
         own_ok = True
         # The same with their typed local gradients, where there are any:
-        typed_low = typed_high = typed_point = 0.0
+        typed_low = typed_high = typed_point = typed_spread = 0.0
         typed_trace = UNTRACED
         typed_sources: list[BlankKey] = []
         typed_any = False
         local_values = self.local_values
-        backward_keys = self.plan.backward_keys
-        for c in self.plan.consumers[k]:
+        plan = self.plan
+        backward_keys = plan.backward_keys
+        consumers = plan.consumers[k]
+        for c in consumers:
             upstream = self.gradients[c]
             source = self.gradient_traces[c]
+            upstream_range: Bounds | None = None
+            own = None
             if Trace.DIFFERS in source:
+                if Trace.ONE in source and len(consumers) == 1:
+                    own = (self.own_locals(c) or {}).get(k)
+                    if own is not None and copies_a_wrong_one(source, own.point):
+                        source |= Trace.COPY
                 trace |= source
                 typed_trace |= source
                 sources.append(backward_keys[c])
                 typed_sources.append(backward_keys[c])
-            if upstream == 0.0:
+                if not source & BLOCKED:  # (else no credit follows: no range needed)
+                    upstream_range = self.gradient_range(c)
+            if upstream == 0.0 and upstream_range is None:
                 continue  # nothing flows back through c, whatever its local gradient
-            own = (self.own_locals(c) or {}).get(k)
+            upstream_bounds = upstream_range or (upstream, upstream)
+            upstream_spread = (0.0 if upstream_range is None else
+                               max(upstream - upstream_range[0], upstream_range[1] - upstream))
+            if own is None:
+                own = (self.own_locals(c) or {}).get(k)
             if own is None:
                 own_ok = False
             else:
-                a, b = upstream * own.low, upstream * own.high
-                low += a if a < b else b
-                high += b if a < b else a
+                a, b = times(upstream_bounds, (own.low, own.high))
+                low += a
+                high += b
                 point += upstream * own.point
+                spread += abs(upstream) * own.spread + abs(own.point) * upstream_spread
                 if own.trace:
                     trace |= own.trace
                     sources += [s for s in own.sources if s not in sources]
             typed_local = local_values.get((c, k)) if local_values else None
             if typed_local is not None:
                 typed_any = True
-                a = upstream * typed_local
+                local_range = self.local_range(c, k)
+                a, b = times(upstream_bounds, local_range or (typed_local, typed_local))
                 typed_low += a
-                typed_high += a
-                typed_point += a
+                typed_high += b
+                typed_point += upstream * typed_local
+                typed_spread += abs(typed_local) * upstream_spread + (0.0 if local_range is None
+                                                                      else abs(upstream) * max(
+                    typed_local - local_range[0], local_range[1] - typed_local))
                 source = self.local_traces[(c, k)]
                 if Trace.DIFFERS in source:
                     typed_trace |= source
                     typed_sources.append(BlankKey("local", c, k))
             elif own is not None:
-                a, b = upstream * own.low, upstream * own.high
-                typed_low += a if a < b else b
-                typed_high += b if a < b else a
+                a, b = times(upstream_bounds, (own.low, own.high))
+                typed_low += a
+                typed_high += b
                 typed_point += upstream * own.point
+                typed_spread += abs(upstream) * own.spread + abs(own.point) * upstream_spread
                 if own.trace:
                     typed_trace |= own.trace
                     typed_sources += [s for s in own.sources if s not in typed_sources]
@@ -298,9 +422,10 @@ class OwnNumbers:
                 typed_any = False  # no number to compare with either way
                 break
         found: list[Expectation | None] = [
-            Expectation(low, high, trace, tuple(sources), point)
+            Expectation(min(low, point), max(high, point), trace, tuple(sources), point, spread)
             if own_ok and math.isfinite(low + high + point) else None]
         if typed_any and math.isfinite(typed_low + typed_high + typed_point):
-            found.append(Expectation(typed_low, typed_high, typed_trace, tuple(typed_sources),
-                                     typed_point))
+            found.append(Expectation(min(typed_low, typed_point), max(typed_high, typed_point),
+                                     typed_trace, tuple(typed_sources), typed_point,
+                                     typed_spread))
         return found

@@ -5,7 +5,7 @@ It holds the graph by position (ops, inputs, the slots each input fills, the slo
 local gradient reads), each node's tolerance as a comparator, the blanks in working
 order, and what every submission shares: the mark of a plainly wrong blank (the rule of
 its kind), the results of blanks right or missing, the result of a submission right
-throughout.
+throughout. What holds a text is kept per language (grader.i18n's current one).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from engine import Exercise
+from engine import Exercise, Tolerance
 from engine.ops import Op, local_gradients
+from grader.i18n import current_language
 from grader.scoring import feedback
-from grader.scoring.marks import CORRECT_MARK, MISSING_MARK, Mark
+from grader.scoring.marks import Mark
 from grader.scoring.results import KINDS, BlankRef, BlankResult, GradeResult, ScoringPolicy
 from grader.scoring.tolerance import Allowance, Comparator, allowance_for, comparator_for
 from grader.scoring.trace import BlankKey
@@ -66,6 +67,7 @@ class Plan:
         "rule_marks",
         "shared_results",
         "slots_read",
+        "tolerance",
     )
 
     def __init__(self, exercise: Exercise) -> None:
@@ -109,7 +111,8 @@ class Plan:
             NO_OPS if op is None else _op_set(op.name) for op in self.ops]
         self.consumer_ops: dict[int, frozenset[str]] = {}
         # One allowance per tolerance object: most nodes share the exercise's.
-        by_tolerance: dict[int, tuple[Allowance, Comparator]] = {}
+        by_tolerance: dict[int, tuple[Tolerance, Allowance, Comparator]] = {}
+        self.tolerance: list[Tolerance] = []
         self.allowance: list[Allowance] = []
         self.compare: list[Comparator] = []
         for name in self.names:
@@ -117,9 +120,10 @@ class Plan:
             found = by_tolerance.get(shared)
             if found is None:
                 tolerance = exercise.tolerance_for(name)
-                found = by_tolerance[shared] = (allowance_for(tolerance),
+                found = by_tolerance[shared] = (tolerance, allowance_for(tolerance),
                                                 comparator_for(tolerance))
-            allowance, compare = found
+            tolerance, allowance, compare = found
+            self.tolerance.append(tolerance)
             self.allowance.append(allowance)
             self.compare.append(compare)
         # Every blank's key, made once: grading looks them up by node.
@@ -141,13 +145,13 @@ class Plan:
             self.order += [self.backward_keys[k] for k in range(self.n_inputs)]
         self.refs: list[BlankRef] = [self.ref(key) for key in self.order]
         self.kinds = frozenset(key.kind for key in self.order)
-        # Made on first use, then shared by every submission: how a blank is named, the
-        # mark of a plainly wrong one (the rule of its kind), and the results of blanks
-        # with such shared marks.
-        self.key_labels: dict[BlankKey, str] = {}
-        self.rule_marks: dict[BlankKey, Mark] = {}
-        self.shared_results: dict[tuple[float, ...], SharedResults] = {}
-        self.all_correct_results: dict[ScoringPolicy, GradeResult] = {}
+        # Made on first use, then shared by every submission, per language: how a blank
+        # is named, the mark of a plainly wrong one (the rule of its kind), and the
+        # results of blanks with such shared marks.
+        self.key_labels: dict[str, dict[BlankKey, str]] = {}
+        self.rule_marks: dict[str, dict[BlankKey, Mark]] = {}
+        self.shared_results: dict[tuple[tuple[float, ...], str], SharedResults] = {}
+        self.all_correct_results: dict[tuple[ScoringPolicy, str], GradeResult] = {}
 
     def ref(self, key: BlankKey) -> BlankRef:
         """The blank by name."""
@@ -163,47 +167,55 @@ class Plan:
         return found
 
     def key_label(self, key: BlankKey) -> str:
-        """How the blank is named to a student."""
-        found = self.key_labels.get(key)
+        """How the blank is named to a student, in the current language."""
+        labels = self.key_labels.setdefault(current_language(), {})
+        found = labels.get(key)
         if found is None:
             ref = self.ref(key)
-            found = self.key_labels[key] = feedback.blank_label(
+            found = labels[key] = feedback.blank_label(
                 ref.kind, ref.node, ref.input, self.names[self.output])
         return found
 
+    def rule_marks_now(self) -> dict[BlankKey, Mark]:
+        """The marks of plainly wrong blanks made so far in the current language."""
+        return self.rule_marks.setdefault(current_language(), {})
+
     def rule_mark(self, key: BlankKey) -> Mark:
         """The mark of a plainly wrong blank: the rule of its kind of blank."""
-        found = self.rule_marks.get(key)
+        marks = self.rule_marks_now()
+        found = marks.get(key)
         if found is None:
-            found = self.rule_marks[key] = Mark("incorrect", message=self._rule(key),
-                                                from_error=True)
+            found = marks[key] = Mark("incorrect", message=self._rule(key), from_error=True)
         return found
 
     def all_correct(self, policy: ScoringPolicy,
                     make: Callable[[], GradeResult]) -> GradeResult:
-        """The result of a submission right throughout, made once per policy and shared
-        (a result is never changed)."""
-        found = self.all_correct_results.get(policy)
+        """The result of a submission right throughout, made once per policy and
+        language and shared (a result is never changed)."""
+        key = (policy, current_language())
+        found = self.all_correct_results.get(key)
         if found is None:
             if len(self.all_correct_results) > 8:  # many policies: keep a few
                 self.all_correct_results.clear()
-            found = self.all_correct_results[policy] = make()
+            found = self.all_correct_results[key] = make()
         return found
 
     def results_of(self, points: tuple[float, float, float]) -> SharedResults:
         """The results of blanks right, missing, or plainly wrong (by position in working
-        order), for these points per kind (forward, backward, local): the same for every
-        submission."""
-        found = self.shared_results.get(points)
+        order), for these points per kind (forward, backward, local), in the current
+        language: the same for every submission."""
+        key = (points, current_language())
+        found = self.shared_results.get(key)
         if found is None:
             if len(self.shared_results) > 8:  # many policies: keep a few
                 self.shared_results.clear()
             top = dict(zip(KINDS, points, strict=True))
-            found = self.shared_results[points] = SharedResults(
+            right, empty = feedback.correct(), feedback.missing()
+            found = self.shared_results[key] = SharedResults(
                 [BlankResult(ref.kind, ref.node, ref.input, "correct", top[ref.kind],
-                             top[ref.kind], None, CORRECT_MARK.message) for ref in self.refs],
+                             top[ref.kind], None, right) for ref in self.refs],
                 [BlankResult(ref.kind, ref.node, ref.input, "missing", 0.0, top[ref.kind],
-                             None, MISSING_MARK.message) for ref in self.refs],
+                             None, empty) for ref in self.refs],
                 {})
         return found
 
@@ -218,10 +230,11 @@ class Plan:
         op = self.ops[k]
         if kind == "forward":
             assert op is not None
-            return feedback.rule_forward(name, op.name, [names[i] for i in self.inputs[k]])
+            return feedback.rule_forward(name, op.name, self.input_names[k], self.params[k])
         if kind == "local":
             assert op is not None
-            return feedback.rule_local(name, op.name, names[j])
+            return feedback.rule_local(name, op.name, self.input_names[k], self.params[k],
+                                       names[j])
         output = names[self.output]
         if k == self.output:
             return feedback.rule_output_gradient(name)

@@ -148,7 +148,8 @@ class GradeResult:
 
     def as_json(self) -> str:
         """`as_dict()` as compact JSON text, written once per result: the result every
-        submission right throughout shares is made once per exercise (and policy)."""
+        submission right throughout shares is made once per exercise, policy and
+        language."""
         text = self._json
         if text is None:
             text = pydantic_core.to_json(self.as_dict()).decode()
@@ -160,7 +161,7 @@ class GradeResult:
         return feedback.blank_label(blank.kind, blank.node, blank.input, self.output)
 
     def summary(self) -> str:
-        """One sentence: where to start fixing."""
+        """One sentence: where to start fixing (in the current language)."""
         if self.has_format_errors:
             return feedback.summary_format_errors(len(self.format_errors))
         if self.first_error is None:
@@ -170,7 +171,7 @@ class GradeResult:
                 return feedback.summary_blanks_left(missing)
             if rounded:
                 return feedback.summary_rounded(rounded)
-            return feedback.EVERY_BLANK_RIGHT
+            return feedback.every_blank_right()
         first = self.first_error
         result = next(b for b in self.blanks if b.ref == first.blank)
         return feedback.summary_start_here(self.label(first.blank), first.blank.kind,

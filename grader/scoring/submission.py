@@ -7,7 +7,9 @@ Two levels of trouble, kept apart on purpose:
   node that is not an input of that gate. The service answers 422 and grades nothing;
 * *format errors* (`FormatError`, per blank): the blank exists but holds no usable number
   (null, "", a string, a boolean, NaN, infinity). They are reported blank by blank with
-  status "invalid", are not graded, and (in the service) use no attempt.
+  status "invalid", are not graded, and (in the service) use no attempt. A string such
+  as "0,39" (the decimal comma students in Brazil write) is told so, with the number to
+  send instead.
 
 Values are kept exactly as sent, so format errors are decided at grading, per blank.
 """
@@ -15,6 +17,7 @@ Values are kept exactly as sent, so format errors are decided at grading, per bl
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,25 +84,32 @@ class FormatError:
     message: str
 
 
+# A number written the Brazilian way, with a decimal comma: "0,39", "-1,5".
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+")
+
+
 def read_number(raw: Any) -> float | FormatError:
     """A blank's value as a finite float, or the format error it is."""
     # bool is an int subclass: test it first, a checkbox is not a number.
     if isinstance(raw, bool):
-        return FormatError(feedback.NOT_A_NUMBER_BOOLEAN)
+        return FormatError(feedback.not_a_number_boolean())
     if isinstance(raw, float):
         if math.isfinite(raw):
             return raw
-        return FormatError(feedback.NOT_A_NUMBER_NAN if math.isnan(raw) else
-                           feedback.NOT_A_NUMBER_INFINITY)
+        return FormatError(feedback.not_a_number_nan() if math.isnan(raw) else
+                           feedback.not_a_number_infinity())
     if isinstance(raw, int):
         try:
             return float(raw)
         except OverflowError:
-            return FormatError(feedback.NUMBER_TOO_LARGE)
+            return FormatError(feedback.number_too_large())
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return FormatError(feedback.BLANK_EMPTY)
+        return FormatError(feedback.blank_empty())
     if isinstance(raw, str):
-        return FormatError(feedback.NOT_A_NUMBER_TEXT)
+        written = raw.strip()
+        if _DECIMAL_COMMA.fullmatch(written):
+            return FormatError(feedback.decimal_comma(written, written.replace(",", ".")))
+        return FormatError(feedback.not_a_number_text())
     return FormatError(feedback.not_a_number_json(_json_type(raw)))
 
 
@@ -183,13 +193,13 @@ def _shape_error(error: Any) -> FieldError:
     loc = tuple(str(p) for p in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        return FieldError(loc, feedback.UNKNOWN_FIELD)
+        return FieldError(loc, feedback.unknown_field())
     if kind in ("dict_type", "model_type"):
         if len(loc) == 0:
-            return FieldError(loc, feedback.SUBMISSION_NOT_AN_OBJECT)
+            return FieldError(loc, feedback.submission_not_an_object())
         if loc[0] == "local" and len(loc) == 2:
-            return FieldError(loc, feedback.LOCAL_GATE_NOT_AN_OBJECT)
+            return FieldError(loc, feedback.local_gate_not_an_object())
         if loc[0] == "local":
-            return FieldError(loc, feedback.LOCAL_NOT_AN_OBJECT)
+            return FieldError(loc, feedback.local_not_an_object())
         return FieldError(loc, feedback.section_not_an_object(loc[0]))
     return FieldError(loc, str(error["msg"]))

@@ -33,7 +33,7 @@ def tally(plan: Plan, policy: ScoringPolicy, marks_by_key: Mapping[BlankKey, Mar
     # once per exercise; the others here.
     correct, missing, plainly_wrong = plan.results_of(
         (points_of["forward"], points_of["backward"], points_of["local"]))
-    rule_marks = plan.rule_marks
+    rule_marks = plan.rule_marks_now()
     refs = plan.refs
     marks = [marks_by_key[key] for key in plan.order]
     blanks: list[BlankResult] = []

@@ -172,19 +172,39 @@ def typed_step(submitted: float) -> float:
 
 def is_insufficient_precision(submitted: float, low: float, high: float,
                               allowance: Allowance) -> bool:
-    """A wrong answer that is right as far as its typed digits go (0.4 for 0.3932 under
+    """A wrong answer that is the reference correctly rounded (0.4 for 0.3932 under
     1 %): too coarse to be judged, rather than wrong.
 
-    Both must hold: the typed number's last digit is not coarser than the reference
-    itself (at least one significant digit of it was typed: -1 for -0.5344 or 1 for
-    0.96 is a plain wrong number, not a rounded one), and the reference rounded to
-    that digit is the typed number. A typed 0 carries no digits to judge and is never
-    reported so.
+    All must hold: the typed number has decimals (an integer, 0 and 1 among them, is a
+    number of its own, not a rounding: -20 for -19.66, 1 for 1.37), its last digit is
+    not coarser than the reference itself (at least one significant digit of it was
+    typed: 0.05 for 0.0393 is a plain wrong number, not a rounded one), and the
+    reference rounded to that digit is the typed number. (Whether a named mistake
+    explains the number instead is for grading to ask first.)
     """
     if submitted == 0.0 or is_close_to_range(submitted, low, high, allowance):
         return False
-    reference = nearest_in(submitted, low, high)
     step = typed_step(submitted)
+    if step >= 1.0:
+        return False
+    reference = nearest_in(submitted, low, high)
     slack = float_slack(submitted, reference)
     return step <= abs(reference) + slack and (
         abs(submitted - reference) <= step / 2 + slack)
+
+
+def digits_asked(tolerance: Tolerance, reference: float) -> tuple[int | None, int | None]:
+    """What the tolerance asks of a number near `reference`, as the student should type
+    it: (decimal places, None), or (None, significant figures) for a `sigfigs`
+    tolerance. For rel+abs, the fewest decimals whose rounding stays within it (2 for
+    0.3932 under the defaults: 0.39; 1 for 25.6: 25.6)."""
+    if tolerance.sigfigs is not None:
+        return None, tolerance.sigfigs
+    if tolerance.decimals is not None:
+        return tolerance.decimals, None
+    allowed = allowance_for(tolerance)(reference)
+    decimals = 0
+    while 0.5 * 10.0 ** -decimals > allowed + float_slack(reference, reference) and (
+            decimals < 15):
+        decimals += 1
+    return decimals, None

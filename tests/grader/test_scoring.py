@@ -476,13 +476,41 @@ def test_a_zero_entering_exp_earns_nothing_downstream(value):
 
 @pytest.mark.parametrize("value", [1.0, 1.004])
 def test_a_one_entering_inv_earns_nothing_downstream(value):
-    solution = solved(EXERCISES / "rule-inv.yaml")  # f = 1/(x + y)
+    # f = 1/(x + y) with x·y = 1.5: a typed 1 is no named mistake's value here
+    solution = solved(ONE_INTO_INV)
     result = grade(solution, carried_submission(solution, forward={"s": value}))
     # 1/1 = 1 and -1/1² = -1: nothing is left to compute at the inv gate
+    assert blank(result, "forward", "s").mistake is None
     assert blank(result, "forward", "f").status == "incorrect"
     assert blank(result, "backward", "s").status == "incorrect"
     assert blank(result, "backward", "x").status == "incorrect"
     assert result.score == pytest.approx(1 / 6, abs=1e-6)  # df/df alone
+
+
+ONE_INTO_INV = """\
+id: one-into-inv
+title: 1/(x + y)
+inputs: {x: 2.0, y: 0.75}
+nodes:
+  - {id: s, op: add, in: [x, y]}
+  - {id: f, op: inv, in: [s]}
+output: f
+"""
+
+
+@pytest.mark.parametrize(("forward", "mistake"), [
+    ({"s": 1.0}, "forward-wrong-op"),  # x·y = 2·0.5: a × for the +
+    ({"s": 2.0}, "forward-missing-term"),  # x alone
+])
+def test_a_one_a_named_mistake_explains_is_carried(forward, mistake):
+    # rule-inv: f = 1/(x + y), x = 2, y = 0.5. A 1 (or 2) that a conceptual slip gives is
+    # no choice made to game the inv gate: what follows from it is carried.
+    solution = solved(EXERCISES / "rule-inv.yaml")
+    result = grade(solution, carried_submission(solution, forward=forward))
+    assert blank(result, "forward", "s").mistake == mistake
+    assert {b.status for b in result.blanks if b.node != "s" or b.kind != "forward"} <= {
+        "correct", "consistent"}
+    assert result.score == pytest.approx(5 / 6, abs=1e-6)
 
 
 @pytest.mark.parametrize("value", [1.0, 1.001, 0.0, 0.002])

@@ -24,6 +24,7 @@ from test_scoring import carried_submission
 
 from engine import ExerciseError, Solution, Tolerance, draw_variant, load_exercise, solve
 from engine.explain import fmt
+from engine.ops import OPS, local_gradients
 from grader.scoring import DEGENERATE_FEEDS, GradeResult, grade
 from grader.scoring.grading import Grading
 from grader.scoring.tolerance import allowance_for, is_close_relabs, is_close_to_range
@@ -112,8 +113,8 @@ def degenerate_carry(solution: Solution, submission: dict[str, Any]) -> bool:
     degenerate: a forward value within the tolerance of 0 (zeros in, zero out), or of 1
     entering a gate of an op for which that value is degenerate (DEGENERATE_FEEDS), a
     gradient within the tolerance of 0, or a typed local gradient within the tolerance
-    of 0 or 1. Such values earn no carried credit by design, so they are outside these
-    properties."""
+    of 0 or 1, or one that wrong forward values make so. Such values earn no carried
+    credit by design, so they are outside these properties."""
     exercise = solution.exercise
     graph = exercise.graph
     ops = {g.id: g.op for g in exercise.gates}
@@ -128,13 +129,35 @@ def degenerate_carry(solution: Solution, submission: dict[str, Any]) -> bool:
         reference = solution.values[name]
         if not wrong(value, reference, reference):
             continue
-        feeds = {ops[graph.names[c]] for c, _ in graph.consumers(graph.index[name])}
+        consumers = [graph.names[c] for c, _ in graph.consumers(graph.index[name])]
+        feeds = {ops[c] for c in consumers}
         if near(value, 0.0) or any(
                 near(value, v) for op in feeds for v in DEGENERATE_FEEDS.get(op, ())):
+            return True
+        # A wrong 1 that comes out of a gate unchanged (0 + 1 = 1, max(1, 1)): same in,
+        # same out, nothing was computed there.
+        typed_out = submission.get("forward", {})
+        if near(value, 1.0) and any(
+                c in typed_out and near(typed_out[c], 1.0)
+                and not near(solution.values[c], 1.0) for c in consumers):
             return True
     for name, value in submission.get("backward", {}).items():
         low, high = solution.grad_ranges.get(name, (solution.grads[name],) * 2)
         if wrong(value, low, high) and near(value, 0.0):
+            return True
+    # A local gradient that wrong forward values make 0 or 1 (a sigmoid's output pushed
+    # to 1 makes σ′ = 0) is degenerate in the same way.
+    typed = {**solution.variant.inputs, **submission.get("forward", {})}
+    for gate in exercise.gates:
+        read = [*gate.inputs, gate.id]
+        if not any(wrong(typed[n], solution.values[n], solution.values[n]) for n in read):
+            continue
+        op = OPS[gate.op]
+        mine = local_gradients(op, [typed[i] for i in gate.inputs], typed[gate.id], gate.params)
+        right = local_gradients(op, [solution.values[i] for i in gate.inputs],
+                                solution.values[gate.id], gate.params)
+        if any(near(m, v) and not near(r, v) for m, r in zip(mine, right, strict=True)
+               for v in (0.0, 1.0)):
             return True
     for gate, by_input in submission.get("local", {}).items():
         references = solution.local_gradients(gate)
@@ -279,6 +302,9 @@ def test_anything_typed_is_graded_safely_and_never_reveals_a_reference(text, dat
     result = grade(solution, submission)
     assert 0.0 <= result.score <= 1.0
     assert result.has_format_errors == any(b.status == "invalid" for b in result.blanks)
+    # A gate's constant is part of the exercise, drawn with the gate ("×1.5"): naming
+    # the gate is no answer given, even where the answer is that constant.
+    constants = {v for g in exercise.gates for v in g.params.values()}
     for b in result.blanks:
         if b.status not in ("incorrect", "consistent"):
             continue
@@ -290,7 +316,7 @@ def test_anything_typed_is_graded_safely_and_never_reveals_a_reference(text, dat
             assert b.input is not None
             reference = solution.local_gradients(b.node)[b.input]
         if math.isfinite(reference) and abs(reference) >= 0.005 and reference not in (
-                1.0, -1.0, 2.0, -2.0, 0.5, -0.5):  # small constants appear in rules
+                1.0, -1.0, 2.0, -2.0, 0.5, -0.5, *constants):  # constants appear in rules
             assert fmt(reference) not in b.message
             assert repr(reference) not in b.message
 

@@ -28,6 +28,9 @@ def test_membership_and_truth_read_as_flags():
 
 def test_the_flags_keep_their_order():
     # Among carried matches that are all blocked, the lowest blocking flag names why.
-    assert [t.value for t in Trace] == [1, 2, 4, 8, 16, 32, 64]
+    assert [t.value for t in Trace] == [1 << n for n in range(11)]
     assert [t.name for t in Trace] == ["DIFFERS", "FROM_ERROR", "WRONG", "ZERO", "UNIT",
-                                      "FEED", "TAINTED"]
+                                      "FEED", "TAINTED", "COPY", "PATTERN", "ONE",
+                                      "UNEXPLAINED"]
+    assert BLOCKED == (Trace.ZERO | Trace.UNIT | Trace.FEED | Trace.TAINTED | Trace.COPY
+                       | Trace.PATTERN)

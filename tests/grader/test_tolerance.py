@@ -134,7 +134,8 @@ def test_typed_step_is_a_unit_in_the_last_typed_digit(typed, step):
 
 def test_insufficient_precision_is_a_wrong_answer_right_as_far_as_its_digits_go():
     assert is_insufficient_precision(0.4, 0.3932, 0.3932, DEFAULT)
-    assert is_insufficient_precision(2.0, 2.4, 2.4, DEFAULT)
+    assert is_insufficient_precision(2.5, 2.46, 2.46, DEFAULT)
+    assert not is_insufficient_precision(2.0, 2.4, 2.4, DEFAULT)  # an integer
     assert not is_insufficient_precision(0.39, 0.3932, 0.3932, DEFAULT)  # right
     assert not is_insufficient_precision(0.5, 0.3932, 0.3932, DEFAULT)  # wrong digit
     assert not is_insufficient_precision(0.38, 0.3932, 0.3932, DEFAULT)  # enough digits
@@ -144,6 +145,9 @@ def test_insufficient_precision_is_a_wrong_answer_right_as_far_as_its_digits_go(
 @pytest.mark.parametrize(("typed", "reference"), [
     (-1.0, -0.5344), (1.0, 0.7311), (1.0, -0.7311), (-1.0, -0.52), (2.0, 0.96), (10.0, 12.0),
     (1.0, 0.96), (0.05, 0.0393), (0.5, 0.44),
+    # integers are numbers of their own, never a rounding: 1 for 1.37 (d without e),
+    # 1 for 1.5, -20 for -19.66, 26 for 25.6
+    (1.0, 1.37), (1.0, 1.5), (-20.0, -19.66), (26.0, 25.6), (2.0, 2.4), (-3.0, -2.51),
 ])
 def test_a_plain_wrong_number_is_not_insufficient_precision(typed, reference):
     # -1 for -0.5344: one digit typed, and that digit is already wrong (a rounded
@@ -152,7 +156,7 @@ def test_a_plain_wrong_number_is_not_insufficient_precision(typed, reference):
 
 
 @pytest.mark.parametrize(("typed", "reference"), [
-    (0.4, 0.3932), (2.0, 2.4), (-0.5, -0.5344), (0.4, 0.44), (26.0, 25.6), (-3.0, -2.51),
+    (0.4, 0.3932), (2.5, 2.46), (-0.5, -0.5344), (0.4, 0.44), (0.7, 0.73), (-1.5, -1.46),
 ])
 def test_a_number_right_to_its_last_typed_digit_is_insufficient_precision(typed, reference):
     assert is_insufficient_precision(typed, reference, reference, DEFAULT)
