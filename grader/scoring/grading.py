@@ -295,7 +295,7 @@ class Grading:
         if matches:
             # Unblocked credit first; among blocked ones, the first reason in Trace order.
             best = matches[0] if len(matches) == 1 else min(
-                matches, key=lambda e: (e.trace & BLOCKED).value)
+                matches, key=lambda e: first_blocking_reason(e.trace))
             return self._carry(key, best.trace, best.sources), expectations
         return None, expectations
 
@@ -502,3 +502,10 @@ class Grading:
         if key in self.blocked:
             trace |= Trace.PATTERN
         return trace if self._explained(mark) else trace | Trace.UNEXPLAINED
+
+
+def first_blocking_reason(trace: Trace) -> int:
+    """The lowest blocking flag of a trace (0 when nothing blocks): orders candidates by
+    their first reason in Trace order, whatever other reasons they carry."""
+    blocked = (trace & BLOCKED).value
+    return blocked & -blocked

@@ -34,3 +34,11 @@ def test_the_flags_keep_their_order():
                                       "UNEXPLAINED"]
     assert BLOCKED == (Trace.ZERO | Trace.UNIT | Trace.FEED | Trace.TAINTED | Trace.COPY
                        | Trace.PATTERN)
+
+
+def test_candidates_are_ordered_by_their_first_blocking_reason():
+    from grader.scoring.grading import first_blocking_reason
+
+    assert first_blocking_reason(Trace.DIFFERS | Trace.WRONG) == 0
+    # ZERO comes before UNIT in Trace order, whatever else ZERO's candidate carries.
+    assert first_blocking_reason(Trace.ZERO | Trace.TAINTED) < first_blocking_reason(Trace.UNIT)
