@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from engine.quoting import quoted
+
 # ---------------------------------------------------------------- how blanks are named
 
 
@@ -73,23 +75,23 @@ def kind_not_asked(kind: str, asked: Sequence[str]) -> str:
 
 
 def input_value_not_asked(node: str) -> str:
-    return f"{node!r} is an input: its value is given, not asked"
+    return f"{quoted(node)} is an input: its value is given, not asked"
 
 
 def no_such_gate(node: str) -> str:
-    return f"no gate {node!r} in this exercise"
+    return f"no gate {quoted(node)} in this exercise"
 
 
 def no_such_node(node: str) -> str:
-    return f"no node {node!r} in this exercise"
+    return f"no node {quoted(node)} in this exercise"
 
 
 def input_has_no_local_gradient(node: str) -> str:
-    return f"{node!r} is an input: only gates have local gradients"
+    return f"{quoted(node)} is an input: only gates have local gradients"
 
 
 def not_an_input_of_gate(name: str, gate: str, inputs: Sequence[str]) -> str:
-    return (f"{name!r} is not an input of gate {gate!r} "
+    return (f"{quoted(name)} is not an input of gate {quoted(gate)} "
             f"(its inputs: {', '.join(inputs)})")
 
 
