@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import pydantic_core
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import ClientDisconnected
 
 from grader.api.bodies import parse_json_body, utf8_text
 from grader.auth import authenticate
@@ -27,6 +28,7 @@ from grader.i18n import gettext as _
 from grader.models import Role
 from grader.problems import (
     BadRequest,
+    MalformedBody,
     PayloadTooLarge,
     UnsupportedMediaType,
     validation_errors,
@@ -159,7 +161,10 @@ def read_body(limit: int) -> bytes:
     size = 0
     while size <= limit:
         # A stream may return fewer bytes than asked for: read until it is empty.
-        chunk = stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        try:
+            chunk = stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        except ClientDisconnected:
+            chunk = b""
         if not chunk:
             break
         chunks.append(chunk)
@@ -167,6 +172,10 @@ def read_body(limit: int) -> bytes:
     if size > limit:
         raise PayloadTooLarge(_("the body is larger than {limit} bytes").format(limit=limit),
                               max_bytes=limit)
+    if length is not None and size < length:
+        detail = _("the body ended after {size} of the {length} bytes its Content-Length "
+                   "announced").format(size=size, length=length)
+        raise MalformedBody(detail, errors=[{"offset": size, "detail": detail}])
     return b"".join(chunks)
 
 

@@ -204,3 +204,18 @@ def test_the_row_id_pattern_matches_exactly_0_to_the_limit():
     pattern = re.compile(digits_at_most(2**31 - 1))
     assert pattern.fullmatch("2147483647") and not pattern.fullmatch("2147483648")
     assert pattern.fullmatch("1999999999") and not pattern.fullmatch("3000000000")
+
+
+def test_a_body_shorter_than_its_content_length_is_located_where_it_ends(student, variant):
+    import io
+
+    body = b'{"forward": {"a": 1'
+    response = student.client.open(
+        SUBMIT, method="POST", input_stream=io.BytesIO(body), content_type="application/json",
+        headers={"Authorization": f"Bearer {student.token}"},
+        environ_overrides={"CONTENT_LENGTH": "100"})
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM
+    [error] = response.json["errors"]
+    assert error["offset"] == len(body)
+    assert "100" in error["detail"]
