@@ -9,9 +9,11 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -133,3 +135,147 @@ def postgres_instance() -> Iterator[PostgresInstance]:
             instance.stop_if_running()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- nginx
+
+REPO = Path(__file__).resolve().parents[2]
+NGINX_TEMPLATE = REPO / "deploy" / "nginx" / "grader.conf.template"
+NGINX_PROBLEMS = REPO / "deploy" / "nginx" / "problems"
+NGINX_INSTALL_HINT = "nginx is not installed (apt-get install nginx): the proxy tests skip"
+_TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z_]+)\}")
+
+# The rest of a configuration that nginx needs around the project's server block:
+# everything in the test's own folder, nothing of the system's nginx.
+_MAIN_CONFIGURATION = """\
+daemon off;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/client_body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    include {folder}/grader.conf;
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    return found if os.access(found, os.X_OK) else None
+
+
+def require_nginx() -> str:
+    """nginx's path, or the test is skipped."""
+    binary = nginx_binary()
+    if binary is None:
+        pytest.skip(NGINX_INSTALL_HINT)
+    return binary
+
+
+def render_template(text: str, values: dict[str, str]) -> str:
+    """`${NAME}` replaced as envsubst does; nginx's own `$name` variables are left."""
+    return _TEMPLATE_VARIABLE.sub(lambda found: values[found[1]], text)
+
+
+@contextlib.contextmanager
+def nginx_proxy(upstream_port: int, max_body_bytes: int) -> Iterator[int]:
+    """nginx with the project's configuration in front of 127.0.0.1:upstream_port, on
+    a free loopback port of its own (yielded)."""
+    binary = require_nginx()
+    # Readable by the unprivileged user nginx's worker runs as when started by root.
+    folder = Path(tempfile.mkdtemp(prefix="grader-nginx-"))
+    folder.chmod(0o755)
+    port = free_port()
+    try:
+        shutil.copytree(NGINX_PROBLEMS, folder / "problems")
+        (folder / "grader.conf").write_text(render_template(NGINX_TEMPLATE.read_text(), {
+            "GRADER_UPSTREAM": f"127.0.0.1:{upstream_port}",
+            "GRADER_LISTEN": f"127.0.0.1:{port}",
+            "GRADER_MAX_BODY_BYTES": str(max_body_bytes),
+            "GRADER_PROBLEMS_DIR": str(folder / "problems"),
+        }))
+        (folder / "nginx.conf").write_text(_MAIN_CONFIGURATION.format(folder=folder))
+        # Its messages go to error.log (-e): read when it fails to start.
+        server = subprocess.Popen([binary, "-p", str(folder), "-c", str(folder / "nginx.conf"),
+                                   "-e", str(folder / "error.log")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            try:
+                wait_for_port(port, 10)
+            except AssertionError:
+                server.kill()
+                log = (folder / "error.log").read_text() if (folder / "error.log").exists() else ""
+                raise AssertionError(f"nginx did not start: {log}") from None
+            yield port
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- grader serve
+
+
+def grader_executable() -> list[str]:
+    """The `grader` command of this environment."""
+    found = shutil.which("grader", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", "grader.service_cli"]
+
+
+@contextlib.contextmanager
+def grader_serve(database_url: str, *, workers: int, threads: int,
+                 **settings: str) -> Iterator[int]:
+    """`grader serve` on a free loopback port (yielded), until the block ends."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "s" * 48,
+           "GRADER_ACCESS_LOG": "", "GRADER_LOG_LEVEL": "warning", **settings}
+    folder = Path(tempfile.mkdtemp(prefix="grader-serve-"))
+    server = subprocess.Popen(
+        [*grader_executable(), "serve", "--port", str(port), "--workers", str(workers),
+         "--threads", str(threads)],
+        env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        try:
+            wait_for_port(port)
+        except AssertionError:
+            server.kill()
+            output = server.communicate()[0]
+            raise AssertionError(f"grader serve did not start: {output}") from None
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def add_student(database_url: str, username: str) -> str:
+    """A student of the served database, and a token of theirs."""
+    from sqlalchemy.orm import sessionmaker
+
+    from grader import db
+    from grader.config import load_settings
+    from grader.models import Role
+    from grader.services import accounts
+
+    engine = db.make_engine(database_url, load_settings(database_url=database_url))
+    try:
+        with sessionmaker(engine, expire_on_commit=False)() as session:
+            accounts.create_user(session, username, Role.STUDENT)
+            return accounts.create_token(session, username)
+    finally:
+        engine.dispose()
