@@ -99,6 +99,20 @@ def test_http_level_refusals_are_problem_json(served, request_bytes, status):
     assert problem["status"] == status and problem["title"]
 
 
+def test_the_proxys_problems_speak_the_readers_language(served):
+    proxy_port, _, _ = served
+    too_large = "Content-Type: application/json", "Content-Length: 70000"
+    request = get("/api/v1/courses", *too_large, "Accept-Language: pt-BR,pt;q=0.9,en;q=0.5")
+    status, headers, body = exchange(proxy_port, request.replace(b"GET", b"POST", 1))
+    assert status == 413
+    assert headers["content-language"] == "pt-BR"
+    assert json.loads(body)["title"] == "Conteúdo grande demais"
+    request = get("/api/v1/courses", *too_large)
+    status, headers, body = exchange(proxy_port, request.replace(b"GET", b"POST", 1))
+    assert headers["content-language"] == "en"
+    assert json.loads(body)["title"] == "Content Too Large"
+
+
 def test_the_services_own_problems_pass_through(served):
     proxy_port, _, token = served
     body = b'{"forward": '

@@ -130,7 +130,7 @@ def test_compose_file_puts_nginx_in_front_of_the_service():
     template = (ROOT / "deploy" / "nginx" / "grader.conf.template").read_text()
     for name in proxy["environment"]:
         assert "${" + name + "}" in template, name
-    for path in (ROOT / "deploy" / "nginx" / "problems").glob("*.json"):
+    for path in (ROOT / "deploy" / "nginx" / "problems" / "en").glob("*.json"):
         assert f"/_problems/{path.name}" in template, path.name
 
 
@@ -243,3 +243,24 @@ def test_user_add_may_choose_the_users_language(runner, env, app):
     unknown = runner.invoke(service_cli.user, ["add", "fr", "--language", "fr"], env=env)
     assert unknown.exit_code == 2
     assert "'fr' is not one of 'en', 'pt-BR'" in unknown.output
+
+
+def test_the_proxys_problems_say_what_the_service_would():
+    import json
+
+    from grader import i18n
+    from grader.api.schemas import ProblemOut
+    from grader.problems import STATUS_TITLES
+
+    folder = ROOT / "deploy" / "nginx" / "problems"
+    english = sorted(p.name for p in (folder / "en").glob("*.json"))
+    assert english == sorted(p.name for p in (folder / "pt_BR").glob("*.json"))
+    assert {"400.json", "413.json", "431.json", "502.json", "504.json"} <= set(english)
+    for language in i18n.LANGUAGES:
+        with i18n.use_language(language):
+            for name in english:
+                problem = ProblemOut.model_validate(
+                    json.loads((folder / language / name).read_text()))
+                assert f"{problem.status}.json" == name
+                assert problem.title == i18n.gettext(STATUS_TITLES[problem.status])
+                assert problem.detail
