@@ -52,11 +52,11 @@ def main() -> int:
     if nginx_binary() is None:
         print("nginx is not installed (apt-get install nginx)", file=sys.stderr)
         return 1
-    url = f"sqlite:///{tempfile.mkdtemp(prefix='grader-slow-')}/grader.sqlite3"
-    # One submission in ten at most, so the run stays short when nothing answers.
+    folder = tempfile.TemporaryDirectory(prefix="grader-slow-")
+    url = f"sqlite:///{folder.name}/grader.sqlite3"
     budget = {"count": options.submissions, "seconds": options.seconds}
-    with grader_serve(url, workers=options.workers, threads=options.threads,
-                      GRADER_MAX_BODY_BYTES=str(MAX_BODY_BYTES)) as port:
+    with folder, grader_serve(url, workers=options.workers, threads=options.threads,
+                              GRADER_MAX_BODY_BYTES=str(MAX_BODY_BYTES)) as port:
         token = add_student(url, "slow-bench")
         with nginx_proxy(port, MAX_BODY_BYTES) as proxy_port:
             for label, target in (("gunicorn alone", port), ("nginx + gunicorn", proxy_port)):
