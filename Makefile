@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CATALOGS := grader/translations
 POT := $(CATALOGS)/messages.pot
 
-.PHONY: run solve test bench clean translations catalogs
+.PHONY: run solve test bench clean translations catalogs nginx
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,20 @@ run: catalogs
 solve: $(BIN)/grader
 	$(BIN)/grader solve exercises/
 
-test: catalogs
+# The proxy tests run Debian's nginx (on loopback ports of their own, never the system
+# service). Installed here where that is possible, as root with apt-get; elsewhere those
+# tests skip with one line saying what to install.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx \
+	  || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
+	       && { DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq \
+	              --no-install-recommends nginx >/dev/null 2>&1 \
+	            || { timeout 300 apt-get update -qq >/dev/null 2>&1 \
+	                 && DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq \
+	                      --no-install-recommends nginx >/dev/null 2>&1; }; }; } \
+	  || echo "nginx is not installed (apt-get install nginx): the proxy tests skip" >&2
+
+test: catalogs nginx
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

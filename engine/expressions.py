@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 from engine.graph import Gate
 from engine.ops import OPS, num
+from engine.quoting import quoted, shortened
 
 __all__ = [
     "MAX_DEPTH",
@@ -60,7 +61,6 @@ UNARY_FUNCTIONS = ("abs", "cos", "exp", "inv", "log", "relu", "sigmoid", "sin", 
 VARIADIC_FUNCTIONS = ("max", "min")
 _FUNCTION_LIST = ", ".join(sorted(UNARY_FUNCTIONS + VARIADIC_FUNCTIONS))
 _ALLOWED = f"numbers, names, + - * / **, parentheses and the functions {_FUNCTION_LIST}"
-_SNIPPET = 60  # longer pieces of text are shortened in messages
 
 _FORBIDDEN: dict[type[ast.AST], str] = {
     ast.Attribute: "attribute access",
@@ -140,7 +140,7 @@ def expand_expression(node_id: str, expr: str) -> list[Gate]:
     text, lead = _prepare(expr)
     body = _parse(text, lead)
     root = _Expander(text, lead).convert(body, 1)
-    shown = _short(text.strip())
+    shown = shortened(text.strip())
     if isinstance(root, _Const):
         raise ExpressionError(
             f"the expression {shown!r} is the constant {num(root.value)}, so there is nothing "
@@ -148,14 +148,10 @@ def expand_expression(node_id: str, expr: str) -> list[Gate]:
         )
     if isinstance(root, _Ref):
         raise ExpressionError(
-            f"the expression {shown!r} is just {root.name!r}, so there is nothing to compute; "
-            f"refer to {root.name!r} directly instead (or use a gate)"
+            f"the expression {shown!r} is just {quoted(root.name)}, so there is nothing to "
+            f"compute; refer to {quoted(root.name)} directly instead (or use a gate)"
         )
     return _emit(root, node_id)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 3] + "..."
 
 
 def _prepare(expr: str) -> tuple[str, int]:
@@ -183,7 +179,7 @@ def _prepare(expr: str) -> tuple[str, int]:
 
 
 def _parse(text: str, lead: int) -> ast.expr:
-    shown = _short(text.strip())
+    shown = shortened(text.strip())
     try:
         # Text like "1if x" also makes Python warn; it is refused below either way.
         with warnings.catch_warnings():
@@ -216,7 +212,7 @@ class _Expander:
     def _where(self, node: ast.AST) -> tuple[str, int]:
         start = getattr(node, "col_offset", 0)
         end = getattr(node, "end_col_offset", None) or start
-        return _short(self.text[start:end]), start + 1 + self.lead
+        return shortened(self.text[start:end]), start + 1 + self.lead
 
     def _error(self, node: ast.AST, template: str) -> ExpressionError:
         """`template` marks the node's text and position as {text} and {column}."""
@@ -401,7 +397,7 @@ class _Expander:
         name = node.func.id
         if name not in UNARY_FUNCTIONS and name not in VARIADIC_FUNCTIONS:
             raise self._error(
-                node, f"unknown function {name!r} in {{text}} at column {{column}}; the "
+                node, f"unknown function {quoted(name)} in {{text}} at column {{column}}; the "
                 "functions are " + _FUNCTION_LIST
             )
         if node.keywords:

@@ -44,6 +44,7 @@ from engine.errors import ExerciseError, Problem
 from engine.expressions import ExpressionError, expand_expression
 from engine.graph import CycleError, Gate, Graph, topological_order
 from engine.ops import OPS
+from engine.quoting import quoted, shortened
 
 DEFAULT_MAX_BYTES = 1_048_576
 DEFAULT_REL_TOLERANCE = 0.01
@@ -56,8 +57,13 @@ _SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def _reject_non_numbers(value: Any) -> Any:
     # pydantic's lax float accepts True and "1.5"; a spec must say what it means.
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected a number, got {type(value).__name__} {_shown(value)}")
     return value
+
+
+def _shown(value: Any) -> str:
+    """A value a spec gave, for a message: strings through `quoted`, others by repr, cut."""
+    return quoted(value) if isinstance(value, str) else shortened(repr(value))
 
 
 def _printable(allowed: str) -> AfterValidator:
@@ -330,8 +336,8 @@ class _NoDuplicateKeys:
             for key_node, _ in node.value:
                 if key_node.value in seen:
                     raise _LocatedYAMLError(
-                        f"{key_node.value!r} is written twice in the same mapping",
-                        key_node.start_mark.line + 1, str(key_node.value))
+                        f"{_shown(key_node.value)} is written twice in the same mapping",
+                        key_node.start_mark.line + 1, shortened(str(key_node.value)))
                 seen.add(key_node.value)
         return mapping
 
@@ -477,6 +483,14 @@ def _parse_yaml(text: str, file: str) -> Any:
         line = mark.line + 1 if mark is not None else None
         reason = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise ExerciseError([Problem(f"invalid YAML: {reason}", file, line)]) from None
+    except yaml.reader.ReaderError as exc:
+        # Raised before any token has a mark: the line is counted from the position.
+        line = text.count("\n", 0, exc.position) + 1
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ExerciseError([Problem(
+            f"invalid YAML: the character {character!r} is not allowed (YAML text has no "
+            "control characters)", file, line,
+        )]) from None
     except yaml.YAMLError as exc:
         raise ExerciseError([Problem(f"invalid YAML: {exc}", file)]) from None
     except Exception as exc:
@@ -529,9 +543,9 @@ class _Locator:
             if isinstance(nodes, list) and 0 <= path[1] < len(nodes):
                 item = nodes[path[1]]
                 node_id = item.get("id") if isinstance(item, dict) else None
-                return node_id if isinstance(node_id, str) else f"nodes[{path[1]}]"
+                return shortened(node_id) if isinstance(node_id, str) else f"nodes[{path[1]}]"
         if len(path) >= 2 and path[0] == "inputs" and isinstance(path[1], str):
-            return path[1]
+            return shortened(path[1])
         return None
 
     def problem(self, path: Sequence[str | int], message: str, field: str | None = None) -> Problem:
@@ -579,9 +593,9 @@ def _field_name(path: Sequence[str | int]) -> str | None:
     if not path:
         return None
     if path[0] in ("nodes", "inputs") and len(path) >= 2:
-        rest = [str(p) for p in path[2:]]
+        rest = [shortened(str(p)) for p in path[2:]]
         return ".".join(rest) if rest else None
-    return ".".join(str(p) for p in path)
+    return ".".join(shortened(str(p)) for p in path)
 
 
 def _pydantic_message(err: Any) -> str:
@@ -589,7 +603,7 @@ def _pydantic_message(err: Any) -> str:
     if kind == "node_kind" and isinstance(err.get("input"), dict):
         op = err["input"].get("op")
         if op is not None:
-            return f"unknown op {op!r}; valid ops: {', '.join(OPS)}"
+            return f"unknown op {_shown(op)}; valid ops: {', '.join(OPS)}"
     if kind == "extra_forbidden":
         return "unknown field (misspelled?)"
     if kind == "missing":
@@ -702,7 +716,7 @@ def _duplicate_ids(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
         if node.id in seen:
             kind = "an input" if node.id in spec.inputs else "another node"
             problems.append(locate.problem(
-                ("nodes", k, "id"), f"id {node.id!r} is already used by {kind}", "id"))
+                ("nodes", k, "id"), f"id {quoted(node.id)} is already used by {kind}", "id"))
         seen.add(node.id)
     return problems
 
@@ -729,7 +743,8 @@ def _undefined_references(spec: _Outline, gates: Sequence[Gate], where: _GateLoc
             if name not in defined:
                 field = "expr" if gate.expanded_from else f"in.{slot}"
                 problems.append(locate.problem(
-                    where.path(gate, "in", slot), f"{name!r} is not an input or a node", field))
+                    where.path(gate, "in", slot), f"{quoted(name)} is not an input or a node",
+                    field))
     return problems
 
 
@@ -738,7 +753,7 @@ def _output_is_gate(spec: _Outline, gates: Sequence[Gate], where: _GateLocations
     if spec.output is None or spec.output in spec.written_ids:
         return []
     what = "an input, not a gate" if spec.output in spec.inputs else "not a node"
-    return [locate.problem(("output",), f"output {spec.output!r} is {what}", "output")]
+    return [locate.problem(("output",), f"output {quoted(spec.output)} is {what}", "output")]
 
 
 def _unused(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
@@ -755,12 +770,13 @@ def _unused(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
                 reached.add(name)
                 stack.append(name)
     problems = []
+    output = quoted(spec.output) if spec.output is not None else "None"
     for gate in gates:
         if gate.id not in reached:
             problems.append(locate.problem(
-                where.path(gate), f"{gate.id!r} does not lead to the output {spec.output!r}"))
+                where.path(gate), f"{quoted(gate.id)} does not lead to the output {output}"))
     for name in spec.inputs:
         if name not in reached:
             problems.append(locate.problem(
-                ("inputs", name), f"input {name!r} is not used on the way to the output"))
+                ("inputs", name), f"input {quoted(name)} is not used on the way to the output"))
     return problems

@@ -63,7 +63,11 @@ STATUS_TITLES = {
     429: mark("Too Many Requests"),
     431: mark("Request Header Fields Too Large"),
     500: mark("Internal Server Error"),
+    # Answered by the proxy in front (deploy/nginx/problems), in the same words.
+    501: mark("Not Implemented"),
+    502: mark("Bad Gateway"),
     503: mark("Service Unavailable"),
+    504: mark("Gateway Timeout"),
 }
 
 # pydantic's error types that a person meets in a query or body, in their language.

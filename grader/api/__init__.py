@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from grader.api import assignments, courses, exercises, health, me
-from grader.api.converters import ExerciseIdConverter
+from grader.api.converters import ExerciseIdConverter, RowIdConverter
 from grader.api.openapi import openapi_document
 
 API_PREFIX = "/api/v1"
@@ -32,6 +32,7 @@ def openapi_json() -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["exercise_id"] = ExerciseIdConverter
+    app.url_map.converters["row_id"] = RowIdConverter
     # A new parent per app: a blueprint cannot change once registered, and tests build
     # many apps.
     api = Blueprint("api", __name__, url_prefix=API_PREFIX)

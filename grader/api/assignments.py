@@ -18,7 +18,7 @@ from grader.sessions import get_session
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 
-ASSIGNMENT = "<int(max=2147483647):assignment_id>"
+ASSIGNMENT = "<row_id:assignment_id>"
 
 
 @bp.get(f"/{ASSIGNMENT}")

@@ -18,7 +18,7 @@ from grader.sessions import get_session
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
 # Integer ids above the column's range would fail in the database, not in routing.
-COURSE = "<int(max=2147483647):course_id>"
+COURSE = "<row_id:course_id>"
 CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 

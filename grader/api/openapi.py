@@ -91,11 +91,8 @@ def _path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
         schema: dict[str, Any] = {"type": "string"}
         if match["converter"] == "exercise_id":
             schema = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$", "maxLength": 100}
-        elif match["converter"] == "int":
-            schema = {"type": "integer", "minimum": 0}
-            maximum = re.search(r"max=(\d+)", match["args"] or "")
-            if maximum:
-                schema["maximum"] = int(maximum[1])
+        elif match["converter"] == "row_id":
+            schema = {"type": "integer", "minimum": 0, "maximum": schemas.ID_MAX}
         parameters.append({"name": match["name"], "in": "path", "required": True,
                            "schema": schema})
     return _PATH_PARAMETER.sub(r"{\g<name>}", rule.rule), parameters
@@ -153,6 +150,13 @@ def _operation(rule: Rule, op: Operation, parameters: list[dict[str, Any]],
     problems = set(op.problems) | set(_ALWAYS_POSSIBLE) | (set() if op.public else {401})
     if op.roles:
         problems.add(403)
+    # What the shared machinery answers for any operation of its shape.
+    if any(p["in"] == "path" for p in parameters):
+        problems.add(404)  # an id that cannot name a row, or names none
+    if op.query is not None:
+        problems.add(422)
+    if body_model is not None or op.yaml_body:
+        problems |= {400, 413, 415, 422}
     for status in sorted(problems):
         responses[str(status)] = _problem(status)
     result["responses"] = responses

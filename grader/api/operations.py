@@ -13,8 +13,6 @@ silently dropped. `read_body` reads one byte past the limit instead and answers 
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,7 +20,9 @@ from typing import Any, TypeVar
 import pydantic_core
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import ClientDisconnected
 
+from grader.api.bodies import parse_json_body, utf8_text
 from grader.auth import authenticate
 from grader.i18n import gettext as _
 from grader.models import Role
@@ -41,8 +41,6 @@ JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-MAX_INT_DIGITS = 400
-MAX_JSON_DEPTH = 32
 READ_CHUNK_BYTES = 65_536
 
 OPERATION_ATTRIBUTE = "operation"  # where a handler keeps its declaration
@@ -163,7 +161,10 @@ def read_body(limit: int) -> bytes:
     size = 0
     while size <= limit:
         # A stream may return fewer bytes than asked for: read until it is empty.
-        chunk = stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        try:
+            chunk = stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        except ClientDisconnected:
+            chunk = b""
         if not chunk:
             break
         chunks.append(chunk)
@@ -171,80 +172,23 @@ def read_body(limit: int) -> bytes:
     if size > limit:
         raise PayloadTooLarge(_("the body is larger than {limit} bytes").format(limit=limit),
                               max_bytes=limit)
+    if length is not None and size < length:
+        detail = _("the body ended after {size} of the {length} bytes its Content-Length "
+                   "announced").format(size=size, length=length)
+        raise MalformedBody(detail, errors=[{"offset": size, "detail": detail}])
     return b"".join(chunks)
 
 
 def read_json_body() -> Any:
     """The request body as JSON: 415 for another media type, 400 when it is not JSON
-    (or empty, or nested too deeply to parse), 413 above the size limit."""
+    (or not UTF-8, or empty, or nested too deeply to parse), 422 for a key written twice
+    in one object, 413 above the size limit (grader.api.bodies locates each)."""
     if request.mimetype and request.mimetype not in JSON_TYPES and not request.mimetype.endswith(
         "+json"
     ):
         raise UnsupportedMediaType(_("send the body as application/json, not {media_type}")
                                    .format(media_type=request.mimetype))
-    raw = read_body(current_app.config["MAX_BODY_BYTES"])
-    if not raw.strip():
-        raise MalformedBody(_("the request body is empty; send a JSON object"))
-    too_deep = _("the JSON body is nested more than {depth} levels deep").format(
-        depth=MAX_JSON_DEPTH)
-    try:
-        data = json.loads(raw, parse_int=_parse_int)
-    except UnicodeDecodeError:
-        raise MalformedBody(_("the request body is not UTF-8 text")) from None
-    except json.JSONDecodeError as exc:
-        raise _not_json(exc) from None
-    except RecursionError:
-        raise MalformedBody(too_deep) from None
-    # Nesting that json.loads survived could still exhaust the stack of whatever walks
-    # the value next (validation, hashing), and no real body needs it. A body with no
-    # more brackets than the limit cannot nest deeper (brackets inside strings only
-    # raise the count), so a submission is never walked.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _nested_deeper_than(
-        data, MAX_JSON_DEPTH
-    ):
-        raise MalformedBody(too_deep)
-    return data
-
-
-# A number written with a decimal comma, as Portuguese writes it: `"p0": 0,39`.
-_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
-
-
-def _not_json(exc: json.JSONDecodeError) -> MalformedBody:
-    """Where the body stops being JSON; a decimal comma is named, since students who
-    write 0,39 by habit would not see it in a parser's message."""
-    where = {"line": exc.lineno, "column": exc.colno, "offset": exc.pos}
-    start = max(0, exc.pos - 24)
-    for found in _DECIMAL_COMMA.finditer(exc.doc, start, exc.pos + 24):
-        if found.start() <= exc.pos <= found.end():
-            number = found.group()
-            detail = _("{number} at line {line} column {column} is written with a decimal "
-                       "comma; JSON numbers use a point: {fixed}").format(
-                number=number, line=exc.lineno, column=exc.colno,
-                fixed=number.replace(",", "."))
-            return MalformedBody(detail, errors=[{**where, "detail": detail}])
-    detail = _("the request body is not JSON: {reason} at line {line} column {column}").format(
-        reason=exc.msg, line=exc.lineno, column=exc.colno)
-    return MalformedBody(detail, errors=[{**where, "detail": exc.msg}])
-
-
-def _nested_deeper_than(value: Any, limit: int) -> bool:
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
-    return False
-
-
-def _parse_int(digits: str) -> int | float:
-    # Python refuses to convert integers of more than 4300 digits (a guard against
-    # quadratic conversion); such a number is read as a float, i.e. infinity, which
-    # validation then rejects like any other non-finite number.
-    return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
+    return parse_json_body(read_body(current_app.config["MAX_BODY_BYTES"]))
 
 
 def read_text_body(media_types: tuple[str, ...], limit: int) -> str:
@@ -253,11 +197,7 @@ def read_text_body(media_types: tuple[str, ...], limit: int) -> str:
     if request.mimetype not in media_types:
         raise UnsupportedMediaType(_("send the body as {media_type}").format(
             media_type=media_types[0]))
-    raw = read_body(limit)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedBody(_("the request body is not UTF-8 text")) from None
+    return utf8_text(read_body(limit))
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:

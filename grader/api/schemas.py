@@ -350,7 +350,11 @@ class FieldErrorOut(ResponseModel):
     pointer: str | None = None
     parameter: str | None = None
     header: str | None = None
+    file: str | None = Field(default=None, description="the spec's name (an exercise's YAML)")
     line: int | None = None
+    column: int | None = None
+    offset: int | None = Field(default=None, description="into the body: characters, or "
+                               "bytes where the body is not UTF-8")
     node: str | None = None
     field: str | None = None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from engine.ops import OPS, num
+from engine.quoting import quoted
 from grader.i18n import gettext as _
 from grader.i18n import ngettext
 
@@ -151,24 +152,29 @@ def kind_not_asked(kind: str, asked: Sequence[str]) -> str:
 
 
 def input_value_not_asked(node: str) -> str:
-    return _("{node} is an input: its value is given, not asked").format(node=repr(node))
+    return _("{node} is an input: its value is given, not asked").format(node=shown_name(node))
 
 
 def no_such_gate(node: str) -> str:
-    return _("no gate {node} in this exercise").format(node=repr(node))
+    return _("no gate {node} in this exercise").format(node=shown_name(node))
 
 
 def no_such_node(node: str) -> str:
-    return _("no node {node} in this exercise").format(node=repr(node))
+    return _("no node {node} in this exercise").format(node=shown_name(node))
 
 
 def input_has_no_local_gradient(node: str) -> str:
-    return _("{node} is an input: only gates have local gradients").format(node=repr(node))
+    return _("{node} is an input: only gates have local gradients").format(node=shown_name(node))
 
 
 def not_an_input_of_gate(name: str, gate: str, inputs: Sequence[str]) -> str:
     return _("{name} is not an input of gate {gate} (its inputs: {inputs})").format(
-        name=repr(name), gate=repr(gate), inputs=", ".join(inputs))
+        name=shown_name(name), gate=shown_name(gate), inputs=", ".join(inputs))
+
+
+def shown_name(name: str) -> str:
+    """A name the student sent, quoted; cut to its start, with its length, when long."""
+    return quoted(name, length_note=_("{count} characters"))
 
 
 def unknown_field() -> str:

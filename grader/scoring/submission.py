@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import Exercise
+from engine.quoting import shortened
 from grader.scoring import feedback
 from grader.scoring.results import KINDS
 
@@ -50,11 +51,14 @@ class FieldError:
 
     @property
     def pointer(self) -> str:
-        """RFC 6901 JSON Pointer into the submission: "/local/p0/x9"."""
-        return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in self.loc)
+        """RFC 6901 JSON Pointer into the submission: "/local/p0/x9" (a key too long to
+        echo is cut, engine.quoting)."""
+        return "".join("/" + shortened(p).replace("~", "~0").replace("/", "~1")
+                       for p in self.loc)
 
     def __str__(self) -> str:
-        return f"{'.'.join(self.loc)}: {self.message}" if self.loc else self.message
+        where = ".".join(shortened(p) for p in self.loc)
+        return f"{where}: {self.message}" if self.loc else self.message
 
     def as_dict(self) -> dict[str, str]:
         return {"pointer": self.pointer, "detail": self.message}

@@ -33,7 +33,7 @@ from grader.db import first_row
 from grader.i18n import LANGUAGES
 from grader.i18n import gettext as _
 from grader.models import ApiToken, Role, User
-from grader.services.errors import Forbidden, NotFound, ValidationFailed
+from grader.services.errors import Forbidden, NotFound, ValidationFailed, quoted_name
 from grader.services.transactions import transaction
 
 TOKEN_PREFIX = "bpg"
@@ -72,8 +72,8 @@ def create_user(session: Session, username: str, role: Role,
     """A new account (Conflict when the username is taken), with the language it reads
     the service in when one is given (a code of grader.i18n: "pt_BR", "en")."""
     check_language(language)
-    with transaction(session, conflict=_("user {username!r} already exists").format(
-            username=username)):
+    with transaction(session, conflict=_("user {username} already exists").format(
+            username=quoted_name(username))):
         user = User(username=username, role=role, language=language)
         session.add(user)
         session.flush()
@@ -107,7 +107,7 @@ def create_token(session: Session, username: str, label: str = "") -> str:
 def user_named(session: Session, username: str) -> User:
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
-        raise NotFound(_("no user {username!r}").format(username=username))
+        raise NotFound(_("no user {username}").format(username=quoted_name(username)))
     return user
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased, lazyload
 from grader.i18n import gettext as _
 from grader.models import Assignment, Course, CourseRole, Enrollment, Feedback, Role, User
 from grader.services.accounts import Caller, require_role, user_named
-from grader.services.errors import Forbidden, NotEnrolled, NotFound, ValidationFailed
+from grader.services.errors import Forbidden, NotEnrolled, NotFound, ValidationFailed, quoted_name
 from grader.services.exercises import latest_version
 from grader.services.transactions import transaction
 
@@ -84,21 +84,21 @@ def teaches(actor: Caller, role: CourseRole | None) -> bool:
 def enroll(
     session: Session, actor: Caller, course_id: int, username: str, role: CourseRole
 ) -> Enrollment:
-    with transaction(session, conflict=_("{username!r} is already enrolled in this course")
-                     .format(username=username)):
+    with transaction(session, conflict=_("{username} is already enrolled in this course")
+                     .format(username=quoted_name(username))):
         course_access(session, actor, course_id, manage=True)
         user = session.execute(
             select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             raise ValidationFailed(
                 _("unknown user"), errors=[{"pointer": "/user", "detail": _(
-                    "no user {username!r}").format(username=username)}]
+                    "no user {username}").format(username=quoted_name(username))}]
             )
         if role is CourseRole.INSTRUCTOR and not Caller.of(user).is_staff:
             raise ValidationFailed(
                 _("a student account cannot teach a course"),
-                errors=[{"pointer": "/role", "detail": _("{username!r} is a student account")
-                         .format(username=username)}],
+                errors=[{"pointer": "/role", "detail": _("{username} is a student account")
+                         .format(username=quoted_name(username))}],
             )
         enrollment = Enrollment(course_id=course_id, user_id=user.id, role=role, user=user)
         session.add(enrollment)
@@ -134,8 +134,8 @@ def create_assignment(
         except NotFound:
             raise ValidationFailed(
                 _("unknown exercise"),
-                errors=[{"pointer": "/exercise", "detail": _("no exercise {id!r}").format(
-                    id=exercise_id)}],
+                errors=[{"pointer": "/exercise", "detail": _("no exercise {id}").format(
+                    id=quoted_name(exercise_id))}],
             ) from None
         assignment = Assignment(
             course_id=course_id, exercise_version=version, max_attempts=max_attempts,
@@ -204,6 +204,6 @@ def visible_user(session: Session, actor: Caller, username: str) -> Caller:
                                              "actor_id": actor.id}).scalar()
         if user is not None:
             return Caller.of(user)
-        raise Forbidden(_("{username!r} is not enrolled in a course you teach").format(
-            username=username))
+        raise Forbidden(_("{username} is not enrolled in a course you teach").format(
+            username=quoted_name(username)))
     raise Forbidden(_("only instructors may see another user's work"))

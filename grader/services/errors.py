@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from engine.quoting import quoted, shortened
+from grader.i18n import gettext as _
+
 FieldError = dict[str, Any]
 
 
@@ -82,5 +85,13 @@ class VariantAlreadyAnswered(Conflict):
 
 
 def json_pointer(location: Iterable[str | int]) -> str:
-    """RFC 6901: "/forward/x", with "~" and "/" in keys escaped."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in location)
+    """RFC 6901: "/forward/x", with "~" and "/" in keys escaped; a key too long to echo
+    is cut (engine.quoting), so such a pointer ends in "…"."""
+    return "".join("/" + shortened(str(p)).replace("~", "~0").replace("/", "~1")
+                   for p in location)
+
+
+def quoted_name(name: str) -> str:
+    """A name the caller gave (an id, a key), quoted for a message in the reader's
+    language: 'p0', or when it is long 'gggg…' (100000 characters)."""
+    return quoted(name, length_note=_("{count} characters"))

@@ -19,7 +19,7 @@ from grader.i18n import gettext as _
 from grader.i18n import mark
 from grader.models import ExerciseRecord, ExerciseVersion, Role
 from grader.services.accounts import Caller, require_role
-from grader.services.errors import Forbidden, InvalidExercise, NotFound
+from grader.services.errors import Forbidden, InvalidExercise, NotFound, quoted_name
 from grader.services.transactions import transaction
 
 logger = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ def put_exercise(
                               errors=yaml_errors(exc)) from None
     if exercise.id != exercise_id:
         raise InvalidExercise(
-            _("the document's id {document_id!r} is not the id in the URL {url_id!r}").format(
-                document_id=exercise.id, url_id=exercise_id),
+            _("the document's id {document_id} is not the id in the URL {url_id}").format(
+                document_id=quoted_name(exercise.id), url_id=quoted_name(exercise_id)),
             errors=[{"detail": _("must equal the id in the URL"), "field": "id", "line": None,
                      "node": None, "file": exercise.source}],
         )
@@ -214,7 +214,7 @@ def latest_version(session: Session, exercise_id: str) -> ExerciseVersion:
         )
     ).scalar_one_or_none()
     if version is None:
-        raise NotFound(_("no exercise {id!r}").format(id=exercise_id))
+        raise NotFound(_("no exercise {id}").format(id=quoted_name(exercise_id)))
     return version
 
 

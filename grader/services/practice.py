@@ -23,7 +23,7 @@ from grader.services.attempts import (
     store_attempt,
 )
 from grader.services.courses import visible_user
-from grader.services.errors import Forbidden, NotFound
+from grader.services.errors import Forbidden, NotFound, quoted_name
 from grader.services.exercises import latest_version
 from grader.services.rows import (
     VARIANT_COLUMNS,
@@ -59,9 +59,10 @@ def _practice_target(
     row = first_row(session, _PRACTICE_TARGET, {"exercise_id": exercise_id,
                                                 "user_id": actor.id})
     if row is None:
-        raise NotFound(_("no exercise {id!r}").format(id=exercise_id))
+        raise NotFound(_("no exercise {id}").format(id=quoted_name(exercise_id)))
     if not row.practice and not actor.is_staff:
-        raise Forbidden(_("exercise {id!r} is not open for practice").format(id=exercise_id))
+        raise Forbidden(_("exercise {id} is not open for practice").format(
+            id=quoted_name(exercise_id)))
     return version_row(session, row), variant_row(row)
 
 

@@ -24,7 +24,7 @@ from grader.models import (
 )
 from grader.services.accounts import Caller, require_role
 from grader.services.courses import assignment_access, is_course_staff, visible_user
-from grader.services.errors import NotFound, SolutionNotReleased, ValidationFailed
+from grader.services.errors import NotFound, SolutionNotReleased, ValidationFailed, quoted_name
 from grader.services.exercises import exercise_of_version, latest_version
 from grader.services.variants import as_engine_variant, latest_variant
 
@@ -57,8 +57,8 @@ def exercise_solution(
             return SolutionView(version, _solve(version, record), record)
         found = _latest_assignment_variant(session, actor, user, exercise_id)
         if found is None:
-            raise NotFound(_("{username!r} has no variant of {id!r} yet").format(
-                username=username, id=exercise_id))
+            raise NotFound(_("{username} has no variant of {id} yet").format(
+                username=quoted_name(username), id=quoted_name(exercise_id)))
         record, assignment = found
         version = assignment.exercise_version
         return SolutionView(version, _solve(version, record), record, assignment.id)
@@ -120,8 +120,8 @@ def _assignment_solution(
     if version.exercise_id != exercise_id:
         raise ValidationFailed(_("the assignment is of another exercise"), errors=[{
             "parameter": "assignment",
-            "detail": _("assignment {id} is of {exercise!r}").format(
-                id=assignment_id, exercise=version.exercise_id)}])
+            "detail": _("assignment {id} is of {exercise}").format(
+                id=assignment_id, exercise=quoted_name(version.exercise_id))}])
     record = session.execute(
         select(VariantRecord)
         .join(User, User.id == VariantRecord.user_id)
@@ -130,8 +130,8 @@ def _assignment_solution(
         .limit(1)
     ).scalar_one_or_none()
     if record is None:
-        raise NotFound(_("{username!r} has no variant in assignment {id} yet").format(
-            username=username, id=assignment_id))
+        raise NotFound(_("{username} has no variant in assignment {id} yet").format(
+            username=quoted_name(username), id=assignment_id))
     return SolutionView(version, _solve(version, record), record, assignment_id)
 
 

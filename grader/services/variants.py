@@ -12,7 +12,7 @@ from engine import Exercise, ExerciseError, Variant, draw_variant
 from grader.i18n import gettext as _
 from grader.models import Assignment, Attempt, ExerciseVersion, VariantRecord
 from grader.services.accounts import Caller
-from grader.services.errors import Conflict
+from grader.services.errors import Conflict, quoted_name
 from grader.services.rows import AssignmentLike, VariantLike, VersionLike, exercise_of
 from grader.services.transactions import transaction
 
@@ -33,8 +33,8 @@ def _draw(exercise: Exercise) -> Variant:
             return draw_variant(exercise, secrets.randbelow(SEED_LIMIT))
         except ExerciseError:  # an unlucky seed of a fragile exercise: try another
             continue
-    raise Conflict(_("no variant of {id!r} could be drawn; its author must widen the input "
-                     "ranges (see `grader check`)").format(id=exercise.id))
+    raise Conflict(_("no variant of {id} could be drawn; its author must widen the input "
+                     "ranges (see `grader check`)").format(id=quoted_name(exercise.id)))
 
 
 def latest_variant(

@@ -367,7 +367,7 @@ def test_long_text_in_a_message_is_shortened():
     expr = "q(" + " + ".join(f"v{k}" for k in range(100)) + ")"
     with pytest.raises(ExpressionError) as info:
         expand_expression("z", expr)
-    assert "..." in str(info.value)
+    assert "…" in str(info.value)
     assert len(str(info.value)) < 300
 
 

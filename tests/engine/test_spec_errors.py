@@ -727,3 +727,16 @@ def test_fuzz_expressions_from_spec_to_worked_solution(expr: str) -> None:
     assert solution.values["z"] == solution.values["z"]  # not NaN
     assert solution.grads["z"] == 1.0
     assert len(solution.steps) == len(solution.values)
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("\x1fid: t\n", 1),
+    ("id: t\ntitle: T\x00\n", 2),
+    ("id: t\ntitle: T\n\ninputs: {x: \x07}\n", 4),
+])
+def test_a_control_character_is_located_at_its_line(text: str, line: int) -> None:
+    # PyYAML's reader refuses it before any token has a mark; found by fuzzing.
+    problem = only_problem(text)
+    assert problem.line == line
+    assert "control character" in problem.message
+    assert "\n" not in problem.message

@@ -112,6 +112,28 @@ def test_compose_file_runs_the_service_with_postgres():
     assert "serve" in (ROOT / "Dockerfile").read_text()
 
 
+def test_compose_file_puts_nginx_in_front_of_the_service():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    grader_service, proxy = compose["services"]["grader"], compose["services"]["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    # Only the proxy is published; gunicorn is reached through it alone.
+    assert "ports" not in grader_service
+    assert [p.split(":")[-1] for p in proxy["ports"]] == [proxy["environment"]["GRADER_LISTEN"]]
+    assert proxy["environment"]["GRADER_UPSTREAM"] == "grader:8000"
+    assert proxy["depends_on"]["grader"]["condition"] == "service_healthy"
+    # nginx refuses bodies at the very limit the service has.
+    assert (proxy["environment"]["GRADER_MAX_BODY_BYTES"]
+            == grader_service["environment"]["GRADER_MAX_BODY_BYTES"])
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in proxy["volumes"]}
+    assert mounts["./deploy/nginx/grader.conf.template"].startswith("/etc/nginx/templates/")
+    assert mounts["./deploy/nginx/problems"] == proxy["environment"]["GRADER_PROBLEMS_DIR"]
+    template = (ROOT / "deploy" / "nginx" / "grader.conf.template").read_text()
+    for name in proxy["environment"]:
+        assert "${" + name + "}" in template, name
+    for path in (ROOT / "deploy" / "nginx" / "problems" / "en").glob("*.json"):
+        assert f"/_problems/{path.name}" in template, path.name
+
+
 def compose_command() -> list[str] | None:
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True,
@@ -221,3 +243,24 @@ def test_user_add_may_choose_the_users_language(runner, env, app):
     unknown = runner.invoke(service_cli.user, ["add", "fr", "--language", "fr"], env=env)
     assert unknown.exit_code == 2
     assert "'fr' is not one of 'en', 'pt-BR'" in unknown.output
+
+
+def test_the_proxys_problems_say_what_the_service_would():
+    import json
+
+    from grader import i18n
+    from grader.api.schemas import ProblemOut
+    from grader.problems import STATUS_TITLES
+
+    folder = ROOT / "deploy" / "nginx" / "problems"
+    english = sorted(p.name for p in (folder / "en").glob("*.json"))
+    assert english == sorted(p.name for p in (folder / "pt_BR").glob("*.json"))
+    assert {"400.json", "413.json", "431.json", "502.json", "504.json"} <= set(english)
+    for language in i18n.LANGUAGES:
+        with i18n.use_language(language):
+            for name in english:
+                problem = ProblemOut.model_validate(
+                    json.loads((folder / language / name).read_text()))
+                assert f"{problem.status}.json" == name
+                assert problem.title == i18n.gettext(STATUS_TITLES[problem.status])
+                assert problem.detail
