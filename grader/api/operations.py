@@ -58,6 +58,7 @@ class Operation:
     response: Any = None  # a model, list[model], or None for no body
     status: int = 200
     body: type[BaseModel] | None = None  # validated into this model
+    body_required: bool = True  # False: no body at all is None (an empty one too)
     json_body: Any = None  # any JSON, validated by the use case; the model documents it
     yaml_body: bool = False
     query: type[BaseModel] | None = None
@@ -105,7 +106,8 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
             if spec.query is not None:
                 arguments["query"] = parse_query(spec.query)
             if spec.body is not None:
-                arguments["body"] = parse_model(spec.body, read_json_body())
+                data = read_json_body(required=spec.body_required)
+                arguments["body"] = None if data is None else parse_model(spec.body, data)
             elif spec.json_body is not None:
                 arguments["body"] = read_json_body()
             elif spec.yaml_body:
@@ -173,9 +175,10 @@ def read_body(limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_json_body() -> Any:
+def read_json_body(*, required: bool = True) -> Any:
     """The request body as JSON: 415 for another media type, 400 when it is not JSON
-    (or empty, or nested too deeply to parse), 413 above the size limit."""
+    (or empty, or nested too deeply to parse), 413 above the size limit. With
+    `required` False, no body (or an empty one) is None."""
     if request.mimetype and request.mimetype not in JSON_TYPES and not request.mimetype.endswith(
         "+json"
     ):
@@ -183,6 +186,8 @@ def read_json_body() -> Any:
                                    .format(media_type=request.mimetype))
     raw = read_body(current_app.config["MAX_BODY_BYTES"])
     if not raw.strip():
+        if not required:
+            return None
         raise MalformedBody(_("the request body is empty; send a JSON object"))
     too_deep = _("the JSON body is nested more than {depth} levels deep").format(
         depth=MAX_JSON_DEPTH)
