@@ -72,13 +72,13 @@ def home_of(session: Session, actor: Caller) -> Home:
         .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
         .where(Assignment.course_id.in_(course_ids))
         .order_by(Assignment.due_at.is_(None), Assignment.due_at, Assignment.id)
-    ).tuples().all() if course_ids else []
+    ).all() if course_ids else []
     mine = {
         assignment_id: (used, best) for assignment_id, used, best in session.execute(
             select(Attempt.assignment_id, func.max(Attempt.number), func.max(Attempt.score))
             .where(Attempt.user_id == actor.id, Attempt.assignment_id.is_not(None))
             .group_by(Attempt.assignment_id)
-        ).tuples()
+        )
     }
     now = utcnow()
     by_course: dict[int, list[AssignmentEntry]] = {course_id: [] for course_id in course_ids}
@@ -93,7 +93,7 @@ def home_of(session: Session, actor: Caller) -> Home:
             select(Attempt.exercise_id, func.count(Attempt.id), func.max(Attempt.score))
             .where(Attempt.user_id == actor.id, Attempt.assignment_id.is_(None))
             .group_by(Attempt.exercise_id)
-        ).tuples()
+        )
     }
     practice = []
     for version in visible_exercises(session, actor):

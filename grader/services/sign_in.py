@@ -106,7 +106,7 @@ def course_links(session: Session, actor: Caller, course_id: int,
             .where(Enrollment.course_id == course_id,
                    Enrollment.role == CourseRole.STUDENT)
             .order_by(User.username)
-        ).tuples().all())
+        ).all())
         if usernames is None:
             chosen = list(students)
         else:
