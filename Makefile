@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CATALOGS := grader/translations
 POT := $(CATALOGS)/messages.pot
 
-.PHONY: run solve test bench clean translations catalogs
+.PHONY: run solve test bench clean translations catalogs browser-tools
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,14 +33,31 @@ run: catalogs
 solve: $(BIN)/grader
 	$(BIN)/grader solve exercises/
 
-test: catalogs
+# The browser tests need Playwright (the `browser` extra) and Debian's Chromium; as root
+# with apt-get, Chromium is installed here; elsewhere those tests skip, saying so once.
+CHROMIUM ?= /usr/bin/chromium
+
+test: catalogs browser-tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+browser-tools: $(VENV)/browser-extra
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null 2>&1 \
+	         && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+	    || echo "Chromium not installed: the browser tests will skip" >&2; \
+	fi
+
+$(VENV)/browser-extra: $(BIN)/grader pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $@
 
 bench: $(BIN)/grader
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/engine_vs_peers.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis tests/browser/screenshots

@@ -152,8 +152,7 @@ def format_verdicts(errors: Iterable[Mapping[str, Any]]) -> dict[str, Verdict]:
         parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
         if len(parts) in (2, 3) and parts[0] in ("forward", "backward", "local"):
             verdicts[":".join(parts)] = Verdict("invalid", _(
-                "not a number: write a number such as {example}").format(
-                    example=given_number(0.39)))
+                "write a number such as {example}").format(example=given_number(0.39)))
     return verdicts
 
 

@@ -18,8 +18,8 @@ from grader.i18n import ngettext
 from grader.models import Feedback
 from grader.services.attempts import AttemptRecord
 from grader.services.history import AttemptDetail
-from grader.web.blanks import BlankView, GraphView, Verdict, graph_view, verdicts_of
-from grader.web.formats import score_text
+from grader.web.blanks import BlankView, GraphView, Verdict, graph_view, places, verdicts_of
+from grader.web.formats import iso_time, score_text, time_text
 from grader.web.numbers import typed_from_submission
 
 
@@ -67,6 +67,11 @@ class ExercisePage:
     attempt_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
     @property
+    def data_score(self) -> str:
+        """The score as the page's `data-score` holds it (empty before a submit)."""
+        return "" if self.score is None else repr(self.score)
+
+    @property
     def score_text(self) -> str:
         return score_text(self.score)
 
@@ -92,6 +97,10 @@ class ExercisePage:
             return _("Nothing is wrong, but some values follow from rounded numbers: keep "
                      "more digits.")
         return _("Every blank is right.")
+
+    @property
+    def has_verdicts(self) -> bool:
+        return any(b.verdict is not None for b in self.graph.blanks)
 
     @property
     def summary_text(self) -> str | None:
@@ -121,6 +130,7 @@ class ExercisePage:
         return {
             "attempt": self.attempt_number,
             "score": self.score,
+            "data_score": self.data_score,
             "score_text": self.score_text,
             "summary_text": self.summary_text,
             "attempt_url": self.attempt_url,
@@ -128,6 +138,7 @@ class ExercisePage:
             "attempts_text": self.attempts.text,
             "notice": self.notice,
             "editable": self.action is not None,
+            "has_verdicts": self.has_verdicts,
             "first_error": first.element_id if first is not None else None,
             "attempt_key": self.attempt_key,
             "blanks": [
@@ -137,7 +148,8 @@ class ExercisePage:
                 for b in self.graph.blanks
             ],
             "history": [{"number": h.number, "url": h.url, "heading": attempt_heading(h.number),
-                         "score_text": score_text(h.score)} for h in self.history],
+                         "score_text": score_text(h.score), "time": iso_time(h.created_at),
+                         "time_text": time_text(h.created_at)} for h in self.history],
         }
 
 
@@ -161,6 +173,8 @@ def page_of(exercise: Exercise, inputs: Mapping[str, float], variant: int, *,
     with the texts `typed` in a refused submit and its `verdicts`, or empty."""
     first_error = None
     score = None
+    if shown is None and verdicts:  # a refused submit: its first box to fix
+        first_error = next((p.key for p in places(exercise) if p.key in verdicts), None)
     if shown is not None:
         found, first_error = verdicts_of(shown.result)
         typed = typed if typed is not None else typed_from_submission(shown.answers)

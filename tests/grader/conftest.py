@@ -11,7 +11,6 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from page_client import Browser
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -260,66 +260,6 @@ def fresh_database(tmp_path: Path) -> Iterator[str]:
 
 
 # ---------------------------------------------------------------- pages
-
-
-class Elements(HTMLParser):
-    """Every element of a page with its attributes, in document order."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.found: list[tuple[str, dict[str, str]]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.found.append((tag, {k: v if v is not None else "" for k, v in attrs}))
-
-    def all(self, tag: str, **wanted: str) -> list[dict[str, str]]:
-        return [a for t, a in self.found if t == tag
-                and all(a.get(k.replace("_", "-")) == v for k, v in wanted.items())]
-
-
-class Browser:
-    """A test client used as a person's browser: cookies, forms with their CSRF token."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.client = app.test_client()
-        self.page: Any = None
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        self.page = self.client.get(path, **kwargs)
-        return self.page
-
-    def csrf(self) -> str:
-        token = Elements(self.page.text).all("input", name="csrf_token")
-        assert token, "the page has no form with a CSRF token"
-        return token[0]["value"]
-
-    def form(self) -> dict[str, str]:
-        """The answers form of the current page, as its hidden fields and boxes hold."""
-        fields = {}
-        for attrs in Elements(self.page.text).all("input"):
-            if "name" in attrs and attrs.get("type") != "submit":
-                fields[attrs["name"]] = attrs.get("value", "")
-        fields.pop("next", None)
-        return fields
-
-    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        data = {"csrf_token": self.csrf(), **(data or {})}
-        return self.client.post(path, data=data, **kwargs)
-
-    def link(self, username: str) -> str:
-        from grader.services import sign_in
-
-        with self.app.app_context():
-            return sign_in.create_link(sessions.get_session(), username, 72).url("")
-
-    def sign_in(self, username: str) -> Any:
-        link = self.link(username)
-        self.get(link)
-        response = self.post(link)
-        assert response.status_code == 303, response.text
-        return response
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Browser, Elements
+from page_client import Browser, Elements
 
 from grader.web.numbers import read_typed, submission_from_form
 

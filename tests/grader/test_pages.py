@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Browser, Elements
+from page_client import Browser, Elements
 
 from grader.models import Role
 from grader.services import accounts

@@ -97,15 +97,14 @@
         verdicts.appendChild(item);
       }
     });
-    if (data.score !== null) {
-      result.hidden = false;
-      var score = result.querySelector("[data-score]");
-      score.setAttribute("data-score", String(data.score));
-      score.querySelector("[data-score-text]").textContent = data.score_text;
-      result.querySelector("[data-summary]").textContent = data.summary_text || "";
-      if (data.attempt !== null) {
-        result.querySelector("h2").textContent = data.attempt_heading;
-      }
+    result.hidden = data.score === null && !data.has_verdicts;
+    var score = result.querySelector("[data-score]");
+    score.hidden = data.score === null;
+    score.setAttribute("data-score", data.data_score);
+    score.querySelector("[data-score-text]").textContent = data.score_text;
+    result.querySelector("[data-summary]").textContent = data.summary_text || "";
+    if (data.attempt !== null) {
+      result.querySelector("h2").textContent = data.attempt_heading;
     }
     document.querySelectorAll("[data-attempts]").forEach(function (el) {
       el.textContent = data.attempts_text;
@@ -139,9 +138,14 @@
       link.href = entry.url;
       if (entry.number === data.attempt) { link.setAttribute("aria-current", "page"); }
       item.appendChild(link);
-      item.appendChild(document.createTextNode(" · " + entry.score_text));
+      item.appendChild(document.createTextNode(" · " + entry.score_text + " · "));
+      var time = text("time", entry.time_text);
+      time.setAttribute("datetime", entry.time);
+      time.setAttribute("data-local", "");
+      item.appendChild(time);
       list.appendChild(item);
     });
+    localTimes(list);
   }
 
   function submitInPlace(form) {
