@@ -81,8 +81,9 @@ def error_page(status: int, detail: str | None, *, headers: dict[str, str] | Non
 
 
 def _not_signed_in(exc: NotSignedIn) -> Response:
+    # A 401 names a scheme: the pages' is the sign-in link's session, the API's the token.
     return Response(render_template("signed_out.html", needed=True), status=401,
-                    mimetype="text/html")
+                    headers={"WWW-Authenticate": 'Bearer realm="grader"'}, mimetype="text/html")
 
 
 def _service_error(exc: ServiceError) -> Response:
