@@ -39,7 +39,7 @@ from grader.models import (
 )
 from grader.services.accounts import Caller, hash_secret, require_role, user_named
 from grader.services.courses import course_access
-from grader.services.errors import ValidationFailed
+from grader.services.errors import NotFound, ValidationFailed
 from grader.services.transactions import transaction
 
 SECRET_BYTES = 32
@@ -169,17 +169,32 @@ def use_link(session: Session, secret: str, session_hours: int,
         ).scalar_one_or_none()
         if used is None:
             return None
-        user = session.get_one(User, used)
-        if well_formed(replacing):
-            _delete_session(session, replacing or "")
-        # The user's expired sessions go now rather than linger.
-        session.execute(delete(BrowserSession).where(BrowserSession.user_id == user.id,
-                                                     BrowserSession.expires_at <= now))
-        cookie_secret = new_secret()
-        expires_at = now + timedelta(hours=session_hours)
-        session.add(BrowserSession(user_id=user.id, secret_hash=hash_secret(cookie_secret),
-                                   created_at=now, expires_at=expires_at))
-        return OpenedSession(Caller.of(user), cookie_secret, expires_at)
+        return _open(session, session.get_one(User, used), session_hours, replacing, now)
+
+
+def open_session(session: Session, user_id: int, session_hours: int,
+                 replacing: str | None = None) -> OpenedSession:
+    """Open a browser session for a user whose identity another way has established
+    (an LMS launch); `replacing` as for `use_link`. NotFound for an unknown user."""
+    with transaction(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(_("no user {id}").format(id=user_id))
+        return _open(session, user, session_hours, replacing, utcnow())
+
+
+def _open(session: Session, user: User, session_hours: int, replacing: str | None,
+          now: datetime) -> OpenedSession:
+    if well_formed(replacing):
+        _delete_session(session, replacing or "")
+    # The user's expired sessions go now rather than linger.
+    session.execute(delete(BrowserSession).where(BrowserSession.user_id == user.id,
+                                                 BrowserSession.expires_at <= now))
+    cookie_secret = new_secret()
+    expires_at = now + timedelta(hours=session_hours)
+    session.add(BrowserSession(user_id=user.id, secret_hash=hash_secret(cookie_secret),
+                               created_at=now, expires_at=expires_at))
+    return OpenedSession(Caller.of(user), cookie_secret, expires_at)
 
 
 _SESSION_OWNER = (

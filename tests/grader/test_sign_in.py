@@ -120,6 +120,13 @@ def test_signing_in_again_replaces_the_browsers_session(db_session, sam):
     assert sign_in.caller_for_session(db_session, second.secret) == sam
 
 
+def test_a_session_can_be_opened_for_a_user_known_another_way(db_session, sam):
+    opened = sign_in.open_session(db_session, sam.id, session_hours=1)
+    assert sign_in.caller_for_session(db_session, opened.secret) == sam
+    with pytest.raises(NotFound):
+        sign_in.open_session(db_session, 999_999, session_hours=1)
+
+
 def test_csrf_tokens_belong_to_one_cookie_secret():
     secret, other = sign_in.new_secret(), sign_in.new_secret()
     token = sign_in.csrf_token(secret)
