@@ -36,7 +36,7 @@ def missing_requirement() -> str | None:
     return "browser tests need " + " and ".join(missing)
 
 
-# Each test module skips itself with this reason: one line per module, not per test.
+# conftest.py skips the whole folder with this reason: one line, not one per test.
 MISSING = missing_requirement()
 
 

@@ -5,7 +5,8 @@ database of its own.
 They need the `browser` extra (`pip install -e '.[browser]'`: Playwright and
 axe-playwright-python, which ships axe-core) and Chromium at /usr/bin/chromium (or
 where GRADER_CHROMIUM says); Playwright's own browser download is never used. Without
-them each test module here is skipped, with one line naming what to install.
+them every test module here is skipped whole, before it is imported, with one line
+naming what to install.
 
 Each test saves full-page screenshots in tests/browser/screenshots/.
 """
@@ -30,10 +31,22 @@ from chromium_site import (
 )
 
 
+class UnavailableModule(pytest.Module):
+    """A test module of this folder when the browser tests cannot run: skipped whole,
+    with the reason, before it is imported."""
+
+    def collect(self) -> list[Any]:
+        pytest.skip(MISSING or "")
+
+
+def pytest_pycollect_makemodule(module_path: Any, parent: Any) -> Any:
+    if MISSING is not None:
+        return UnavailableModule.from_parent(parent, path=module_path)
+    return None
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    if MISSING is not None:
-        pytest.skip(MISSING)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
