@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CATALOGS := grader/translations
 POT := $(CATALOGS)/messages.pot
 
-.PHONY: run solve test bench clean translations catalogs nginx
+.PHONY: run solve test bench clean translations catalogs nginx browser-tools
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,14 +46,32 @@ nginx:
 	                      --no-install-recommends nginx >/dev/null 2>&1; }; }; } \
 	  || echo "nginx is not installed (apt-get install nginx): the proxy tests skip" >&2
 
-test: catalogs nginx
+
+# The browser tests need Playwright (the `browser` extra) and Debian's Chromium; as root
+# with apt-get, Chromium is installed here; elsewhere those tests skip, saying so once.
+CHROMIUM ?= /usr/bin/chromium
+
+test: catalogs nginx browser-tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+browser-tools: $(VENV)/browser-extra
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null 2>&1 \
+	         && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+	    || echo "Chromium not installed: the browser tests will skip" >&2; \
+	fi
+
+$(VENV)/browser-extra: $(BIN)/grader pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $@
 
 bench: $(BIN)/grader
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/engine_vs_peers.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis tests/browser/screenshots

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Request, Response, request
 from flask.sessions import NullSession, SessionInterface
 
-from grader import api, auth, i18n, problems, sessions
+from grader import api, auth, i18n, problems, sessions, web
 from grader.config import load_settings
 
 
@@ -53,6 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app, settings.token_cache_seconds)
     problems.init_app(app)
     api.init_app(app)
+    web.init_app(app)
     app.before_request(_choose_language)
     app.after_request(_say_language)
     return app

@@ -13,6 +13,7 @@ import secrets
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -118,6 +119,20 @@ class Settings(BaseSettings):
     retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
         default=5, description="Retry-After sent with 503 when the database is unreachable."
     )
+    # Pages: the address people reach the service at, and how they sign in.
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The service's address as people reach it (scheme, host, port, any "
+        "path prefix): sign-in links start with it, and an https address makes the "
+        "session cookie Secure.")
+    sign_in_link_hours: Annotated[int, Field(ge=1, le=8760)] = Field(
+        default=72, description="How long a sign-in link may be used (once), in hours.")
+    session_hours: Annotated[int, Field(ge=1, le=8760)] = Field(
+        default=336, description="How long a browser stays signed in after using a "
+        "sign-in link, in hours.")
+    frame_ancestors: str = Field(
+        default="'self'", description="The pages' Content-Security-Policy frame-ancestors: "
+        "the sites that may show them in a frame (add an LMS's address here).")
     # gunicorn (`grader serve`, grader/gunicorn_conf.py)
     bind: str = Field(default="127.0.0.1:8000", description="host:port to listen on.")
     workers: Annotated[int, Field(ge=1, le=64)] = Field(
@@ -143,6 +158,30 @@ class Settings(BaseSettings):
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_address(cls, value: str) -> str:
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or (
+                parsed.fragment):
+            raise ValueError("must be an http:// or https:// address, such as "
+                             "https://grader.example.edu")
+        return value.strip().rstrip("/")
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _one_directive(cls, value: str) -> str:
+        # The value goes into a header, inside one CSP directive.
+        if not value.strip() or any(c in value for c in ";,\r\n\x00"):
+            raise ValueError("one or more sources separated by spaces, such as "
+                             "\"'self' https://moodle.example.edu\" (no ; or ,)")
+        return " ".join(value.split())
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS, when people reach the service over HTTPS."""
+        return self.base_url.startswith("https://")
 
     @model_validator(mode="after")
     def _threads_fit_the_pool(self) -> Settings:

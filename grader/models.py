@@ -340,3 +340,32 @@ class Attempt(Base):
     exercise_version: Mapped[ExerciseVersion] = relationship(
         lazy="joined", primaryjoin="Attempt.exercise_version_id == ExerciseVersion.id",
         foreign_keys="Attempt.exercise_version_id")
+
+
+class SignInLink(Base):
+    """A one-time sign-in link: its secret only as a SHA-256 hash, usable once
+    (`used_at` set by the statement that uses it) until it expires."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who asked for it: an instructor through the API; None from the command line.
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class BrowserSession(Base):
+    """A signed-in browser: the cookie holds a random secret, stored here only as its
+    SHA-256 hash. Signing out deletes the row."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

@@ -27,7 +27,7 @@ from grader.api.schemas import Label, Username
 from grader.config import ConfigError, Settings, environment_variable, load_settings
 from grader.i18n import LANGUAGES, supported, tag
 from grader.models import Role
-from grader.services import accounts, exercises
+from grader.services import accounts, exercises, sign_in
 from grader.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ def user() -> None:
               default=None, help="The language the user reads the service in (default: "
               "none chosen, so the browser's Accept-Language decides).")
 def user_add(username: str, role: str, language: str | None) -> None:
-    """Create an account. Sign-in is by API token only: see `grader token create`."""
+    """Create an account. It signs in to the pages with a link (`grader user link`) and
+    to the API with a token (`grader token create`)."""
     try:
         TypeAdapter(Username).validate_python(username)
     except ValidationError:
@@ -108,6 +109,24 @@ def user_add(username: str, role: str, language: str | None) -> None:
         except ServiceError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"added {role} {username}", err=True)
+
+
+@user.command("link")
+@click.argument("username")
+@click.option("--base-url", default=None, metavar="URL",
+              help="The service's address as the user reaches it [default: GRADER_BASE_URL, "
+              "else http://127.0.0.1:8000].")
+def user_link(username: str, base_url: str | None) -> None:
+    """Print a link that signs USERNAME in to the pages once, alone on stdout. It
+    expires after GRADER_SIGN_IN_LINK_HOURS (default 72)."""
+    settings = _settings(**({"base_url": base_url} if base_url is not None else {}))
+    with _session(settings) as session:
+        try:
+            link = sign_in.create_link(session, username, settings.sign_in_link_hours)
+        except ServiceError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(link.url(settings.base_url))
+    click.echo(f"valid once, until {link.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
 
 
 @click.group("token")

@@ -28,7 +28,7 @@ MAX_MODULE_LINES = 600
 # grader's modules that serve HTTP or the command line: the services call none of them.
 WEB_SIDE_OF_GRADER = {"grader.api", "grader.app", "grader.auth", "grader.problems",
                       "grader.sessions", "grader.cli", "grader.service_cli",
-                      "grader.gunicorn_conf"}
+                      "grader.gunicorn_conf", "grader.web"}
 
 
 def imported_modules(source: str) -> set[str]:

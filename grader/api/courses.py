@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.models import Role
-from grader.services import courses
+from grader.services import courses, sign_in
 from grader.services import gradebook as grades
 from grader.services.accounts import Caller
 from grader.sessions import get_session
@@ -69,6 +69,22 @@ def list_enrollments(actor: Caller, course_id: int) -> list[schemas.EnrollmentOu
         schemas.EnrollmentOut(user=e.user.username, role=e.role, created_at=e.created_at)
         for e in courses.course_enrollments(get_session(), actor, course_id)
     ]
+
+
+@bp.post(f"/{COURSE}/sign-in-links")
+@operation("Fresh one-time sign-in links to the pages for the course's students, or for "
+           "those named (course instructors); each URL is shown only in this response",
+           response=list[schemas.SignInLinkOut], status=201, body=schemas.SignInLinksCreate,
+           body_required=False, roles=(Role.INSTRUCTOR,),
+           problems=(400, 403, 404, 413, 415, 422))
+def create_sign_in_links(actor: Caller, course_id: int,
+                         body: schemas.SignInLinksCreate | None) -> list[schemas.SignInLinkOut]:
+    settings = current_app.extensions["grader.settings"]
+    links = sign_in.course_links(get_session(), actor, course_id,
+                                 body.users if body is not None else None,
+                                 settings.sign_in_link_hours)
+    return [schemas.SignInLinkOut(user=link.username, url=link.url(settings.base_url),
+                                  expires_at=link.expires_at) for link in links]
 
 
 @bp.post(f"/{COURSE}/assignments")

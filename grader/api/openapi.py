@@ -132,7 +132,7 @@ def _operation(rule: Rule, op: Operation, parameters: list[dict[str, Any]],
         result["parameters"] = parameters
     body_model = op.body or op.json_body
     if body_model is not None:
-        result["requestBody"] = {"required": True, "content": {
+        result["requestBody"] = {"required": op.body_required, "content": {
             "application/json": {"schema": refs[(body_model, "validation")]}}}
     elif op.yaml_body:
         result["requestBody"] = {"required": True, "content": {

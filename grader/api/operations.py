@@ -56,6 +56,7 @@ class Operation:
     response: Any = None  # a model, list[model], or None for no body
     status: int = 200
     body: type[BaseModel] | None = None  # validated into this model
+    body_required: bool = True  # False: no body at all is None (an empty one too)
     json_body: Any = None  # any JSON, validated by the use case; the model documents it
     yaml_body: bool = False
     query: type[BaseModel] | None = None
@@ -104,7 +105,8 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
             if spec.query is not None:
                 arguments["query"] = parse_query(spec.query)
             if spec.body is not None:
-                arguments["body"] = parse_model(spec.body, read_json_body())
+                data = read_json_body(required=spec.body_required)
+                arguments["body"] = None if data is None else parse_model(spec.body, data)
             elif spec.json_body is not None:
                 arguments["body"] = read_json_body()
             elif spec.yaml_body:
@@ -179,16 +181,20 @@ def read_body(limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_json_body() -> Any:
+def read_json_body(*, required: bool = True) -> Any:
     """The request body as JSON: 415 for another media type, 400 when it is not JSON
     (or not UTF-8, or empty, or nested too deeply to parse), 422 for a key written twice
-    in one object, 413 above the size limit (grader.api.bodies locates each)."""
+    in one object, 413 above the size limit (grader.api.bodies locates each). With
+    `required` False, no body (or an empty one) is None."""
     if request.mimetype and request.mimetype not in JSON_TYPES and not request.mimetype.endswith(
         "+json"
     ):
         raise UnsupportedMediaType(_("send the body as application/json, not {media_type}")
                                    .format(media_type=request.mimetype))
-    return parse_json_body(read_body(current_app.config["MAX_BODY_BYTES"]))
+    raw = read_body(current_app.config["MAX_BODY_BYTES"])
+    if not required and not raw.strip():
+        return None
+    return parse_json_body(raw)
 
 
 def read_text_body(media_types: tuple[str, ...], limit: int) -> str:

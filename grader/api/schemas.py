@@ -162,6 +162,12 @@ class MeUpdate(RequestModel):
         "Left as it is when absent.")
 
 
+class SignInLinksCreate(RequestModel):
+    users: Annotated[list[Username], Field(min_length=1, max_length=1000)] | None = Field(
+        default=None, description="the students to make links for (default: every student "
+        "of the course)")
+
+
 class AttemptsQuery(QueryModel):
     user: Username | None = Field(
         default=None, description="another user (admins; instructors: a user enrolled in a "
@@ -279,6 +285,12 @@ class CourseOut(ResponseModel):
     title: str
     role: CourseRole | None = Field(default=None, description="the caller's role in the course")
     created_at: datetime
+
+
+class SignInLinkOut(ResponseModel):
+    user: str
+    url: str = Field(description="signs the user in to the pages once; shown only now")
+    expires_at: datetime
 
 
 class EnrollmentOut(ResponseModel):

@@ -70,6 +70,17 @@ class AssignmentView:
     variant: VariantRecord
     attempts_used: int
     attempts_left: int | None
+    # What the user's attempts show them: the feedback policy, or all (course staff).
+    feedback: Feedback = Feedback.FULL
+
+    def accepts_attempts(self, now: datetime) -> bool:
+        """Whether an attempt submitted at `now` can count: the assignment is open and
+        attempts are left."""
+        try:
+            check_window(self.assignment, now, submitting=True)
+        except AssignmentClosed:
+            return False
+        return self.attempts_left is None or self.attempts_left > 0
 
 
 def assignment_variant(session: Session, actor: Caller, assignment_id: int) -> AssignmentView:
@@ -77,7 +88,8 @@ def assignment_variant(session: Session, actor: Caller, assignment_id: int) -> A
 
     def view() -> AssignmentView:
         assignment, enrollment = assignment_access(session, actor, assignment_id)
-        if not is_course_staff(actor, enrollment):
+        staff = is_course_staff(actor, enrollment)
+        if not staff:
             check_window(assignment, utcnow(), submitting=False)
         version = assignment.exercise_version
         used = attempts_used(session, actor.id, version.exercise_id, assignment)
@@ -86,7 +98,8 @@ def assignment_variant(session: Session, actor: Caller, assignment_id: int) -> A
         variant = latest_variant(session, actor.id, version, assignment) if left == 0 else None
         if variant is None:
             variant = variant_for(session, actor, version, assignment)
-        return AssignmentView(assignment, variant, used, left)
+        return AssignmentView(assignment, variant, used, left,
+                              Feedback.FULL if staff else assignment.feedback)
 
     return run_transaction(session, view, tries=INSERT_TRIES, exhausted=_(TOO_MANY_AT_ONCE))
 

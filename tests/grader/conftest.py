@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from page_client import Browser
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -256,3 +257,19 @@ def fresh_database(tmp_path: Path) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# ---------------------------------------------------------------- pages
+
+
+@pytest.fixture
+def browser(app: Flask) -> Browser:
+    return Browser(app)
+
+
+@pytest.fixture
+def student_browser(app: Flask, student: Caller) -> Browser:
+    """A browser signed in as the student sam."""
+    found = Browser(app)
+    found.sign_in(student.username)
+    return found
