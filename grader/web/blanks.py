@@ -18,7 +18,8 @@ from markupsafe import Markup
 
 from engine import Exercise
 from grader.i18n import gettext as _
-from grader.web.layout import Box, EdgePlace, layout_of, svg_of
+from grader.web.layout import Box, EdgePlace, layout_of
+from grader.web.svg import svg_of
 from grader.web.numbers import given_number
 
 STATUSES = ("correct", "consistent", "incorrect", "missing", "invalid")
@@ -75,8 +76,10 @@ def places(exercise: Exercise) -> tuple[Place, ...]:
         inputs = {g.id: g.inputs for g in exercise.gates}
         for gate in layout.forward_order:
             for name in dict.fromkeys(inputs[gate]):
-                found.append(Place(blank_key("local", gate, name), "local", gate, name,
-                                   edges[(gate, name)].local_box))
+                box = edges[(gate, name)].local_box
+                if box is None:  # the layout reserves a box on every edge when asked
+                    raise ValueError(f"no local box on the edge {name} -> {gate}")
+                found.append(Place(blank_key("local", gate, name), "local", gate, name, box))
     return tuple(found)
 
 

@@ -78,7 +78,7 @@ def test_a_student_signs_in_and_fills_the_sigmoid_neuron_right(new_page, site, u
     ("en-US", {"status": "incorrect", "start": "Start fixing here:", "score": "Score:",
                "message": "x feeds 3 branches (a, b, c)"}),
     ("pt-BR", {"status": "incorreto", "start": "Comece a corrigir aqui:", "score": "Nota:",
-               "message": "x feeds 3 branches (a, b, c)"}),
+               "message": "somar todos os fluxos antes de aplicar a regra da cadeia"}),
 ])
 def test_a_branch_mistake_is_found_in_place(new_page, site, username, screenshot, locale,
                                             texts):
