@@ -169,10 +169,10 @@ def svg_of(layout: GraphLayout, *, title: str, values: Mapping[str, str] | None 
                        f'{html.escape(node.id)}</text>')
         out.append(f'<text class="symbol" x="{cx:g}" y="{cy:g}">{html.escape(node.symbol)}'
                    '</text>')
-        for texts, box in ((values, node.forward_box or _above(node.gradient_box)),
-                           (gradients, node.gradient_box)):
+        for texts, kind, box in ((values, "value", node.forward_box or _above(node.gradient_box)),
+                                 (gradients, "gradient", node.gradient_box)):
             if texts and node.id in texts:
-                out.append(f'<text class="given" x="{box.x + 4:g}" '
+                out.append(f'<text class="given {kind}" x="{box.x + 4:g}" '
                            f'y="{box.y + box.height / 2:g}">{html.escape(texts[node.id])}</text>')
     out.append("</svg>")
     return "".join(out)
