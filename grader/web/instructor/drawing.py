@@ -4,6 +4,7 @@ blank by blank. The one place these pages call the SVG drawing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,14 +19,27 @@ from grader.web.blanks import ICONS, blank_key, label, places, status_text
 from grader.web.formats import score_text
 from grader.web.layout import Box, layout_of, svg_of
 
+# A number the engine wrote in a formula: digits with a point, not part of a node id
+# ("z.mul1" has none: ids start with a letter).
+_WRITTEN_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?")
+
+
+def localized_formula(text: str) -> str:
+    """A formula of the worked solution with its numbers as the reader's language
+    writes them ("w0·x0 = 2,00·−1,00" in Portuguese)."""
+    return _WRITTEN_NUMBER.sub(lambda m: _localized(m.group()), text)
+
+
+def _localized(text: str) -> str:
+    if i18n.current_language() == i18n.PORTUGUESE:
+        text = text.replace(".", ",")
+    return text.replace("-", "\u2212")
+
 
 def solution_number(value: float) -> str:
     """A worked solution's number as the reader's language writes it, with the
     solution's digits (2 decimals unless that would hide it) and a true minus sign."""
-    text = fmt(value)
-    if i18n.current_language() == i18n.PORTUGUESE:
-        text = text.replace(".", ",")
-    return text.replace("-", "\u2212")
+    return _localized(fmt(value))
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,7 @@ def _step_view(step: Step, output: str) -> StepView:
     if step.op == "input":
         forward = _("{node} = {value} (given)").format(node=step.node, value=number(step.value))
     else:
-        forward = step.forward
+        forward = localized_formula(step.forward)
     contributions = [
         _("from {consumer}: {upstream} × {local} = {product}").format(
             consumer=c.consumer, upstream=number(c.upstream), local=number(c.local),
@@ -88,7 +102,8 @@ def _step_view(step: Step, output: str) -> StepView:
     else:
         backward = f"{head} = {number(step.grad)}"
     return StepView(step.node, step.op, forward,
-                    [lg.formula for lg in step.local_gradients], contributions, backward)
+                    [localized_formula(lg.formula) for lg in step.local_gradients],
+                    contributions, backward)
 
 
 # ---------------------------------------------------------------- the class's results
