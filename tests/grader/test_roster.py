@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader import sessions
+from grader import i18n, sessions
 from grader.models import Role
 from grader.services import accounts, courses, roster
 from grader.services.errors import Forbidden, NotFound, ValidationFailed
@@ -13,15 +13,16 @@ from grader.services.roster import LineOutcome, read_roster
 
 
 def test_reading_skips_a_header_and_blank_lines_and_locates_bad_lines():
-    wanted, refused, extra = read_roster(
-        "username,display name,email\n"
-        "ann,Ann Lima,ann@example.edu\n"
-        "\n"
-        "bad name,Bad,\n"
-        "ann,Ann again,\n"
-        ",No username,x@example.edu\n"
-        "bob\n"
-        "cat,C,c@x,extra\n")
+    with i18n.use_language(i18n.ENGLISH):
+        wanted, refused, extra = read_roster(
+            "username,display name,email\n"
+            "ann,Ann Lima,ann@example.edu\n"
+            "\n"
+            "bad name,Bad,\n"
+            "ann,Ann again,\n"
+            ",No username,x@example.edu\n"
+            "bob\n"
+            "cat,C,c@x,extra\n")
     assert [(w.line, w.username) for w in wanted] == [(2, "ann"), (7, "bob")]
     assert [(r.line, r.username) for r in refused] == [(4, "bad name"), (5, "ann"),
                                                        (6, ""), (8, "cat")]
