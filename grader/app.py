@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     app.before_request(_choose_language)
     app.after_request(_say_language)
+    app.teardown_request(_forget_language)
     return app
 
 
@@ -63,6 +64,12 @@ def _choose_language() -> None:
     # From the Accept-Language header; a signed-in user's stored preference wins once
     # the caller is known (grader.auth).
     i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language")))
+
+
+def _forget_language(exc: BaseException | None = None) -> None:
+    # The thread serves other work after this request (a test runs its next test in it):
+    # the request's language must not outlive it.
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
 
 
 def _say_language(response: Response) -> Response:

@@ -19,8 +19,8 @@ from markupsafe import Markup
 from engine import Exercise
 from grader.i18n import gettext as _
 from grader.web.layout import Box, EdgePlace, layout_of
-from grader.web.svg import svg_of
 from grader.web.numbers import given_number
+from grader.web.svg import svg_of
 
 STATUSES = ("correct", "consistent", "incorrect", "missing", "invalid")
 # Status is never told by colour alone: each has an icon and a word too.

@@ -199,3 +199,15 @@
     }
   });
 })();
+
+// Instructor pages: a sign-in link's field selects its whole text when it gets the
+// focus, ready to copy.
+(function () {
+  "use strict";
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field && field.hasAttribute && field.hasAttribute("data-copy-text")) {
+      field.select();
+    }
+  });
+})();
