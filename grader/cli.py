@@ -20,6 +20,8 @@ from engine import (
 )
 from engine.explain import fmt
 from engine.gradcheck import gradient_mismatches
+from grader.i18n import gettext as _
+from grader.i18n import mark
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 CHECK_SEEDS = 20  # seeds drawn by `grader check` for a randomized exercise
@@ -191,8 +193,16 @@ def submission_json(solution: Solution) -> dict[str, object]:
 def _header(solution: Solution) -> str:
     exercise = solution.exercise
     seed = solution.variant.seed
-    variant = "fixed inputs" if seed is None else f"seed {seed}"
-    return f"{exercise.id}: {exercise.title} ({variant}; output {exercise.output})"
+    variant = _("fixed inputs") if seed is None else _("seed {seed}").format(seed=seed)
+    return _("{id}: {title} ({variant}; output {output})").format(
+        id=exercise.id, title=exercise.title, variant=variant, output=exercise.output)
+
+
+# How `grader grade` names a blank's kind and status, in the reader's language.
+KIND_WORDS = {"forward": mark("forward"), "backward": mark("backward"), "local": mark("local")}
+STATUS_WORDS = {"correct": mark("correct"), "consistent": mark("consistent"),
+                "incorrect": mark("incorrect"), "missing": mark("missing"),
+                "invalid": mark("invalid")}
 
 
 def solution_table(solution: Solution) -> str:
@@ -288,12 +298,15 @@ def _grade(path: str, submission_path: str, seed: int | None, as_json: bool) -> 
             click.echo(f"{submission_path}: {where}: {blank.message}", err=True)
     else:
         click.echo(_header(solution))
-        score = f"{result.score:.2f}" if graded else "not graded"
-        click.echo(f"score: {score}  ({_tally(b.status for b in result.blanks)})")
+        score = f"{result.score:.2f}" if graded else _("not graded")
+        click.echo(_("score: {score}  ({tally})").format(
+            score=score, tally=_tally(b.status for b in result.blanks)))
         for blank in result.blanks:
             if blank.status != "correct":
                 mistake = f" [{blank.mistake}]" if blank.mistake else ""
-                click.echo(f"  {blank.kind:<8} {result.label(blank):<12} {blank.status}{mistake}: "
+                kind = _(KIND_WORDS[blank.kind])
+                status = _(STATUS_WORDS[blank.status])
+                click.echo(f"  {kind:<8} {result.label(blank):<12} {status}{mistake}: "
                            f"{blank.message}")
         click.echo(result.summary())
     if not graded:
@@ -328,4 +341,4 @@ def _tally(statuses: Iterable[str]) -> str:
     for status in statuses:
         counts[status] = counts.get(status, 0) + 1
     order = ("correct", "consistent", "incorrect", "missing", "invalid")
-    return ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
+    return ", ".join(f"{counts[s]} {_(STATUS_WORDS[s])}" for s in order if counts.get(s))

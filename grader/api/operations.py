@@ -106,7 +106,9 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
                 arguments["query"] = parse_query(spec.query)
             if spec.body is not None:
                 data = read_json_body(required=spec.body_required)
-                arguments["body"] = None if data is None else parse_model(spec.body, data)
+                # JSON null is no answer to a required body: it is validated (422).
+                absent = data is None and not spec.body_required
+                arguments["body"] = None if absent else parse_model(spec.body, data)
             elif spec.json_body is not None:
                 arguments["body"] = read_json_body()
             elif spec.yaml_body:

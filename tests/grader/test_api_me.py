@@ -64,3 +64,9 @@ def test_the_change_is_seen_at_once_although_callers_are_cached(make_app, users_
     assert ana.get(ME).json["language"] is None  # now cached for 10 s
     assert patch(ana, {"language": "en"}).json["language"] == "en"
     assert ana.get(ME).json["language"] == "en"
+
+
+def test_a_json_null_for_a_required_body_is_a_422_not_a_crash(student):
+    response = student.client.patch("/api/v1/me", data=b"null", content_type="application/json",
+                                     headers={"Authorization": f"Bearer {student.token}"})
+    assert response.status_code == 422

@@ -218,3 +218,18 @@ def test_help_documents_seed_and_lang_together(runner):
     text = runner.invoke(cli, ["grade", "--help"]).output
     assert "--seed" in text and "--lang [pt-BR|en]" in text
     assert text.index("--seed") < text.index("--lang")
+
+
+def test_the_grade_output_speaks_portuguese_with_lang_pt_br(runner, tmp_path):
+    exercise = "exercises/branching.yaml"
+    right = runner.invoke(cli, ["solve", exercise, "--submission"])
+    answers = json.loads(right.output)
+    answers["backward"]["x"] = -6.0  # one branch not summed
+    path = tmp_path / "one-slip.json"
+    path.write_text(json.dumps(answers))
+    result = runner.invoke(cli, ["grade", exercise, str(path), "--lang", "pt-BR"])
+    assert result.exit_code == 0, result.output
+    assert "nota: 0.92" in result.output and "entradas fixas" in result.output
+    assert "incorreto [branch-not-summed]" in result.output and "retrógrado" in result.output
+    for english in ("score:", "fixed inputs", "incorrect", "backward"):
+        assert english not in result.output
