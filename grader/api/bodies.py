@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from grader.i18n import gettext as _
+from grader.i18n import mark
 from grader.problems import MalformedBody
 from grader.services.errors import FieldError, ValidationFailed, json_pointer, quoted_name
 
@@ -94,9 +95,26 @@ def _not_json(exc: json.JSONDecodeError) -> MalformedBody:
                 number=number, line=exc.lineno, column=exc.colno,
                 fixed=number.replace(",", "."))
             return MalformedBody(detail, errors=[{**where, "detail": detail}])
+    known = JSON_REASONS.get(exc.msg)
+    reason = _(known) if known is not None else exc.msg
     detail = _("the request body is not JSON: {reason} at line {line} column {column}").format(
-        reason=exc.msg, line=exc.lineno, column=exc.colno)
-    return MalformedBody(detail, errors=[{**where, "detail": exc.msg}])
+        reason=reason, line=exc.lineno, column=exc.colno)
+    return MalformedBody(detail, errors=[{**where, "detail": reason}])
+
+
+# The json module's reasons (English, fixed texts), in the reader's language.
+JSON_REASONS = {
+    "Expecting value": mark("a value was expected"),
+    "Expecting property name enclosed in double quotes":
+        mark("a key in double quotes was expected"),
+    "Expecting ':' delimiter": mark("a ':' was expected"),
+    "Expecting ',' delimiter": mark("a ',' was expected"),
+    "Extra data": mark("there is more after the JSON value"),
+    "Unterminated string starting at": mark("a string is not closed"),
+    "Invalid control character at": mark("a control character inside a string"),
+    "Illegal trailing comma before end of object": mark("a comma before the end of an object"),
+    "Illegal trailing comma before end of array": mark("a comma before the end of a list"),
+}
 
 
 def _too_deep(text: str) -> MalformedBody:

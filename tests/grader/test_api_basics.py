@@ -273,3 +273,14 @@ def test_a_stored_language_wins_over_the_header(student):
                            headers={"Accept-Language": "en"})
     assert response.headers["Content-Language"] == "pt-BR"
     assert response.json["detail"].startswith("não há exercício")
+
+
+def test_the_json_parsers_reason_is_in_the_readers_language(student, load_bundled):
+    load_bundled("branching")
+    response = student.post("/api/v1/exercises/branching/attempts", data=b'{"forward":',
+                            content_type="application/json",
+                            headers={"Accept-Language": "pt-BR"})
+    assert response.status_code == 400
+    assert "Expecting" not in response.json["detail"]
+    assert "era esperado um valor" in response.json["detail"]
+    assert response.json["errors"][0]["detail"] == "era esperado um valor"
