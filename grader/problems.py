@@ -242,7 +242,8 @@ def _service_error(exc: ServiceError) -> Response:
                             headers=exc.headers, **exc.extensions)
 
 
-def _http_exception(exc: HTTPException) -> Response:
+def http_problem(exc: HTTPException) -> Response:
+    """An HTTP error (404, 405, 413 ...) as problem+json."""
     status = exc.code or 500
     # Keep headers such as Allow (405) but not werkzeug's HTML content type.
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
@@ -270,7 +271,7 @@ def _unexpected(exc: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(ProblemError, lambda exc: exc.response())
     app.register_error_handler(ServiceError, _service_error)
-    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(HTTPException, http_problem)
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(PoolTimeoutError, _database_error)
     app.register_error_handler(InternalServerError, lambda exc: _unexpected(exc))

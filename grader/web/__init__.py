@@ -22,12 +22,12 @@ import logging
 from flask import Blueprint, Flask, Response, g, render_template, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from grader import i18n
 from grader.db import is_connection_error
 from grader.i18n import gettext as _
-from grader.problems import service_error_status, status_title
+from grader.problems import http_problem, service_error_status, status_title
 from grader.services.errors import ServiceError
 from grader.web import browser, exercise_views, formats, instructor, views
 from grader.web.browser import NotSignedIn
@@ -51,7 +51,8 @@ def init_app(app: Flask) -> None:
     web.register_blueprint(instructor.blueprint())
     web.before_request(_load_visitor)
     web.after_request(browser.finish_response)
-    web.context_processor(_template_globals)
+    # App-wide: the pages of URLs no route matches (below) need them too.
+    app.context_processor(_template_globals)
     web.register_error_handler(NotSignedIn, _not_signed_in)
     web.register_error_handler(ServiceError, _service_error)
     web.register_error_handler(HTTPException, _http_error)
@@ -59,6 +60,10 @@ def init_app(app: Flask) -> None:
     web.register_error_handler(PoolTimeoutError, _database_error)
     web.register_error_handler(Exception, _unexpected)
     app.register_blueprint(web)
+    # A URL that no route matches belongs to no blueprint: a person who typed it gets a
+    # page, a program (the API's paths, or asking for JSON) a problem+json body.
+    app.register_error_handler(NotFound, _unrouted)
+    app.register_error_handler(MethodNotAllowed, _unrouted)
 
 
 def _load_visitor() -> None:
@@ -96,6 +101,18 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     return error_page(status, None, headers=headers)
+
+
+def _unrouted(exc: HTTPException) -> Response:
+    wants_page = request.accept_mimetypes.best_match(
+        ["text/html", "application/json", "application/problem+json"]) == "text/html"
+    if request.blueprint is None and wants_page and not request.path.startswith("/api/"):
+        try:
+            browser.load_visitor()
+        except (DBAPIError, PoolTimeoutError):  # the page still says what was not found
+            browser.load_anonymous_visitor()
+        return browser.finish_response(_http_error(exc))
+    return http_problem(exc)
 
 
 def _database_error(exc: Exception) -> Response:

@@ -105,6 +105,14 @@ def load_visitor() -> None:
     i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language"), preferred))
 
 
+def load_anonymous_visitor() -> None:
+    """A visitor without a session lookup: for a page answered when the database is
+    not (its language from the cookie or the request)."""
+    g.visitor = Visitor(None, "", secrets.token_urlsafe(16))
+    i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language"),
+                                     request.cookies.get(LANGUAGE_COOKIE)))
+
+
 def signed_in() -> Caller:
     """The signed-in user (NotSignedIn without one)."""
     caller = visitor().caller

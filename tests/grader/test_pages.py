@@ -178,6 +178,24 @@ def test_errors_are_pages_in_the_readers_language(student_browser):
     assert student_browser.get("/assignments/12345").status_code == 404
 
 
+def test_an_unknown_address_is_a_page_for_a_person(student_browser):
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+            "Accept-Language": "pt-BR"}
+    missing = student_browser.get("/no/such/page", headers=html)
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert "Não encontrado" in missing.text
+    assert "sam" in missing.text  # still signed in: the header says who
+    assert "Content-Security-Policy" in missing.headers
+    wrong_method = student_browser.client.delete("/", headers=html)
+    assert wrong_method.status_code == 405 and wrong_method.mimetype == "text/html"
+    assert "GET" in wrong_method.headers["Allow"]
+    # A program asking for JSON, and every path of the API, get problem+json.
+    asked = student_browser.get("/no/such/page", headers={"Accept": "application/json"})
+    assert asked.status_code == 404 and asked.mimetype == "application/problem+json"
+    api = student_browser.get("/api/v1/nothing", headers=html)
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+
+
 def test_the_api_keeps_answering_in_json(client, student):
     assert client.get("/api/v1/nothing").mimetype == "application/problem+json"
     assert student.get("/api/v1/exercises").status_code == 200
