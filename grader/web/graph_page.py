@@ -113,6 +113,16 @@ class ExercisePage:
         return f"{text}: {message}" if message else text
 
     @property
+    def result_heading(self) -> str:
+        """The result section's title: the attempt shown, or, after a refused submit,
+        that nothing was graded (the last attempt stays in the history)."""
+        if self.attempt_number is not None:
+            return attempt_heading(self.attempt_number)
+        if self.has_verdicts:
+            return _("Not submitted")
+        return _("Result")
+
+    @property
     def attempt_url(self) -> str | None:
         return next((h.url for h in self.history if h.number == self.attempt_number), None)
 
@@ -134,7 +144,7 @@ class ExercisePage:
             "score_text": self.score_text,
             "summary_text": self.summary_text,
             "attempt_url": self.attempt_url,
-            "attempt_heading": attempt_heading(self.attempt_number or 0),
+            "result_heading": self.result_heading,
             "attempts_text": self.attempts.text,
             "notice": self.notice,
             "editable": self.action is not None,

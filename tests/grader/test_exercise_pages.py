@@ -132,6 +132,7 @@ def test_text_that_is_not_a_number_is_refused_without_using_an_attempt(student_b
     assert refused.status_code == 422
     assert statuses(refused.text)["forward:a"] == "invalid"
     assert 'value="seis"' in refused.text and "no attempt was used" in refused.text
+    assert '<h2 id="result-heading">Not submitted</h2>' in refused.text
     assert student.get("/api/v1/exercises/branching/attempts").json == []
     empty = {k: v for k, v in student_browser.form().items() if ":" not in k}
     refused = student_browser.post("/exercises/branching", empty)
@@ -168,6 +169,10 @@ def test_the_script_submits_in_place_with_the_token_in_a_header(student_browser,
         data={**fields, "forward:a": "x", "attempt_key": data["attempt_key"]},
         headers={"Accept": "application/json", "X-CSRF-Token": token})
     assert refused.status_code == 422 and refused.json["attempt"] is None
+    # The result speaks of this refused submit, not of attempt 1, which stays listed.
+    assert refused.json["result_heading"] == "Not submitted"
+    assert refused.json["score"] is None
+    assert [h["number"] for h in refused.json["history"]] == [1]
 
 
 def test_a_form_sent_twice_makes_one_attempt(student_browser, branching, student):

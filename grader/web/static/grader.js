@@ -103,9 +103,7 @@
     score.setAttribute("data-score", data.data_score);
     score.querySelector("[data-score-text]").textContent = data.score_text;
     result.querySelector("[data-summary]").textContent = data.summary_text || "";
-    if (data.attempt !== null) {
-      result.querySelector("h2").textContent = data.attempt_heading;
-    }
+    result.querySelector("h2").textContent = data.result_heading;
     document.querySelectorAll("[data-attempts]").forEach(function (el) {
       el.textContent = data.attempts_text;
     });
@@ -114,6 +112,7 @@
     if (data.notice) {
       var notice = text("p", data.notice, "notice");
       notice.setAttribute("role", "alert");
+      notice.setAttribute("data-notice", "");
       area.appendChild(notice);
     }
     var key = form.querySelector('input[name="attempt_key"]');
