@@ -133,6 +133,21 @@ class GraphView:
     def blank(self, key: str) -> BlankView | None:
         return next((b for b in self.blanks if b.key == key), None)
 
+    def opening(self, blank: BlankView) -> str:
+        """Which way a box's message opens (CSS classes): towards the inside of the
+        drawing where the frame would cut it."""
+        classes = []
+        if blank.box.x + _BUBBLE_WIDTH > self.width:
+            classes.append("opens-left")
+        if blank.box.bottom + _BUBBLE_HEIGHT > self.height and blank.box.y > _BUBBLE_HEIGHT:
+            classes.append("opens-up")
+        return " ".join(classes)
+
+
+# A message's room at most (18rem wide in the CSS; six lines of text).
+_BUBBLE_WIDTH = 288.0
+_BUBBLE_HEIGHT = 110.0
+
 
 def verdicts_of(result: Mapping[str, Any] | None) -> tuple[dict[str, Verdict], str | None]:
     """Each blank's verdict in a (shown) result, and the key of the first error."""

@@ -23,8 +23,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-MAX_WIDTH = 1240.0  # no sideways scroll in a 1280 px window
-MARGIN = 8.0  # around the drawing
+# No sideways scroll in a 1280 px window: less its scrollbar (15), the page's padding
+# (32) and the graph frame's (18), 1215 px remain.
+MAX_WIDTH = 1200.0
+BADGE_OVERHANG = 9.0  # a box's status badge sticks out of its top right corner this far
+MARGIN = BADGE_OVERHANG + 5.0  # around the drawing, so that no badge is cut
 TRACK = 5.0  # between lines in the gutters and channels of a drawing cut into bands
 GUTTER_PAD = 10.0  # between a band and its gutter
 ITEM_GAP = 12.0  # vertical space between the room of two items of a column

@@ -67,6 +67,7 @@ CHAR_WIDTH = 0.6 * FONT_PX  # an average sans-serif glyph at FONT_PX, digits inc
 LABEL_GAP = 3.0  # between a box and the line it is written on
 
 _SHAPE_SIZE = 36.0  # a gate's circle
+_SYMBOL_CHAR_WIDTH = 0.68 * 15.0  # a glyph of a gate's symbol (15 px in the CSS)
 _PORT_PITCH = 8.0  # between the arrows entering one gate
 _STUB = BOX_WIDTH + 2 * LABEL_GAP
 _LANE = BOX_WIDTH + 2 * LABEL_GAP  # the local boxes' lane, left of a gate
@@ -301,11 +302,13 @@ class _Circuit:
         return node if gate is None else gate_symbol(gate.op, gate.params)
 
     def shape_size(self, item: Item) -> tuple[float, float]:
-        text = len(self.symbol(item.node)) * CHAR_WIDTH
         if item.layer == 0:
-            return text + 10, BOX_HEIGHT
+            return len(self.symbol(item.node)) * CHAR_WIDTH + 10, BOX_HEIGHT
+        # A gate's symbol is drawn larger than the numbers; operators such as × and −
+        # are wide glyphs.
+        text = len(self.symbol(item.node)) * _SYMBOL_CHAR_WIDTH
         # A gate with many inputs grows taller, so that its arrows stay apart.
-        return (max(_SHAPE_SIZE, text + 12),
+        return (max(_SHAPE_SIZE, text + 14),
                 max(_SHAPE_SIZE, (len(item.preds) - 1) * _PORT_PITCH + 20))
 
 

@@ -137,6 +137,76 @@ def test_without_javascript_the_form_posts_and_redirects(new_page, site, usernam
     screenshot(page, "not-a-number")
 
 
+def test_a_refused_submit_is_not_shown_as_an_attempt(new_page, site, username, screenshot):
+    page = new_page(locale="pt-BR")
+    sign_in(page, site, username, screenshot)
+    page.goto(site.url + "/exercises/branching")
+    fields = answers("branching", comma=True)
+    fill(page, {**fields, "backward:x": "-2"})
+    page.locator(SUBMIT).click()
+    page.locator("[data-history] li").first.wait_for()
+    assert page.locator("#result-heading").inner_text() == "Tentativa 1"
+    fill(page, {"backward:x": "-7", "forward:a": "abc"})
+    page.locator(SUBMIT).click()
+    page.locator("[data-notice]").wait_for()
+    # The result speaks of this submit, which was not graded: no score, no attempt used,
+    # the box to fix first; attempt 1 stays in the history, as it was graded.
+    assert page.locator("#result-heading").inner_text() == "Não enviado"
+    assert page.locator("[data-score]").is_hidden()
+    assert "nenhuma tentativa foi usada" in page.locator("[data-notice]").inner_text()
+    assert status(page, "forward:a") == "invalid"
+    assert page.evaluate("document.activeElement.dataset.blank") == "forward:a"
+    assert page.locator("[data-history] li").count() == 1
+    screenshot(page, "refused")
+    assert_accessible(page)
+
+
+def visible_bubbles(page) -> list[str]:
+    return page.evaluate("""[...document.querySelectorAll('.bubble')]
+        .filter(b => getComputedStyle(b).display !== 'none')
+        .map(b => b.closest('.blank').querySelector('input').dataset.blank)""")
+
+
+def test_the_drawing_fits_a_1280_pixel_window_and_nothing_is_cut(new_page, site, username,
+                                                                 screenshot):
+    # A 1280-pixel window less a classic scrollbar.
+    page = new_page(viewport={"width": 1265, "height": 900})
+    sign_in(page, site, username, screenshot)
+    page.goto(site.url + "/exercises/sigmoid-neuron")
+    fields = answers("sigmoid-neuron", comma=False)
+    fill(page, {**fields, "backward:w0": "0.2", "backward:f": "2"})
+    page.locator(SUBMIT).click()
+    page.locator("[data-score]:not([data-score=''])").wait_for()
+    frame = page.locator(".graph-scroll")
+    sizes = frame.evaluate("f => [f.scrollWidth, f.clientWidth]")
+    assert sizes[0] <= sizes[1]  # no sideways scroll
+    outside = page.evaluate("""(() => {
+        const frame = document.querySelector('.graph-scroll').getBoundingClientRect();
+        return [...document.querySelectorAll('.badge, .blank input')].filter(e => {
+            const r = e.getBoundingClientRect();
+            return r.width && (r.left < frame.left || r.right > frame.right ||
+                               r.top < frame.top || r.bottom > frame.bottom);
+        }).length; })()""")
+    assert outside == 0
+    # Every gate's symbol is drawn inside its shape.
+    overflowing = page.evaluate("""[...document.querySelectorAll('g.gate')].filter(g => {
+        const shape = g.querySelector('rect').getBBox(), text = g.querySelector('text').getBBox();
+        return text.width > shape.width - 4; }).map(g => g.dataset.node)""")
+    assert overflowing == []
+    # Only the box with the focus shows its message; the output's opens inwards, uncut.
+    assert visible_bubbles(page) == ["backward:f"]  # the first error has the focus
+    page.locator('[data-blank="forward:p0"]').focus()
+    assert visible_bubbles(page) == ["forward:p0"]
+    page.locator('[data-blank="backward:w0"]').focus()
+    assert visible_bubbles(page) == ["backward:w0"]
+    page.locator('[data-blank="backward:f"]').focus()
+    bubble = page.locator('.blank:has([data-blank="backward:f"]) .bubble').bounding_box()
+    box = frame.bounding_box()
+    assert bubble["x"] >= box["x"] and bubble["x"] + bubble["width"] <= box["x"] + box["width"]
+    screenshot(page, "fits")
+    assert_accessible(page)
+
+
 def test_the_language_switch_changes_every_text(new_page, site, username, screenshot):
     page = new_page(locale="en-US")
     sign_in(page, site, username, screenshot)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine import OPS, Exercise, load_exercise
+from grader.web.layering import BADGE_OVERHANG
 from grader.web.layout import (
     MAX_WIDTH,
     Box,
@@ -100,6 +101,12 @@ def all_boxes(layout: GraphLayout) -> list[tuple[str, Box]]:
     return found
 
 
+def blank_boxes(layout: GraphLayout) -> list[tuple[str, Box]]:
+    """The boxes a student types in (the others are shapes and given values)."""
+    return [(name, box) for name, box in all_boxes(layout)
+            if not name.endswith((".shape", ".given_box"))]
+
+
 def band_of(layout: GraphLayout, y: float) -> int | None:
     for k, (top, bottom) in enumerate(layout.bands):
         if top - 1e-6 <= y <= bottom + 1e-6:
@@ -122,6 +129,9 @@ def assert_sound(layout: GraphLayout, exercise: Exercise) -> None:
     for name, box in boxes:
         assert box.x >= 0 and box.right <= layout.width, name
         assert box.y >= 0 and box.bottom <= layout.height, name
+    for name, box in blank_boxes(layout):  # a status badge is never cut by the frame
+        assert box.right + BADGE_OVERHANG <= layout.width, name
+        assert box.y - BADGE_OVERHANG >= 0, name
     # The inputs make the first column, left of every gate of the first band.
     first_band = [n for n in layout.nodes.values()
                   if band_of(layout, n.shape.center[1]) == 0]
