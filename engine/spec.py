@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -243,6 +244,26 @@ else:
 _NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(NodeSpec)
 
 
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
+
+
+def _language_tag(tag: str) -> str:
+    if not _LANGUAGE_TAG.fullmatch(tag):
+        raise ValueError(f"{quoted(tag)} is not a language tag such as pt-BR or en")
+    return tag
+
+
+# A language as HTTP and HTML write it (BCP 47): "pt-BR", "en".
+LanguageTag = Annotated[str, AfterValidator(_language_tag)]
+
+
+class ExerciseText(_Strict):
+    """An exercise's title and description in another language."""
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200), _one_line]
+    description: Annotated[str, _text] = ""
+
+
 class ExerciseSpec(_Strict):
     """The document an instructor writes, as validated (before graph checks)."""
 
@@ -255,6 +276,8 @@ class ExerciseSpec(_Strict):
     tolerance: Tolerance = Tolerance()
     ask: Annotated[list[Blank], Field(min_length=1)] = ["forward", "backward"]
     practice: bool = True
+    # The title and description for readers of other languages.
+    translations: dict[LanguageTag, ExerciseText] = {}
 
     @model_validator(mode="after")
     def _unique_ask(self) -> ExerciseSpec:
@@ -279,6 +302,19 @@ class Exercise:
     practice: bool
     source: str = "<text>"
     text: str = field(default="", repr=False)
+    # Language tag → (title, description), for readers of other languages.
+    translations: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def text_in(self, language: str) -> tuple[str, str]:
+        """The title and description for a reader of `language` ("pt-BR"; a tag of the
+        same language without its region, such as "pt", also matches), else the ones
+        the exercise is written in."""
+        found = self.translations.get(language)
+        if found is None:
+            base = language.split("-")[0]
+            found = next((t for tag, t in self.translations.items()
+                          if tag.split("-")[0] == base), None)
+        return found if found is not None else (self.title, self.description)
 
     @cached_property
     def graph(self) -> Graph:
@@ -421,6 +457,7 @@ def _parse(text: str, file: str) -> Exercise:
         practice=spec.practice,
         source=file,
         text=text,
+        translations={tag: (t.title, t.description) for tag, t in spec.translations.items()},
     )
 
 

@@ -63,6 +63,12 @@ def exercise_of_version(version: ExerciseVersion) -> Exercise:
     return parsed(version.content_hash, lambda: version.yaml_text)
 
 
+def title_in(version: ExerciseVersion, language: str) -> str:
+    """A version's title for a reader of `language` ("pt-BR"): its translation, if the
+    spec has one, else the stored title."""
+    return exercise_of_version(version).text_in(language)[0]
+
+
 def parsed(content_hash: str, load_text: Callable[[], str]) -> Exercise:
     """The spec with this content hash, parsed from `load_text()` on a cache miss."""
     cached = _specs.get(content_hash)

@@ -14,7 +14,7 @@ from grader.models import Assignment, Attempt, CourseRole, ExerciseVersion, utcn
 from grader.services.accounts import Caller
 from grader.services.attempts import attempts_left
 from grader.services.courses import visible_courses
-from grader.services.exercises import visible_exercises
+from grader.services.exercises import title_in, visible_exercises
 
 Window = Literal["upcoming", "open", "closed"]
 
@@ -63,12 +63,13 @@ def window_at(opens_at: datetime | None, due_at: datetime | None, now: datetime)
     return "open"
 
 
-def home_of(session: Session, actor: Caller) -> Home:
-    """What the user's home page lists (read only)."""
+def home_of(session: Session, actor: Caller, language: str = "en") -> Home:
+    """What the user's home page lists (read only), exercise titles in `language` (a
+    tag such as "pt-BR") where the exercise has them."""
     courses = visible_courses(session, actor)
     course_ids = [course.id for course, _ in courses]
     rows = session.execute(
-        select(Assignment, ExerciseVersion.title, ExerciseVersion.exercise_id)
+        select(Assignment, ExerciseVersion)
         .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
         .where(Assignment.course_id.in_(course_ids))
         .order_by(Assignment.due_at.is_(None), Assignment.due_at, Assignment.id)
@@ -82,10 +83,11 @@ def home_of(session: Session, actor: Caller) -> Home:
     }
     now = utcnow()
     by_course: dict[int, list[AssignmentEntry]] = {course_id: [] for course_id in course_ids}
-    for assignment, title, exercise_id in rows:
+    for assignment, version in rows:
         used, best = mine.get(assignment.id, (0, None))
         by_course[assignment.course_id].append(AssignmentEntry(
-            assignment.id, title, exercise_id, assignment.opens_at, assignment.due_at,
+            assignment.id, title_in(version, language), version.exercise_id,
+            assignment.opens_at, assignment.due_at,
             window_at(assignment.opens_at, assignment.due_at, now), assignment.max_attempts,
             used, attempts_left(assignment.max_attempts, used), best))
     practised = {
@@ -100,7 +102,8 @@ def home_of(session: Session, actor: Caller) -> Home:
         if not version.practice:
             continue  # staff see every exercise; home lists those open for practice
         count, best = practised.get(version.exercise_id, (0, None))
-        practice.append(PracticeEntry(version.exercise_id, version.title, count, best))
+        practice.append(PracticeEntry(version.exercise_id, title_in(version, language), count,
+                                      best))
     return Home(
         [CourseEntry(course.id, course.title, role, by_course[course.id])
          for course, role in courses],

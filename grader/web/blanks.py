@@ -17,6 +17,7 @@ from typing import Any
 from markupsafe import Markup
 
 from engine import Exercise
+from grader import i18n
 from grader.i18n import gettext as _
 from grader.web.layout import Box, EdgePlace, layout_of
 from grader.web.numbers import given_number
@@ -179,7 +180,7 @@ def graph_view(exercise: Exercise, inputs: Mapping[str, float], typed: Mapping[s
     """The graph of an exercise with its boxes: the given inputs drawn, each box with
     the text typed in it and its verdict."""
     layout = layout_of(exercise)
-    svg = svg_of(layout, title=exercise.title,
+    svg = svg_of(layout, title=exercise.text_in(i18n.tag(i18n.current_language()))[0],
                  values={name: given_number(value) for name, value in inputs.items()})
     blanks = [
         BlankView(place.key, f"blank-{k}", label(place, exercise.output), place.box,

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import Exercise
+from grader import i18n
 from grader.i18n import gettext as _
 from grader.i18n import ngettext
 from grader.models import Feedback
@@ -192,6 +193,7 @@ def page_of(exercise: Exercise, inputs: Mapping[str, float], variant: int, *,
         score = float(shown.result["score"])
         feedback = shown.feedback
     graph = graph_view(exercise, inputs, typed or {}, verdicts or {}, first_error)
-    return ExercisePage(exercise.title, exercise.description, graph, action, variant,
+    title, description = exercise.text_in(i18n.tag(i18n.current_language()))
+    return ExercisePage(title, description, graph, action, variant,
                         attempts, history, shown.number if shown else None, score, feedback,
                         notice, exercise.randomized)

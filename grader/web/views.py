@@ -22,7 +22,8 @@ def home_page() -> ResponseReturnValue:
     caller = visitor().caller
     if caller is None:
         return render_template("signed_out.html")
-    return render_template("home.html", home=home.home_of(get_session(), caller))
+    return render_template("home.html", home=home.home_of(
+        get_session(), caller, i18n.tag(i18n.current_language())))
 
 
 def _invalid_link() -> Response:

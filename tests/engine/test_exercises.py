@@ -96,3 +96,11 @@ def test_every_exercise_agrees_with_finite_differences(path):
     exercise = load_exercise(path)
     for seed in range(5) if exercise.randomized else [None]:
         assert gradient_mismatches(solve(draw_variant(exercise, seed))) == []
+
+
+@pytest.mark.parametrize("path", sorted(EXERCISES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_bundled_exercise_reads_in_portuguese(path):
+    # The lecture is taught in Portuguese: its exercises speak it too.
+    exercise = load_exercise(path)
+    title, description = exercise.text_in("pt-BR")
+    assert title != exercise.title and description != exercise.description

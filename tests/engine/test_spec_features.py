@@ -73,3 +73,33 @@ def test_control_characters_in_text_are_refused(field, value):
 def test_a_description_keeps_its_lines_and_tabs():
     text = SPEC.replace("title: Tolerances", 'title: Tolerances\ndescription: "a\\n\\tb"')
     assert parse_exercise(text).description == "a\n\tb"
+
+
+TRANSLATED = SPEC + """\
+translations:
+  pt-BR:
+    title: Tolerâncias
+    description: Uma descrição.
+"""
+
+
+def test_a_translation_gives_the_title_and_description_in_that_language():
+    exercise = parse_exercise(TRANSLATED)
+    assert exercise.text_in("pt-BR") == ("Tolerâncias", "Uma descrição.")
+    assert exercise.text_in("pt") == ("Tolerâncias", "Uma descrição.")  # same language
+    assert exercise.text_in("en") == ("Tolerances", "")  # the text it is written in
+    assert exercise.title == "Tolerances"
+
+
+@pytest.mark.parametrize(("translations", "where", "says"), [
+    ("  pt_BR: {title: T}\n", "translations.pt_BR", "not a language tag such as pt-BR"),
+    ("  pt-BR: {description: D}\n", "translations.pt-BR.title", "required field is missing"),
+    ("  pt-BR: {title: T, titel: U}\n", "translations.pt-BR.titel", "unknown field"),
+    ("  pt-BR: {title: ''}\n", "translations.pt-BR.title", "at least 1 character"),
+])
+def test_a_wrong_translation_is_located(translations, where, says):
+    with pytest.raises(ExerciseError) as caught:
+        parse_exercise(SPEC + "translations:\n" + translations)
+    [problem] = caught.value.problems
+    assert problem.line == SPEC.count("\n") + 2
+    assert where in str(problem) and says in str(problem)

@@ -132,6 +132,24 @@ def test_the_home_page_lists_courses_assignments_and_practice(student_browser, i
     assert 'href="/exercises/sigmoid-neuron"' in page.text
 
 
+def test_exercises_read_in_the_readers_language_where_the_spec_has_it(
+        student_browser, instructor, load_bundled):
+    load_bundled("branching", "sigmoid-neuron")
+    course = instructor.post("/api/v1/courses", json={"title": "Redes"}).json["id"]
+    instructor.post(f"/api/v1/courses/{course}/enrollments", json={"user": "sam"})
+    instructor.post(f"/api/v1/courses/{course}/assignments", json={"exercise": "branching"})
+    portuguese = {"Accept-Language": "pt-BR"}
+    home = student_browser.get("/", headers=portuguese).text
+    assert "Neurônio sigmoide, porta a porta" in home  # practice
+    assert "Gradientes nas ramificações se somam" in home  # an assignment
+    page = student_browser.get("/exercises/sigmoid-neuron", headers=portuguese).text
+    assert "<h1>Neurônio sigmoide, porta a porta</h1>" in page
+    assert "passo retrógrado" in page
+    english = student_browser.get("/exercises/sigmoid-neuron",
+                                  headers={"Accept-Language": "en"}).text
+    assert "<h1>Sigmoid neuron, gate by gate</h1>" in english
+
+
 def test_the_stored_language_wins_and_the_switch_stores_it(student_browser, student):
     page = student_browser.get("/", headers={"Accept-Language": "en"})
     assert '<html lang="en">' in page.text
