@@ -23,7 +23,6 @@ from grader.models import (
     Enrollment,
     ExerciseVersion,
     Role,
-    User,
     VariantRecord,
     utcnow,
 )
@@ -33,7 +32,12 @@ from grader.services.errors import NotFound, SolutionNotReleased, ValidationFail
 from grader.services.exam_guard import open_numbers
 from grader.services.exercises import exercise_of_version, latest_version
 from grader.services.variants import as_engine_variant, latest_variant
-from grader.services.visibility import PracticeScope, check_may_read, practice_scope
+from grader.services.visibility import (
+    PracticeScope,
+    check_may_read,
+    course_member,
+    practice_scope,
+)
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,9 @@ def _solve(version: ExerciseVersion, record: VariantRecord) -> Solution:
 def _assignment_solution(
     session: Session, actor: Caller, exercise_id: str, username: str, assignment_id: int
 ) -> SolutionView:
-    """A user's latest variant in an assignment (the course's instructors; NotFound,
-    Forbidden, ValidationFailed when the assignment is of another exercise)."""
+    """A user's latest variant in an assignment (the course's instructors, of a user
+    enrolled in the course; NotFound, Forbidden, ValidationFailed when the assignment
+    is of another exercise)."""
     assignment, _enrollment = assignment_access(session, actor, assignment_id, manage=True)
     version = assignment.exercise_version
     if version.exercise_id != exercise_id:
@@ -160,10 +165,10 @@ def _assignment_solution(
             "parameter": "assignment",
             "detail": _("assignment {id} is of {exercise}").format(
                 id=assignment_id, exercise=quoted_name(version.exercise_id))}])
+    user_id = course_member(session, actor, assignment.course_id, username)
     record = session.execute(
         select(VariantRecord)
-        .join(User, User.id == VariantRecord.user_id)
-        .where(User.username == username, VariantRecord.assignment_id == assignment_id)
+        .where(VariantRecord.user_id == user_id, VariantRecord.assignment_id == assignment_id)
         .order_by(VariantRecord.number.desc())
         .limit(1)
     ).scalar_one_or_none()

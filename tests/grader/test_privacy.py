@@ -109,6 +109,10 @@ def test_assignment_variants_solutions_and_grades(school):
         "ann": 200, "bob": 403, "ines": 200, "otto": 403, "root": 200}
     assert statuses(school, f"{SOLUTION}?user=ann&assignment={a}") == {
         "ann": 403, "bob": 403, "ines": 200, "otto": 403, "root": 200}
+    for name in ("bob", "ghost"):  # not in the course: alike, whether or not they exist
+        response = school.api["ines"].get(f"{SOLUTION}?user={name}&assignment={a}")
+        assert response.status_code == 403
+        assert response.json["detail"] == f"'{name}' is not enrolled in this course"
     assert statuses(school, f"{SOLUTION}?user=ann") == {
         "ann": 403, "bob": 403, "ines": 200, "otto": 403, "root": 200}
     assert statuses(school, f"/api/v1/courses/{school.x}/grades") == {
