@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine import ExerciseError, draw_variant
@@ -28,7 +28,7 @@ from grader.models import (
     utcnow,
 )
 from grader.services.errors import PracticeClosed, SolutionNotReleased, quoted_name
-from grader.services.exercises import exercise_of_version
+from grader.services.exercises import parsed
 
 
 @dataclass(frozen=True)
@@ -104,41 +104,49 @@ class OpenNumbers:
                                     "{due_at}").format(due_at=until.isoformat()))
 
 
+# The user's assignments on an exercise open at `now`, in courses where the user is a
+# student, with the user's variants of each (columns only: it runs on every practice
+# request).
+_OPEN_ASSIGNMENTS = (
+    select(Assignment.id, Assignment.due_at, ExerciseVersion.id.label("version_id"),
+           ExerciseVersion.content_hash, VariantRecord.inputs)
+    .join(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
+                           Enrollment.user_id == bindparam("user_id"),
+                           Enrollment.role == CourseRole.STUDENT))
+    .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
+    .outerjoin(VariantRecord, and_(VariantRecord.assignment_id == Assignment.id,
+                                   VariantRecord.user_id == bindparam("user_id")))
+    .where(ExerciseVersion.exercise_id == bindparam("exercise_id"),
+           or_(Assignment.opens_at.is_(None), Assignment.opens_at <= bindparam("now")),
+           or_(Assignment.due_at.is_(None), Assignment.due_at > bindparam("now")))
+    .order_by(Assignment.id)
+)
+
+
 def open_numbers(session: Session, user_id: int, exercise_id: str,
                  now: datetime | None = None) -> OpenNumbers:
     """The numbers of the user's assignments on the exercise that are open now, in
     courses where the user is a student."""
-    now = now or utcnow()
-    rows = session.execute(
-        select(Assignment, VariantRecord.inputs)
-        .join(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
-                               Enrollment.user_id == user_id,
-                               Enrollment.role == CourseRole.STUDENT))
-        .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
-        .outerjoin(VariantRecord, and_(VariantRecord.assignment_id == Assignment.id,
-                                       VariantRecord.user_id == user_id))
-        .where(ExerciseVersion.exercise_id == exercise_id,
-               or_(Assignment.opens_at.is_(None), Assignment.opens_at <= now),
-               or_(Assignment.due_at.is_(None), Assignment.due_at > now))
-        .order_by(Assignment.id)
-    ).all()
+    rows = session.execute(_OPEN_ASSIGNMENTS, {
+        "user_id": user_id, "exercise_id": exercise_id, "now": now or utcnow()}).all()
     found: dict[int, OpenAssignment] = {}
-    for assignment, inputs in rows:
-        entry = found.setdefault(assignment.id,
-                                 OpenAssignment(assignment.id, assignment.due_at, []))
-        if inputs is not None:
-            entry.inputs.append({k: float(v) for k, v in inputs.items()})
-    for assignment, _inputs in rows:
-        entry = found[assignment.id]
+    for row in rows:
+        entry = found.setdefault(row.id, OpenAssignment(row.id, row.due_at, []))
+        if row.inputs is not None:
+            entry.inputs.append({k: float(v) for k, v in row.inputs.items()})
+    for row in rows:
+        entry = found[row.id]
         if not entry.inputs:
-            entry.inputs.extend(_fixed_inputs(assignment.exercise_version))
+            entry.inputs.extend(_fixed_inputs(session, row.version_id, row.content_hash))
     return OpenNumbers(exercise_id, list(found.values()))
 
 
-def _fixed_inputs(version: ExerciseVersion) -> list[dict[str, float]]:
+def _fixed_inputs(session: Session, version_id: int, content_hash: str
+                  ) -> list[dict[str, float]]:
     """The numbers every student of a fixed-input version is given (none for a
     randomized one: its variants are drawn apart from the student's practice)."""
-    exercise = exercise_of_version(version)
+    exercise = parsed(content_hash,
+                      lambda: session.get_one(ExerciseVersion, version_id).yaml_text)
     if exercise.randomized:
         return []
     try:
