@@ -60,8 +60,9 @@ def exercise_solution(
     seed. Forbidden for an exercise closed to practice the actor may not read;
     SolutionNotReleased for the numbers of an assignment open to the actor."""
     require_role(actor, Role.INSTRUCTOR)
+    check_may_read(session, actor, latest_version(session, exercise_id))  # before anything
     view = _exercise_solution(session, actor, exercise_id, username, seed, assignment_id)
-    check_may_read(session, actor, view.version)
+    check_may_read(session, actor, view.version)  # an assignment's pinned version
     open_numbers(session, actor.id, exercise_id).check_solution(
         view.solution.variant.inputs)
     return view
@@ -87,7 +88,6 @@ def _exercise_solution(
         version = assignment.exercise_version
         return SolutionView(version, _solve(version, record), record, assignment.id)
     version = latest_version(session, exercise_id)
-    check_may_read(session, actor, version)  # before a seed's problems say anything
     try:
         return SolutionView(version, solve(draw_variant(exercise_of_version(version), seed)))
     except ExerciseError as exc:
