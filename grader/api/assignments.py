@@ -49,7 +49,8 @@ def submit(actor: Caller, assignment_id: int, body: Any, idempotency_key: str | 
 
 @bp.get(f"/{ASSIGNMENT}/attempts")
 @operation("The caller's attempts at an assignment, as its feedback policy shows them "
-           "(course instructors: ?user=, in full)",
+           "(course instructors: ?user= of a user enrolled in the course, in full; 403 "
+           "for anyone else, whether or not the user exists)",
            response=list[schemas.AttemptOut], query=schemas.AttemptsQuery, problems=(403, 404))
 def list_attempts(actor: Caller, assignment_id: int,
                   query: schemas.AttemptsQuery) -> list[schemas.AttemptOut]:
@@ -62,7 +63,8 @@ def list_attempts(actor: Caller, assignment_id: int,
 
 @bp.get(f"/{ASSIGNMENT}/solution")
 @operation("The worked solution of the caller's variant: course staff always; a student "
-           "once the assignment is due, if it shows solutions then (403 otherwise)",
+           "once the assignment is due, if it shows solutions then, and no other "
+           "assignment open to them has the same numbers (403 otherwise)",
            response=schemas.SolutionOut, problems=(403, 404))
 def get_solution(actor: Caller, assignment_id: int) -> schemas.SolutionOut:
     view = solutions.own_assignment_solution(get_session(), actor, assignment_id)

@@ -52,7 +52,11 @@ def get_course(actor: Caller, course_id: int) -> schemas.CourseOut:
 
 
 @bp.post(f"/{COURSE}/enrollments")
-@operation("Enroll a user (course instructors)", response=schemas.EnrollmentOut, status=201,
+@operation("Enroll a user (course instructors). As a student, an unknown username gets a "
+           "student account (as a roster import does): the answer is the same whether or "
+           "not it existed. As an instructor, it needs an instructor account (422 alike "
+           "for a student account and for none)",
+           response=schemas.EnrollmentOut, status=201,
            body=schemas.EnrollmentCreate, roles=(Role.INSTRUCTOR,),
            problems=(400, 403, 404, 409, 413, 415, 422))
 def enroll(actor: Caller, course_id: int, body: schemas.EnrollmentCreate) -> schemas.EnrollmentOut:

@@ -32,7 +32,9 @@ def list_exercises(actor: Caller) -> list[schemas.ExerciseSummary]:
 
 
 @bp.get("/<exercise_id:exercise_id>")
-@operation("The caller's variant of an exercise: graph, inputs, what is asked; no answers",
+@operation("The caller's variant of an exercise: graph, inputs, what is asked; no answers. "
+           "Never the numbers of an assignment open to the caller: 403 practice-closed "
+           "(with `until`) when no others can be drawn",
            response=schemas.VariantOut, problems=(403, 404))
 def get_exercise(actor: Caller, exercise_id: str) -> schemas.VariantOut:
     version, variant = practice.practice_variant(get_session(), actor, exercise_id)
@@ -59,7 +61,8 @@ def put_exercise(actor: Caller, exercise_id: str, text: str) -> Reply:
 
 
 @bp.post("/<exercise_id:exercise_id>/variants")
-@operation("Draw a fresh practice variant for the caller", response=schemas.VariantOut,
+@operation("Draw a fresh practice variant for the caller (never an open assignment's "
+           "numbers: 403 practice-closed)", response=schemas.VariantOut,
            status=201, problems=(403, 404))
 def new_variant(actor: Caller, exercise_id: str) -> schemas.VariantOut:
     version, variant = practice.new_practice_variant(get_session(), actor, exercise_id)
@@ -67,9 +70,11 @@ def new_variant(actor: Caller, exercise_id: str) -> schemas.VariantOut:
 
 
 @bp.post("/<exercise_id:exercise_id>/attempts")
-@operation("Submit a practice attempt; the result names every blank",
+@operation("Submit a practice attempt; the result names every blank. 403 practice-closed "
+           "while an assignment open to the caller has the same numbers; 409 "
+           "variant-replaced when the variant answered was replaced for having them",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
-           idempotency_key=True, problems=(400, 403, 404, 413, 415, 422),
+           idempotency_key=True, problems=(400, 403, 404, 409, 413, 415, 422),
            autocommit=True)
 def submit_practice(actor: Caller, exercise_id: str, body: Any,
                     idempotency_key: str | None) -> Response:
@@ -78,7 +83,9 @@ def submit_practice(actor: Caller, exercise_id: str, body: Any,
 
 
 @bp.get("/<exercise_id:exercise_id>/attempts")
-@operation("The caller's practice attempts (instructors: ?user=)",
+@operation("The caller's practice attempts (?user=: an instructor's students, those "
+           "made since they joined the instructor's course; admins: anyone's; 403 "
+           "otherwise, whether or not the user exists)",
            response=list[schemas.AttemptOut], query=schemas.AttemptsQuery, problems=(403, 404))
 def list_practice_attempts(actor: Caller, exercise_id: str,
                            query: schemas.AttemptsQuery) -> list[schemas.AttemptOut]:
@@ -88,8 +95,11 @@ def list_practice_attempts(actor: Caller, exercise_id: str,
 
 @bp.get("/<exercise_id:exercise_id>/solution")
 @operation("The worked reference solution of a variant (instructors): a seed's, or a "
-           "user's (their practice variant, else their latest assignment variant; "
-           "?assignment= picks one)",
+           "user's (their practice variant drawn since they joined the caller's course, "
+           "else their latest assignment variant; ?assignment= picks one). An exercise "
+           "closed to practice: its owner, instructors of courses that assign it, admins "
+           "(403); 403 solution-not-released for the numbers of an assignment open to "
+           "the caller",
            response=schemas.SolutionOut, query=schemas.SolutionQuery, roles=(Role.INSTRUCTOR,),
            problems=(403, 404, 422))
 def get_solution(actor: Caller, exercise_id: str,

@@ -41,6 +41,9 @@ PUBLIC_ID_BYTES = 8
 SECRET_BYTES = 32
 # token_hex(8) is 16 hex digits; token_urlsafe(32) is 43 characters of [A-Za-z0-9_-].
 TOKEN_FORMAT = re.compile(r"bpg_(?P<public_id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
+# The usernames the API takes (grader.api.schemas.Username), and the roster import.
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
+USERNAME_MAX = 100
 
 
 @dataclass(frozen=True, slots=True)

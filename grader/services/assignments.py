@@ -21,7 +21,7 @@ from grader.models import (
     VariantRecord,
     utcnow,
 )
-from grader.services.accounts import Caller, user_named
+from grader.services.accounts import Caller
 from grader.services.attempts import (
     INSERT_TRIES,
     TOO_MANY_AT_ONCE,
@@ -53,6 +53,7 @@ from grader.services.rows import (
 )
 from grader.services.transactions import run_transaction
 from grader.services.variants import add_variant, latest_variant, variant_for
+from grader.services.visibility import course_member
 
 
 def check_window(assignment: AssignmentLike, now: datetime, *, submitting: bool) -> None:
@@ -166,7 +167,9 @@ def assignment_attempts(
     session: Session, actor: Caller, assignment_id: int, username: str | None
 ) -> list[AttemptRecord]:
     """A user's attempts at an assignment; another user's only for course staff, who
-    see every result in full. A student sees what the feedback policy shows."""
+    see every result in full, of the users enrolled in the course (Forbidden for
+    anyone else, whether or not the account exists). A student sees what the feedback
+    policy shows."""
     assignment, enrollment = assignment_access(session, actor, assignment_id)
     staff = is_course_staff(actor, enrollment)
     shown = Feedback.FULL if staff else assignment.feedback
@@ -175,7 +178,7 @@ def assignment_attempts(
         if not staff:
             raise Forbidden(_("only the course's instructors may see another user's "
                               "attempts"))
-        user_id = user_named(session, username).id
+        user_id = course_member(session, actor, assignment.course_id, username)
     return [AttemptRecord.of(a).shown_as(shown) for a in session.execute(
         select(Attempt)
         .where(Attempt.assignment_id == assignment.id, Attempt.user_id == user_id)

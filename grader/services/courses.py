@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import Session, aliased, lazyload
+from sqlalchemy.orm import Session, lazyload
 
 from grader.i18n import gettext as _
 from grader.models import Assignment, Course, CourseRole, Enrollment, Feedback, Role, User
-from grader.services.accounts import Caller, require_role, user_named
+from grader.services.accounts import USERNAME, USERNAME_MAX, Caller, require_role
 from grader.services.errors import Forbidden, NotEnrolled, NotFound, ValidationFailed, quoted_name
 from grader.services.exercises import latest_version
 from grader.services.transactions import transaction
+from grader.services.visibility import may_read_closed
 
 
 def create_course(session: Session, actor: Caller, title: str) -> Course:
@@ -84,22 +85,32 @@ def teaches(actor: Caller, role: CourseRole | None) -> bool:
 def enroll(
     session: Session, actor: Caller, course_id: int, username: str, role: CourseRole
 ) -> Enrollment:
+    """Enrol a user by username (course instructors). As a student, an unknown
+    username gets a student account, as the roster import does: the answer is the same
+    whether or not the account existed, so it tells nobody which usernames there are.
+    As an instructor, the user must have an instructor account (the same 422 for a
+    student account and for no account)."""
     with transaction(session, conflict=_("{username} is already enrolled in this course")
                      .format(username=quoted_name(username))):
         course_access(session, actor, course_id, manage=True)
+        if len(username) > USERNAME_MAX or not USERNAME.fullmatch(username):
+            raise ValidationFailed(_("not a valid username"), errors=[{
+                "pointer": "/user", "detail": _(
+                    "letters, digits and . _ @ + - only, starting with a letter or digit, "
+                    "at most {count} characters").format(count=USERNAME_MAX)}])
         user = session.execute(
             select(User).where(User.username == username)).scalar_one_or_none()
+        if role is CourseRole.INSTRUCTOR and (user is None or not Caller.of(user).is_staff):
+            raise ValidationFailed(
+                _("only an instructor account can teach a course"),
+                errors=[{"pointer": "/user", "detail": _(
+                    "{username} has no instructor account").format(
+                        username=quoted_name(username))}],
+            )
         if user is None:
-            raise ValidationFailed(
-                _("unknown user"), errors=[{"pointer": "/user", "detail": _(
-                    "no user {username}").format(username=quoted_name(username))}]
-            )
-        if role is CourseRole.INSTRUCTOR and not Caller.of(user).is_staff:
-            raise ValidationFailed(
-                _("a student account cannot teach a course"),
-                errors=[{"pointer": "/role", "detail": _("{username} is a student account")
-                         .format(username=quoted_name(username))}],
-            )
+            user = User(username=username, role=Role.STUDENT)
+            session.add(user)
+            session.flush()
         enrollment = Enrollment(course_id=course_id, user_id=user.id, role=role, user=user)
         session.add(enrollment)
         session.flush()
@@ -137,6 +148,15 @@ def create_assignment(
                 errors=[{"pointer": "/exercise", "detail": _("no exercise {id}").format(
                     id=quoted_name(exercise_id))}],
             ) from None
+        if not version.practice and not may_read_closed(session, actor, exercise_id):
+            # Assigning it would make the actor an instructor of a course that assigns
+            # it, free to read its solutions.
+            raise ValidationFailed(
+                _("this exercise is not open for practice"),
+                errors=[{"pointer": "/exercise", "detail": _(
+                    "only its owner, the instructors of courses that already assign it and "
+                    "admins may assign {id}").format(id=quoted_name(exercise_id))}],
+            )
         assignment = Assignment(
             course_id=course_id, exercise_version=version, max_attempts=max_attempts,
             opens_at=opens_at, due_at=due_at,
@@ -174,36 +194,3 @@ def assignment_access(
     assignment, enrollment = row
     check_course_access(actor, enrollment.role if enrollment else None, manage=manage)
     return assignment, enrollment
-
-
-_taught, _theirs = aliased(Enrollment), aliased(Enrollment)
-_STUDENT_OF = (
-    select(User)
-    .join(_theirs, _theirs.user_id == User.id)
-    .join(_taught, and_(_taught.course_id == _theirs.course_id,
-                        _taught.user_id == bindparam("actor_id"),
-                        _taught.role == CourseRole.INSTRUCTOR))
-    .where(User.username == bindparam("username"))
-    .limit(1)
-)
-
-
-def visible_user(session: Session, actor: Caller, username: str) -> Caller:
-    """A user whose work the actor may see: oneself; for admins, anyone (NotFound when
-    there is no such user); for instructors, a user enrolled in a course they teach.
-
-    Raises Forbidden otherwise, the same whether or not the user exists, so the answer
-    tells nobody which usernames there are.
-    """
-    if username == actor.username:
-        return actor
-    if actor.role is Role.ADMIN:
-        return Caller.of(user_named(session, username))
-    if actor.role is Role.INSTRUCTOR:
-        user = session.execute(_STUDENT_OF, {"username": username,
-                                             "actor_id": actor.id}).scalar()
-        if user is not None:
-            return Caller.of(user)
-        raise Forbidden(_("{username} is not enrolled in a course you teach").format(
-            username=quoted_name(username)))
-    raise Forbidden(_("only instructors may see another user's work"))

@@ -10,6 +10,7 @@ and a `code`: the stable, machine-readable name of the reason where there is one
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from engine.quoting import quoted, shortened
@@ -76,12 +77,32 @@ class SolutionNotReleased(Forbidden):
     code = "solution-not-released"
 
 
+class PracticeClosed(Forbidden):
+    """Practice would grade the numbers of an assignment open to the caller: closed
+    `until` the assignment is due (None: it has no due time)."""
+
+    code = "practice-closed"
+
+    def __init__(self, detail: str, *, until: datetime | None, assignment: int | None
+                 ) -> None:
+        super().__init__(detail, until=until.isoformat() if until else None,
+                         assignment=assignment)
+        self.until = until
+        self.assignment = assignment
+
+
 class NoAttemptsLeft(Conflict):
     code = "no-attempts-left"
 
 
 class VariantAlreadyAnswered(Conflict):
     code = "variant-answered"
+
+
+class VariantReplaced(Conflict):
+    """The practice variant answered was replaced (it had an open assignment's numbers)."""
+
+    code = "variant-replaced"
 
 
 def json_pointer(location: Iterable[str | int]) -> str:

@@ -23,6 +23,7 @@ from grader.services.exercises import (
     put_exercise,
     yaml_errors,
 )
+from grader.services.visibility import assigned_in_taught_courses, check_may_read
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,14 @@ class LibraryEntry:
     owner: str | None  # None: bundled with the service
     changed_at: datetime
     editable: bool  # by the caller
+    # Whether the caller may read it (its text, previews, solutions) and assign it:
+    # always when it is open to practice (`grader.services.visibility`).
+    readable: bool = True
 
 
 def library(session: Session, actor: Caller) -> list[LibraryEntry]:
-    """Every exercise's latest version (instructors and admins)."""
+    """Every exercise's latest version (instructors and admins), each saying whether
+    the caller may read it."""
     require_role(actor, Role.INSTRUCTOR)
     rows = session.execute(
         select(ExerciseVersion, ExerciseRecord.owner_id, User.username)
@@ -46,8 +51,11 @@ def library(session: Session, actor: Caller) -> list[LibraryEntry]:
         .where(ExerciseVersion.number == ExerciseRecord.latest_version)
         .order_by(ExerciseVersion.exercise_id)
     ).all()
+    assigned = assigned_in_taught_courses(session, actor)
     return [LibraryEntry(version.exercise_id, version.title, version.number, version.practice,
-                         owner, version.created_at, may_edit(actor, owner_id))
+                         owner, version.created_at, may_edit(actor, owner_id),
+                         version.practice or may_edit(actor, owner_id)
+                         or version.exercise_id in assigned)
             for version, owner_id, owner in rows]
 
 
@@ -65,9 +73,11 @@ class ExerciseSource:
 
 
 def exercise_source(session: Session, actor: Caller, exercise_id: str) -> ExerciseSource:
-    """The YAML text of an exercise's latest version (instructors; NotFound)."""
+    """The YAML text of an exercise's latest version (instructors; NotFound; Forbidden
+    for an exercise closed to practice the caller may not read)."""
     require_role(actor, Role.INSTRUCTOR)
     version = latest_version(session, exercise_id)
+    check_may_read(session, actor, version)
     record = session.get_one(ExerciseRecord, exercise_id)
     return ExerciseSource(version.exercise_id, version.title, version.number,
                           version.yaml_text, may_edit(actor, record.owner_id))

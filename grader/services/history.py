@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from engine import Exercise
 from grader.i18n import gettext as _
 from grader.models import Attempt, Feedback
-from grader.services.accounts import Caller, user_named
-from grader.services.courses import assignment_access, is_course_staff, visible_user
+from grader.services.accounts import Caller
+from grader.services.courses import assignment_access, is_course_staff
 from grader.services.errors import Forbidden, NotFound
 from grader.services.exercises import exercise_of_version, latest_version
 from grader.services.feedback_policy import shown_result
+from grader.services.visibility import course_member, practice_scope
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,15 @@ class AttemptDetail:
 def practice_attempt(session: Session, actor: Caller, exercise_id: str, number: int,
                      username: str | None = None) -> AttemptDetail:
     """A user's practice attempt `number` at an exercise (their own; another user's as
-    `visible_user` allows: Forbidden). NotFound when there is no such attempt."""
-    user_id = actor.id if username is None else visible_user(session, actor, username).id
+    `practice_scope` allows: Forbidden). NotFound when there is no such attempt, or the
+    actor may not see it (made before the user joined the instructor's course)."""
+    scope = practice_scope(session, actor, username)
     latest_version(session, exercise_id)  # NotFound for an unknown exercise
     attempt = session.execute(
-        select(Attempt).where(Attempt.user_id == user_id, Attempt.exercise_id == exercise_id,
-                              Attempt.assignment_id.is_(None), Attempt.number == number)
+        select(Attempt).where(Attempt.user_id == scope.user_id,
+                              Attempt.exercise_id == exercise_id,
+                              Attempt.assignment_id.is_(None), Attempt.number == number,
+                              *scope.where(Attempt.created_at))
     ).scalar_one_or_none()
     if attempt is None:
         raise NotFound(_("no attempt {number}").format(number=number))
@@ -66,8 +70,9 @@ def practice_attempt(session: Session, actor: Caller, exercise_id: str, number: 
 def assignment_attempt(session: Session, actor: Caller, assignment_id: int, number: int,
                        username: str | None = None) -> AttemptDetail:
     """A user's attempt `number` at an assignment, as the actor may see it: their own
-    under the assignment's feedback policy; course staff see anyone's in full
-    (Forbidden for a student asking for another's). NotFound when there is none."""
+    under the assignment's feedback policy; course staff see those of the course's
+    users in full (Forbidden for a student asking for another's, or for a user not in
+    the course). NotFound when there is none."""
     assignment, enrollment = assignment_access(session, actor, assignment_id)
     staff = is_course_staff(actor, enrollment)
     user_id = actor.id
@@ -75,7 +80,7 @@ def assignment_attempt(session: Session, actor: Caller, assignment_id: int, numb
         if not staff:
             raise Forbidden(_("only the course's instructors may see another user's "
                               "attempts"))
-        user_id = user_named(session, username).id
+        user_id = course_member(session, actor, assignment.course_id, username)
     attempt = session.execute(
         select(Attempt).where(Attempt.user_id == user_id,
                               Attempt.assignment_id == assignment.id, Attempt.number == number)

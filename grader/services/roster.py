@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import enum
 import io
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -22,22 +21,19 @@ from sqlalchemy.orm import Session
 from grader.i18n import gettext as _
 from grader.i18n import ngettext
 from grader.models import CourseRole, Enrollment, Role, User
-from grader.services.accounts import Caller, require_role
+from grader.services.accounts import USERNAME, USERNAME_MAX, Caller, require_role
 from grader.services.courses import course_access
 from grader.services.errors import ValidationFailed
 from grader.services.transactions import transaction
 
 MAX_ROSTER_BYTES = 256 * 1024
 MAX_ROSTER_LINES = 2000
-# The usernames the API takes (grader.api.schemas.Username).
-USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
-USERNAME_MAX = 100
 HEADER_NAMES = {"username", "user", "login", "usuario", "usuário"}
 
 
 class LineOutcome(enum.StrEnum):
-    CREATED = "created"  # a new student account, enrolled
-    ENROLLED = "enrolled"  # an existing account, enrolled as a student
+    CREATED = "created"  # a new student account, enrolled (told to admins only)
+    ENROLLED = "enrolled"  # enrolled as a student (to an instructor: new or existing)
     ALREADY = "already"  # already in the course: nothing changed
     SKIPPED = "skipped"  # the line's problem is in `detail`
 
@@ -115,7 +111,8 @@ def _username_problem(username: str) -> str | None:
 
 def import_roster(session: Session, actor: Caller, course_id: int, text: str) -> RosterReport:
     """Enrol the students of a roster in a course, creating the accounts that do not
-    exist yet (course instructors and admins; NotFound, Forbidden; ValidationFailed
+    exist yet (reported as created to admins; to instructors, as enrolled like the
+    existing ones) (course instructors and admins; NotFound, Forbidden; ValidationFailed
     for a roster over the limits; Conflict when another import adds the same users at
     the same moment)."""
     require_role(actor, Role.INSTRUCTOR)
@@ -135,7 +132,10 @@ def import_roster(session: Session, actor: Caller, course_id: int, text: str) ->
                 user = User(username=want.username, role=Role.STUDENT)
                 session.add(user)
                 session.flush()
-                outcome = LineOutcome.CREATED
+                # Only an admin, who sees every account anyway, is told which were new:
+                # to an instructor a report must not say which usernames existed.
+                outcome = (LineOutcome.CREATED if actor.role is Role.ADMIN
+                           else LineOutcome.ENROLLED)
             elif user.id in enrolled:
                 done.append(RosterLine(want.line, want.username, LineOutcome.ALREADY))
                 continue

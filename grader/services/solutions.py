@@ -1,6 +1,11 @@
 """Worked reference solutions: for instructors, of a seed or of a student's variant;
 for a student, of their own variant in an assignment once it is due, when the
-assignment shows solutions then."""
+assignment shows solutions then.
+
+A solution of an exercise closed to practice is for its owner, the instructors of
+courses that assign it and admins (`grader.services.visibility`); no solution shown to
+a user is of the numbers of an assignment still open to them
+(`grader.services.exam_guard`)."""
 
 from __future__ import annotations
 
@@ -18,15 +23,21 @@ from grader.models import (
     Enrollment,
     ExerciseVersion,
     Role,
-    User,
     VariantRecord,
     utcnow,
 )
 from grader.services.accounts import Caller, require_role
-from grader.services.courses import assignment_access, is_course_staff, visible_user
+from grader.services.courses import assignment_access, is_course_staff
 from grader.services.errors import NotFound, SolutionNotReleased, ValidationFailed, quoted_name
+from grader.services.exam_guard import open_numbers
 from grader.services.exercises import exercise_of_version, latest_version
 from grader.services.variants import as_engine_variant, latest_variant
+from grader.services.visibility import (
+    PracticeScope,
+    check_may_read,
+    course_member,
+    practice_scope,
+)
 
 
 @dataclass(frozen=True)
@@ -44,18 +55,32 @@ def exercise_solution(
     assignment_id: int | None = None,
 ) -> SolutionView:
     """The reference solution of a variant (instructors): of a user's variant in an
-    assignment; of a user's practice variant, else of their latest variant in an
-    assignment the actor may see; or of a seed."""
+    assignment; of a user's practice variant (one drawn since they joined the actor's
+    course), else of their latest variant in an assignment the actor may see; or of a
+    seed. Forbidden for an exercise closed to practice the actor may not read;
+    SolutionNotReleased for the numbers of an assignment open to the actor."""
     require_role(actor, Role.INSTRUCTOR)
+    check_may_read(session, actor, latest_version(session, exercise_id))  # before anything
+    view = _exercise_solution(session, actor, exercise_id, username, seed, assignment_id)
+    check_may_read(session, actor, view.version)  # an assignment's pinned version
+    open_numbers(session, actor.id, exercise_id).check_solution(
+        view.solution.variant.inputs)
+    return view
+
+
+def _exercise_solution(
+    session: Session, actor: Caller, exercise_id: str, username: str | None, seed: int | None,
+    assignment_id: int | None,
+) -> SolutionView:
     if username is not None and assignment_id is not None:
         return _assignment_solution(session, actor, exercise_id, username, assignment_id)
     if username is not None:
-        user = visible_user(session, actor, username)
+        scope = practice_scope(session, actor, username)
         version = latest_version(session, exercise_id)
-        record = latest_variant(session, user.id, version, None)
+        record = _latest_practice_variant(session, scope, version)
         if record is not None:
             return SolutionView(version, _solve(version, record), record)
-        found = _latest_assignment_variant(session, actor, user, exercise_id)
+        found = _latest_assignment_variant(session, actor, scope.user_id, exercise_id)
         if found is None:
             raise NotFound(_("{username} has no variant of {id} yet").format(
                 username=quoted_name(username), id=quoted_name(exercise_id)))
@@ -72,6 +97,19 @@ def exercise_solution(
         ) from None
 
 
+def _latest_practice_variant(session: Session, scope: PracticeScope,
+                             version: ExerciseVersion) -> VariantRecord | None:
+    """The user's latest practice variant of a version that the actor may see."""
+    return session.execute(
+        select(VariantRecord)
+        .where(VariantRecord.user_id == scope.user_id,
+               VariantRecord.exercise_version_id == version.id,
+               VariantRecord.assignment_id.is_(None), *scope.where(VariantRecord.created_at))
+        .order_by(VariantRecord.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def own_assignment_solution(session: Session, actor: Caller, assignment_id: int
                             ) -> SolutionView:
     """The worked solution of the caller's variant in an assignment (the latest, when
@@ -79,7 +117,8 @@ def own_assignment_solution(session: Session, actor: Caller, assignment_id: int
     assignment is due, if it shows solutions then (`check_solution_released`).
 
     Raises NotFound when there is no such assignment or the caller has no variant of it
-    yet, Forbidden when the caller is not enrolled, SolutionNotReleased as above.
+    yet, Forbidden when the caller is not enrolled, SolutionNotReleased as above, and
+    while another assignment open to the caller gave them the same numbers.
     """
     assignment, enrollment = assignment_access(session, actor, assignment_id)
     if not is_course_staff(actor, enrollment):
@@ -89,6 +128,9 @@ def own_assignment_solution(session: Session, actor: Caller, assignment_id: int
     if record is None:
         raise NotFound(_("you have no variant of this assignment yet: open the assignment "
                          "first"))
+    # Another assignment open to the caller may have given them the same numbers.
+    open_numbers(session, actor.id, version.exercise_id).without(
+        assignment.id).check_solution(record.inputs)
     return SolutionView(version, _solve(version, record), record, assignment.id)
 
 
@@ -113,8 +155,9 @@ def _solve(version: ExerciseVersion, record: VariantRecord) -> Solution:
 def _assignment_solution(
     session: Session, actor: Caller, exercise_id: str, username: str, assignment_id: int
 ) -> SolutionView:
-    """A user's latest variant in an assignment (the course's instructors; NotFound,
-    Forbidden, ValidationFailed when the assignment is of another exercise)."""
+    """A user's latest variant in an assignment (the course's instructors, of a user
+    enrolled in the course; NotFound, Forbidden, ValidationFailed when the assignment
+    is of another exercise)."""
     assignment, _enrollment = assignment_access(session, actor, assignment_id, manage=True)
     version = assignment.exercise_version
     if version.exercise_id != exercise_id:
@@ -122,10 +165,10 @@ def _assignment_solution(
             "parameter": "assignment",
             "detail": _("assignment {id} is of {exercise}").format(
                 id=assignment_id, exercise=quoted_name(version.exercise_id))}])
+    user_id = course_member(session, actor, assignment.course_id, username)
     record = session.execute(
         select(VariantRecord)
-        .join(User, User.id == VariantRecord.user_id)
-        .where(User.username == username, VariantRecord.assignment_id == assignment_id)
+        .where(VariantRecord.user_id == user_id, VariantRecord.assignment_id == assignment_id)
         .order_by(VariantRecord.number.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -136,7 +179,7 @@ def _assignment_solution(
 
 
 def _latest_assignment_variant(
-    session: Session, actor: Caller, user: Caller, exercise_id: str
+    session: Session, actor: Caller, user_id: int, exercise_id: str
 ) -> tuple[VariantRecord, Assignment] | None:
     """The user's most recent variant of an exercise in any assignment whose course
     the actor teaches (admins: any)."""
@@ -144,7 +187,7 @@ def _latest_assignment_variant(
         select(VariantRecord, Assignment)
         .join(Assignment, Assignment.id == VariantRecord.assignment_id)
         .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
-        .where(VariantRecord.user_id == user.id, ExerciseVersion.exercise_id == exercise_id)
+        .where(VariantRecord.user_id == user_id, ExerciseVersion.exercise_id == exercise_id)
         .order_by(VariantRecord.id.desc())
         .limit(1)
     )

@@ -4,6 +4,7 @@ release must not change a student's numbers)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from grader.i18n import gettext as _
 from grader.models import Assignment, Attempt, ExerciseVersion, VariantRecord
 from grader.services.accounts import Caller
 from grader.services.errors import Conflict, quoted_name
+from grader.services.exam_guard import OpenNumbers
 from grader.services.rows import AssignmentLike, VariantLike, VersionLike, exercise_of
 from grader.services.transactions import transaction
 
@@ -25,16 +27,39 @@ def as_engine_variant(exercise: Exercise, record: VariantLike) -> Variant:
     return Variant(exercise, record.seed, dict(record.inputs))
 
 
-def _draw(exercise: Exercise) -> Variant:
+Avoid = Callable[[Mapping[str, float]], bool]
+
+
+def _draw(exercise: Exercise, avoid: Avoid | None = None) -> Variant | None:
+    """A variant whose numbers `avoid` does not refuse (None when every draw tried
+    was refused: a fixed-input exercise, or ranges too narrow to give others)."""
     if not exercise.randomized:
-        return draw_variant(exercise, None)
+        drawn = draw_variant(exercise, None)
+        return None if avoid is not None and avoid(drawn.inputs) else drawn
+    refused = False
     for _attempt in range(SEED_TRIES):
         try:
-            return draw_variant(exercise, secrets.randbelow(SEED_LIMIT))
+            drawn = draw_variant(exercise, secrets.randbelow(SEED_LIMIT))
         except ExerciseError:  # an unlucky seed of a fragile exercise: try another
             continue
+        if avoid is None or not avoid(drawn.inputs):
+            return drawn
+        refused = True
+    if refused:
+        return None
     raise Conflict(_("no variant of {id} could be drawn; its author must widen the input "
                      "ranges (see `grader check`)").format(id=quoted_name(exercise.id)))
+
+
+def _practice_inputs(session: Session, user_id: int, exercise_id: str
+                     ) -> list[dict[str, float]]:
+    """The numbers of every practice variant the user has of an exercise."""
+    return [{k: float(v) for k, v in inputs.items()} for inputs in session.execute(
+        select(VariantRecord.inputs)
+        .join(ExerciseVersion, ExerciseVersion.id == VariantRecord.exercise_version_id)
+        .where(VariantRecord.user_id == user_id, VariantRecord.assignment_id.is_(None),
+               ExerciseVersion.exercise_id == exercise_id)
+    ).scalars()]
 
 
 def latest_variant(
@@ -55,11 +80,27 @@ def latest_variant(
 
 def add_variant(
     session: Session, user: Caller, version: VersionLike, assignment: AssignmentLike | None,
-    number: int,
+    number: int, *, open_numbers: OpenNumbers | None = None,
 ) -> VariantRecord:
     """Draw and add variant `number`. A concurrent request that added the same number
-    first makes the flush fail (IntegrityError): the use case runs again and finds it."""
-    drawn = _draw(exercise_of(version))
+    first makes the flush fail (IntegrityError): the use case runs again and finds it.
+
+    A practice variant never has the numbers of an assignment open to the user
+    (`open_numbers`: PracticeClosed when no other numbers can be drawn); an assignment
+    variant is drawn apart from the user's practice variants where it can be."""
+    exercise = exercise_of(version)
+    drawn: Variant | None
+    if open_numbers is not None:
+        drawn = _draw(exercise, open_numbers.covers)
+        if drawn is None:
+            raise open_numbers.practice_refusal()
+    elif assignment is not None and exercise.randomized:
+        practised = _practice_inputs(session, user.id, version.exercise_id)
+        drawn = _draw(exercise, lambda inputs: dict(inputs) in practised) or _draw(exercise)
+    else:
+        drawn = _draw(exercise)
+    if drawn is None:  # only a draw that avoids nothing is None-free
+        raise RuntimeError("a draw without numbers to avoid always gives a variant")
     record = VariantRecord(
         user_id=user.id, exercise_version_id=version.id,
         assignment_id=assignment.id if assignment else None,

@@ -26,6 +26,7 @@ from grader.services.errors import (
     AssignmentClosed,
     Conflict,
     IdempotencyKeyReused,
+    PracticeClosed,
     ValidationFailed,
 )
 from grader.services.history import AttemptDetail
@@ -97,6 +98,15 @@ def _render_practice(exercise_id: str, page: ExercisePage, status: int = 200) ->
     new_variant = url_for("web.exercises.new_variant", exercise_id=exercise_id) if (
         page.randomized and page.action is not None) else None
     return _render(page, status, _practice_url(exercise_id), new_variant=new_variant)
+
+
+@bp.errorhandler(PracticeClosed)
+def practice_closed(exc: PracticeClosed) -> Response:
+    """Practice refused while an assignment with the same numbers is open: why, and
+    until when, in the reader's language."""
+    body = render_template("practice_closed.html", until=exc.until,
+                           assignment=exc.assignment)
+    return Response(body, status=403, mimetype="text/html")
 
 
 @bp.get("/exercises/<exercise_id:exercise_id>")

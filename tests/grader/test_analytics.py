@@ -71,7 +71,7 @@ def test_the_latest_attempt_of_each_student_counts(app, instructor, users, load_
         instructor.post(f"/api/v1/courses/{course}/enrollments", json={"user": name})
     assignment = instructor.post(f"/api/v1/courses/{course}/assignments",
                                  json={"exercise": "branching"}).json["id"]
-    right = right_answers(class_["ann"].get("/api/v1/exercises/branching").json)
+    right = right_answers(class_["ann"].get(f"/api/v1/assignments/{assignment}").json)
     wrong_x = {**right, "backward": {**right["backward"], "x": right["backward"]["a"] * -2}}
     url = f"/api/v1/assignments/{assignment}/attempts"
     assert class_["ann"].post(url, json=right).status_code == 201

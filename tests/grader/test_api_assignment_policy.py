@@ -160,7 +160,9 @@ def test_course_staff_see_their_own_attempts_in_full(instructor, admin, course,
 
 
 def test_practice_is_always_full(instructor, student, course, right_answers):
-    make_assignment(instructor, course, feedback="score")
+    # Once due: while it is open, practice of its fixed numbers is closed to sam.
+    make_assignment(instructor, course, feedback="score", opens_at=iso(-timedelta(days=2)),
+                    due_at=iso(-timedelta(days=1)))
     view = student.get("/api/v1/exercises/branching").json
     body = student.post("/api/v1/exercises/branching/attempts",
                         json=slipped(right_answers(view))).json

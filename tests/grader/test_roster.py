@@ -53,15 +53,24 @@ def test_an_import_creates_enrols_and_reports_every_line(setup):
     report = roster.import_roster(session, ines, course,
                                   "new1,New One,n1@x\nold\nsam\nbad!\nnew2\n")
     outcomes = [(line.line, line.username, line.outcome) for line in report.lines]
-    assert outcomes == [(1, "new1", LineOutcome.CREATED), (2, "old", LineOutcome.ENROLLED),
+    # An instructor is not told which accounts existed: new and old alike are enrolled.
+    assert outcomes == [(1, "new1", LineOutcome.ENROLLED), (2, "old", LineOutcome.ENROLLED),
                         (3, "sam", LineOutcome.ALREADY), (4, "bad!", LineOutcome.SKIPPED),
-                        (5, "new2", LineOutcome.CREATED)]
+                        (5, "new2", LineOutcome.ENROLLED)]
     assert report.extra_columns
     enrolled = {e.user.username: e.role for e in courses.course_enrollments(session, ines, course)}
     assert set(enrolled) == {"ines", "sam", "old", "new1", "new2"}
     assert accounts.user_named(session, "new1").role is Role.STUDENT
     again = roster.import_roster(session, ines, course, "new1\n")
     assert again.lines[0].outcome is LineOutcome.ALREADY
+
+
+def test_an_admin_is_told_which_accounts_were_created(setup, admin):
+    session, _ines, course = setup
+    boss = accounts.Caller.of(accounts.user_named(session, "root"))
+    report = roster.import_roster(session, boss, course, "new1\nold\n")
+    assert [line.outcome for line in report.lines] == [LineOutcome.CREATED,
+                                                       LineOutcome.ENROLLED]
 
 
 def test_only_the_courses_instructors_import(setup):
