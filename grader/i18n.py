@@ -17,10 +17,12 @@ import contextvars
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -151,3 +153,13 @@ def mark(message: str) -> str:
 
 
 _ = gettext
+
+
+def time_text(moment: datetime | None) -> str:
+    """A time in UTC, in the current language ("10 Dec 2026, 23:59 UTC"), for texts
+    people read; the pages' script rewrites the ones in `<time data-local>` elements in
+    the browser's own time zone."""
+    if moment is None:
+        return ""
+    return format_datetime(moment.astimezone(UTC), "d MMM y, HH:mm", tzinfo=UTC,
+                           locale=current_language()) + " UTC"

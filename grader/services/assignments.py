@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from grader.db import first_row
 from grader.i18n import gettext as _
+from grader.i18n import time_text
 from grader.models import (
     Assignment,
     Attempt,
@@ -59,10 +60,10 @@ from grader.services.visibility import course_member
 def check_window(assignment: AssignmentLike, now: datetime, *, submitting: bool) -> None:
     if assignment.opens_at is not None and now < assignment.opens_at:
         raise AssignmentClosed(_("the assignment opens at {time}").format(
-            time=assignment.opens_at.isoformat()))
+            time=time_text(assignment.opens_at)))
     if submitting and assignment.due_at is not None and now >= assignment.due_at:
         raise AssignmentClosed(_("the assignment was due at {time}").format(
-            time=assignment.due_at.isoformat()))
+            time=time_text(assignment.due_at)))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine import ExerciseError, draw_variant
 from grader.i18n import gettext as _
+from grader.i18n import time_text
 from grader.models import (
     Assignment,
     CourseRole,
@@ -86,7 +87,7 @@ class OpenNumbers:
                        "{due_at}")
         return PracticeClosed(
             detail.format(id=quoted_name(self.exercise_id),
-                          due_at=until.isoformat() if until else ""),
+                          due_at=time_text(until)),
             until=until, assignment=assignment)
 
     def check_solution(self, inputs: Mapping[str, float]) -> None:
@@ -101,7 +102,7 @@ class OpenNumbers:
                                         "assignment is open"))
         raise SolutionNotReleased(_("this solution is of the numbers of an assignment open "
                                     "to you: it is shown once that assignment is due, at "
-                                    "{due_at}").format(due_at=until.isoformat()))
+                                    "{due_at}").format(due_at=time_text(until)))
 
 
 # The user's assignments on an exercise open at `now`, in courses where the user is a

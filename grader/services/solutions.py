@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine import ExerciseError, Solution, draw_variant, solve
 from grader.i18n import gettext as _
+from grader.i18n import time_text
 from grader.models import (
     Assignment,
     CourseRole,
@@ -145,7 +146,7 @@ def check_solution_released(assignment: Assignment, now: datetime) -> None:
                                     "not shown to students"))
     if now < assignment.due_at:
         raise SolutionNotReleased(_("the solution is shown once the assignment is due, at "
-                                    "{due_at}").format(due_at=assignment.due_at.isoformat()))
+                                    "{due_at}").format(due_at=time_text(assignment.due_at)))
 
 
 def _solve(version: ExerciseVersion, record: VariantRecord) -> Solution:

@@ -28,7 +28,7 @@ from grader import i18n
 from grader.db import is_connection_error
 from grader.i18n import gettext as _
 from grader.problems import http_problem, service_error_status, status_title
-from grader.services.errors import ServiceError
+from grader.services.errors import AssignmentClosed, ServiceError
 from grader.web import browser, exercise_views, formats, instructor, views
 from grader.web.browser import NotSignedIn
 
@@ -40,7 +40,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
         i18n.gettext, i18n.ngettext, newstyle=True)
-    app.jinja_env.filters.update(time_text=formats.time_text, iso_time=formats.iso_time,
+    app.jinja_env.filters.update(time_text=i18n.time_text, iso_time=formats.iso_time,
                                  score_text=formats.score_text,
                                  description_html=formats.description_html)
     # A new parent per app, as for the API: a blueprint cannot change once registered.
@@ -80,9 +80,9 @@ def _template_globals() -> dict[str, object]:
     }
 
 
-def error_page(status: int, detail: str | None, *, headers: dict[str, str] | None = None
-               ) -> Response:
-    body = render_template("error.html", status=status, title=status_title(status),
+def error_page(status: int, detail: str | None, *, headers: dict[str, str] | None = None,
+               title: str | None = None) -> Response:
+    body = render_template("error.html", status=status, title=title or status_title(status),
                            detail=detail)
     return Response(body, status=status, headers=headers, mimetype="text/html")
 
@@ -94,7 +94,10 @@ def _not_signed_in(exc: NotSignedIn) -> Response:
 
 
 def _service_error(exc: ServiceError) -> Response:
-    return error_page(service_error_status(exc), exc.detail, headers=exc.headers)
+    # A refusal a student meets in the normal course of things is titled as what it is,
+    # not as a bare "Forbidden".
+    title = _("This assignment is not open") if isinstance(exc, AssignmentClosed) else None
+    return error_page(service_error_status(exc), exc.detail, headers=exc.headers, title=title)
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -15,9 +15,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 
 from engine import Exercise
 from grader.i18n import gettext as _
+from grader.i18n import time_text
 from grader.models import utcnow
 from grader.services import assignments, history, practice
 from grader.services.accounts import Caller
@@ -34,7 +36,7 @@ from grader.services.rows import exercise_of
 from grader.sessions import get_session
 from grader.web.blanks import Verdict, format_verdicts, places
 from grader.web.browser import check_csrf, signed_in
-from grader.web.formats import time_text
+from grader.web.formats import iso_time
 from grader.web.graph_page import Attempts, ExercisePage, history_of, page_of
 from grader.web.numbers import given_number, submission_from_form
 
@@ -186,6 +188,14 @@ def _assignment_page(caller: Caller, assignment_id: int, number: int | None = No
         shown.number == view.attempts_used and shown.variant_id == view.variant.id))
     if not accepts:
         notice = notice or _closed_notice(view)
+    elif not editable and shown is not None and shown.number == view.attempts_used:
+        # The latest attempt, but the next one is on new numbers (the assignment draws
+        # them for each attempt): say so, and lead there.
+        notice = notice or Markup(escape(_(
+            "Your next attempt has new numbers. {link}"))).format(link=Markup(
+                '<a href="{}">{}</a>').format(
+                url_for("web.exercises.assignment_page", assignment_id=assignment_id),
+                _("Try again with new numbers")))
     elif not editable:
         notice = notice or _("An earlier attempt, as it was graded.")
     attempts = Attempts(view.attempts_used, view.attempts_left)
@@ -208,8 +218,11 @@ def _assignment_page(caller: Caller, assignment_id: int, number: int | None = No
 def _closed_notice(view: AssignmentView) -> str:
     due = view.assignment.due_at
     if due is not None and utcnow() >= due:
-        return _("This assignment was due at {time}: it takes no more attempts.").format(
-            time=time_text(due))
+        # A time element: the page's script writes it in the reader's time zone, as the
+        # due time above.
+        return Markup(escape(_("This assignment was due at {time}: it takes no more "
+                               "attempts."))).format(time=Markup(
+            '<time datetime="{}" data-local>{}</time>').format(iso_time(due), time_text(due)))
     return _("Every attempt at this assignment has been used.")
 
 

@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup
+
 from engine import Exercise
 from grader import i18n
 from grader.i18n import gettext as _
-from grader.i18n import ngettext
+from grader.i18n import ngettext, time_text
 from grader.models import Feedback
 from grader.services.attempts import AttemptRecord
 from grader.services.history import AttemptDetail
 from grader.web.blanks import BlankView, GraphView, Verdict, graph_view, places, verdicts_of
-from grader.web.formats import iso_time, score_text, time_text
+from grader.web.formats import iso_time, score_text
 from grader.web.numbers import typed_from_submission
 
 
@@ -100,6 +102,11 @@ class ExercisePage:
         return _("Every blank is right.")
 
     @property
+    def asks_local(self) -> bool:
+        """The exercise has boxes for local gradients, on the edges into each gate."""
+        return any(b.key.startswith("local:") for b in self.graph.blanks)
+
+    @property
     def has_verdicts(self) -> bool:
         return any(b.verdict is not None for b in self.graph.blanks)
 
@@ -147,7 +154,8 @@ class ExercisePage:
             "attempt_url": self.attempt_url,
             "result_heading": self.result_heading,
             "attempts_text": self.attempts.text,
-            "notice": self.notice,
+            "notice": self.notice.striptags() if isinstance(self.notice, Markup) else (
+                self.notice),
             "editable": self.action is not None,
             "has_verdicts": self.has_verdicts,
             "first_error": first.element_id if first is not None else None,

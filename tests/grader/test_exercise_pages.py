@@ -75,10 +75,12 @@ def test_local_blanks_come_last_and_speak_portuguese(student_browser, load_bundl
     assert keys[-1].startswith("local:") and keys.index("local:p0:w0") > keys.index("backward:w0")
     assert ">valor de p0</label>" in page.text and ">derivada local ∂p0/∂x0</label>" in page.text
     assert "Novos números" in page.text  # its numbers are drawn per student
+    assert "derivada local" in page.text.split('class="instructions"')[1].split("</p>")[0]
 
 
 def test_a_branch_mistake_is_marked_with_its_message_and_score(student_browser, branching):
     page = student_browser.get("/exercises/branching")
+    assert "local gradient" not in page.text  # no boxes for them here
     response = student_browser.post("/exercises/branching",
                                     {**student_browser.form(), **typed(branching)})
     assert response.status_code == 303
@@ -269,6 +271,36 @@ def test_an_assignment_counts_its_attempts(student_browser, assign, branching):
     assert refused.status_code == 409 and "all 2 attempts have been used" in refused.text
 
 
+def test_with_new_numbers_each_attempt_the_result_leads_to_the_next(student_browser,
+                                                                     assign, branching):
+    assignment = assign(max_attempts=3, new_variant_each_attempt=True)
+    response = submit_assignment(student_browser, assignment, branching)
+    result = student_browser.get(response.headers["Location"].split("#")[0])
+    assert "Your next attempt has new numbers." in result.text
+    assert f'<a href="/assignments/{assignment}">Try again with new numbers</a>' in result.text
+    assert "An earlier attempt" not in result.text
+    assert student_browser.get(f"/assignments/{assignment}").text.count('data-blank=') > 0
+
+
+def test_a_closed_assignment_says_when_in_a_local_time_element(student_browser, assign,
+                                                                branching):
+    past = datetime.now(UTC) - timedelta(days=1)
+    assignment = assign(opens_at=(past - timedelta(days=1)).isoformat(),
+                        due_at=past.isoformat())
+    page = student_browser.get(f"/assignments/{assignment}",
+                               headers={"Accept-Language": "pt-BR"})
+    notice = page.text[page.text.index("data-notice"):]
+    notice = notice[:notice.index("</p>")]
+    assert f'<time datetime="{past.astimezone(UTC).isoformat()}" data-local>' in notice
+    assert "UTC</time>" in notice and "O prazo desta atividade terminou em" in notice
+    upcoming = assign(opens_at=(datetime.now(UTC) + timedelta(days=1)).isoformat())
+    refused = student_browser.get(f"/assignments/{upcoming}",
+                                  headers={"Accept-Language": "pt-BR"})
+    assert refused.status_code == 403
+    assert "Esta atividade não está aberta" in refused.text
+    assert "+00:00" not in refused.text and " UTC" in refused.text  # a time people read
+
+
 def test_location_feedback_marks_the_boxes_but_says_not_why(student_browser, assign,
                                                             branching):
     assignment = assign(feedback="location")
@@ -307,3 +339,15 @@ def test_only_enrolled_users_see_an_assignment(app, assign, users):
     outsider.sign_in("eve")
     page = outsider.get(f"/assignments/{assignment}")
     assert page.status_code == 403 and "not enrolled" in page.text
+
+
+@pytest.mark.parametrize(("text", "html"), [
+    ("the *other* input", "<p>the <em>other</em> input</p>"),
+    ("**add** and *max*", "<p><strong>add</strong> and <em>max</em></p>"),
+    ("a * b and 2*x*y stay", "<p>a * b and 2*x*y stay</p>"),
+    ("one\n\ntwo <b>", "<p>one</p><p>two &lt;b&gt;</p>"),
+])
+def test_a_description_is_the_markdown_authors_write(text, html):
+    from grader.web.formats import description_html
+
+    assert str(description_html(text)) == html

@@ -342,3 +342,11 @@ def test_the_analytics_show_each_blanks_shares_on_the_circuit_and_in_a_table(
     assert "67%" in cells and "33%" in cells
     assert "✓ 67%" in text  # on the circuit too, with its text
     assert 'role="note"' in text
+
+
+def test_the_instructor_address_leads_to_the_courses(app):
+    response = app.test_client().get("/instructor")
+    assert response.status_code in (302, 308)
+    followed = app.test_client().get("/instructor/", follow_redirects=False)
+    assert followed.status_code == 302
+    assert followed.headers["Location"].endswith("/instructor/courses")

@@ -217,3 +217,14 @@ output: f
     assert x[0].message.startswith("q uses x twice: ")
     assert x[1].message.startswith("q usa x duas vezes: ")
     assert x[1].message.endswith("não só de uma")
+
+
+@pytest.mark.parametrize("rounded", [False, True])
+def test_a_students_number_is_named_without_guessing_the_labels_gender(rounded):
+    # "derivada local" is feminine, "df/ds" reads masculine: the noun is "valor".
+    from grader.scoring.feedback import your_values
+
+    with use_language("pt_BR"):
+        local = your_values(["derivada local ∂f/∂d"], forward_value=False, rounded=rounded)
+    expected = "seu valor arredondado de" if rounded else "seu valor de"
+    assert local == f"{expected} derivada local ∂f/∂d"

@@ -14,7 +14,8 @@ do the work.
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, redirect, url_for
+from flask.typing import ResponseReturnValue
 
 from grader.web.instructor import assignment_pages, course_pages, exercise_pages
 
@@ -25,4 +26,10 @@ def blueprint() -> Blueprint:
     found.register_blueprint(exercise_pages.bp)
     found.register_blueprint(course_pages.bp)
     found.register_blueprint(assignment_pages.bp)
+    found.add_url_rule("/", "start", _start)
     return found
+
+
+def _start() -> ResponseReturnValue:
+    """/instructor: where "Teaching" leads, the courses."""
+    return redirect(url_for("web.instructor.courses.courses_page"), 302)

@@ -168,6 +168,10 @@
         window.location.assign(data.attempt_url + (data.first_error ? "#first-error" : "#result"));
         return;
       }
+      if (!answer.ok && !data.editable) {  // closed meanwhile: the page says why, read only
+        window.location.assign(window.location.pathname);
+        return;
+      }
       var first = updateResult(form, data);
       if (answer.ok && data.attempt_url) {
         window.history.replaceState(null, "", data.attempt_url);
