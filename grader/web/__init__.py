@@ -8,6 +8,7 @@ itself. Views are thin: they call the use cases of `grader.services` and render.
 
     views             home, sign-in links, sign-out, the language switch
     exercise_views    practice and assignment pages, submitting, earlier attempts
+    solution_views    a student's worked solution, once the assignment shows it
     instructor        the instructor pages (/instructor): library, courses, analytics
     browser           the session cookie, CSRF tokens, the language, security headers
     graph_page        what an exercise page shows; blanks: its boxes; numbers: typed
@@ -29,7 +30,7 @@ from grader.db import is_connection_error
 from grader.i18n import gettext as _
 from grader.problems import http_problem, service_error_status, status_title
 from grader.services.errors import AssignmentClosed, ServiceError
-from grader.web import browser, exercise_views, formats, instructor, views
+from grader.web import browser, exercise_views, formats, instructor, solution_views, views
 from grader.web.browser import NotSignedIn
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def init_app(app: Flask) -> None:
                     template_folder="templates")
     web.register_blueprint(views.bp)
     web.register_blueprint(exercise_views.bp)
+    web.register_blueprint(solution_views.bp)
     web.register_blueprint(instructor.blueprint())
     web.before_request(_load_visitor)
     web.after_request(browser.finish_response)

@@ -21,7 +21,7 @@ from engine import Exercise
 from grader.i18n import gettext as _
 from grader.i18n import time_text
 from grader.models import utcnow
-from grader.services import assignments, history, practice
+from grader.services import assignments, history, practice, solutions
 from grader.services.accounts import Caller
 from grader.services.assignments import AssignmentView
 from grader.services.errors import (
@@ -29,6 +29,7 @@ from grader.services.errors import (
     Conflict,
     IdempotencyKeyReused,
     PracticeClosed,
+    SolutionNotReleased,
     ValidationFailed,
 )
 from grader.services.history import AttemptDetail
@@ -230,7 +231,16 @@ def _render_assignment(page: ExercisePage, view: AssignmentView, status: int = 2
                        ) -> Response:
     return _render(page, status, url_for("web.exercises.assignment_page",
                                          assignment_id=view.assignment.id),
-                   assignment=view.assignment)
+                   assignment=view.assignment, solution_url=_solution_url(view))
+
+
+def _solution_url(view: AssignmentView) -> str | None:
+    """Where the worked solution is, once the assignment shows it to students."""
+    try:
+        solutions.check_solution_released(view.assignment, utcnow())
+    except SolutionNotReleased:
+        return None
+    return url_for("web.solutions.assignment_solution", assignment_id=view.assignment.id)
 
 
 @bp.get(f"/assignments/{ASSIGNMENT}")

@@ -351,3 +351,23 @@ def test_a_description_is_the_markdown_authors_write(text, html):
     from grader.web.formats import description_html
 
     assert str(description_html(text)) == html
+
+
+def test_the_worked_solution_is_a_page_once_the_assignment_shows_it(student_browser, assign,
+                                                                     branching):
+    past = datetime.now(UTC) - timedelta(hours=1)
+    window = {"opens_at": (past - timedelta(days=1)).isoformat(), "due_at": past.isoformat()}
+    shown = assign(solution_after_due=True, **window)
+    page = student_browser.get(f"/assignments/{shown}", headers={"Accept-Language": "pt-BR"})
+    assert f'href="/assignments/{shown}/solution"' in page.text
+    solution = student_browser.get(f"/assignments/{shown}/solution",
+                                   headers={"Accept-Language": "pt-BR"})
+    assert solution.status_code == 200
+    assert "<h1>Solução: Gradientes nas ramificações se somam</h1>" in solution.text
+    assert "Passo a passo" in solution.text and "<svg" in solution.text
+    hidden = assign(**window)
+    page = student_browser.get(f"/assignments/{hidden}")
+    assert "/solution" not in page.text
+    refused = student_browser.get(f"/assignments/{hidden}/solution")
+    assert refused.status_code == 403 and refused.mimetype == "text/html"
+    assert "does not show its solution" in refused.text
