@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import Flask, Request, Response, request
 from flask.sessions import NullSession, SessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from grader import api, auth, i18n, problems, sessions, web
+from grader import api, auth, i18n, problems, rate_limits, sessions, web
 from grader.config import load_settings
 
 
@@ -52,6 +53,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     sessions.init_app(app, settings.database_url_for(instance_path), settings)
     auth.init_app(app, settings.token_cache_seconds)
     problems.init_app(app)
+    rate_limits.init_app(app, settings)
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, as far as the trusted proxies wrote it.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
+            app.wsgi_app, x_for=settings.trusted_proxies)
     api.init_app(app)
     web.init_app(app)
     app.before_request(_choose_language)
