@@ -62,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     app.before_request(_choose_language)
     app.after_request(_say_language)
+    app.after_request(_api_security_headers)
     app.teardown_request(_forget_language)
     return app
 
@@ -76,6 +77,25 @@ def _forget_language(exc: BaseException | None = None) -> None:
     # The thread serves other work after this request (a test runs its next test in it):
     # the request's language must not outlive it.
     i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
+# Every answer that is not a page (the API, the health checks, problems for unknown
+# paths and methods) is data: never run, framed or sniffed as a document. Pages set their
+# own (grader.web.browser), which these leave as they are.
+API_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _api_security_headers(response: Response) -> Response:
+    for name, value in API_SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if "Authorization" in request.headers:
+        # An answer for one caller: no shared cache keeps it.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _say_language(response: Response) -> Response:
