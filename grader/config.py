@@ -144,8 +144,8 @@ class Settings(BaseSettings):
         default="3000/minute", description="Submissions per client address (a campus NAT "
         "may hold a whole class).")
     rate_limit_sign_in_user: str = Field(
-        default="30/minute", description="Sign-in link requests (creating links) per "
-        "signed-in user.")
+        default="30/minute", description="Sign-in link requests per signed-in user: "
+        "creating links, and opening or using one while signed in.")
     rate_limit_sign_in_ip: str = Field(
         default="2000/minute", description="Sign-in link requests (opening and using a "
         "link, creating links) per client address.")
