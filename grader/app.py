@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import Flask, Request, Response, request
 from flask.sessions import NullSession, SessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from grader import api, auth, i18n, problems, sessions, web
+from grader import api, auth, i18n, problems, rate_limits, sessions, web
 from grader.config import load_settings
 
 
@@ -52,10 +53,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     sessions.init_app(app, settings.database_url_for(instance_path), settings)
     auth.init_app(app, settings.token_cache_seconds)
     problems.init_app(app)
+    rate_limits.init_app(app, settings)
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, as far as the trusted proxies wrote it.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
+            app.wsgi_app, x_for=settings.trusted_proxies)
     api.init_app(app)
     web.init_app(app)
     app.before_request(_choose_language)
     app.after_request(_say_language)
+    app.after_request(_api_security_headers)
     app.teardown_request(_forget_language)
     return app
 
@@ -70,6 +77,25 @@ def _forget_language(exc: BaseException | None = None) -> None:
     # The thread serves other work after this request (a test runs its next test in it):
     # the request's language must not outlive it.
     i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
+# Every answer that is not a page (the API, the health checks, problems for unknown
+# paths and methods) is data: never run, framed or sniffed as a document. Pages set their
+# own (grader.web.browser), which these leave as they are.
+API_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _api_security_headers(response: Response) -> Response:
+    for name, value in API_SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if "Authorization" in request.headers:
+        # An answer for one caller: no shared cache keeps it.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _say_language(response: Response) -> Response:

@@ -7,7 +7,7 @@ and answers 401 without a valid token.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from grader import i18n
@@ -46,4 +46,5 @@ def authenticate(session: Session) -> Caller:
         raise Unauthorized(_("The API token is unknown or revoked."))
     if caller.language is not None:
         i18n.set_language(caller.language)  # a stored preference wins over the header
+    g.caller = caller  # whom the per-user rate limits count (grader.rate_limits)
     return caller

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import (
     AliasChoices,
     Field,
@@ -37,7 +38,8 @@ BUNDLED_EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
 
 
 # The settings that keep their conventional names; every other one is GRADER_<NAME>.
-ENVIRONMENT_NAMES = {"database_url": "DATABASE_URL", "secret_key": "SECRET_KEY"}
+ENVIRONMENT_NAMES = {"database_url": "DATABASE_URL", "secret_key": "SECRET_KEY",
+                     "redis_url": "REDIS_URL"}
 
 
 class ConfigError(ValueError):
@@ -133,6 +135,31 @@ class Settings(BaseSettings):
     frame_ancestors: str = Field(
         default="'self'", description="The pages' Content-Security-Policy frame-ancestors: "
         "the sites that may show them in a frame (add an LMS's address here).")
+    # Rate limits (grader/rate_limits.py), in Flask-Limiter's notation: "30/minute", or
+    # several separated by ";" ("30/minute;300/hour"). A class of 500 behind one campus
+    # NAT submitting 3 times in the last minute is 1,500 submissions from one address.
+    rate_limit_submit_user: str = Field(
+        default="30/minute", description="Submissions (API and pages) per signed-in user.")
+    rate_limit_submit_ip: str = Field(
+        default="3000/minute", description="Submissions per client address (a campus NAT "
+        "may hold a whole class).")
+    rate_limit_sign_in_user: str = Field(
+        default="30/minute", description="Sign-in link requests per signed-in user: "
+        "creating links, and opening or using one while signed in.")
+    rate_limit_sign_in_ip: str = Field(
+        default="2000/minute", description="Sign-in link requests (opening and using a "
+        "link, creating links) per client address.")
+    rate_limit_prefix: str = Field(
+        default="grader", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="What the rate-limit counters' keys start with: services sharing "
+        "one Redis keep apart by it.")
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"),
+        description="Where the rate-limit counters live, shared by every replica "
+        "(redis://host:6379/0). Unset: in each worker's memory.")
+    trusted_proxies: Annotated[int, Field(ge=0, le=5)] = Field(
+        default=0, description="How many proxies in front append to X-Forwarded-For: the "
+        "client address is taken from that header only when this is at least 1.")
     # gunicorn (`grader serve`, grader/gunicorn_conf.py)
     bind: str = Field(default="127.0.0.1:8000", description="host:port to listen on.")
     workers: Annotated[int, Field(ge=1, le=64)] = Field(
@@ -177,6 +204,29 @@ class Settings(BaseSettings):
             raise ValueError("one or more sources separated by spaces, such as "
                              "\"'self' https://moodle.example.edu\" (no ; or ,)")
         return " ".join(value.split())
+
+    @field_validator("rate_limit_submit_user", "rate_limit_submit_ip",
+                     "rate_limit_sign_in_user", "rate_limit_sign_in_ip")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            rates = parse_many(value)
+        except ValueError:
+            rates = []
+        if not rates or any(rate.amount < 1 for rate in rates):
+            raise ValueError("a rate such as 30/minute, or several separated by ; "
+                             "(30/minute;300/hour), each allowing at least 1")
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if urlsplit(value.strip()).scheme not in ("redis", "rediss", "redis+unix"):
+            raise ValueError("must be a redis:// or rediss:// address, such as "
+                             "redis://127.0.0.1:6379/0")
+        return value.strip()
 
     @property
     def secure_cookies(self) -> bool:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response
 from grader.api import present, schemas
 from grader.api.exercises import attempt_reply
 from grader.api.operations import operation
+from grader.rate_limits import SUBMIT
 from grader.scoring import SubmissionBody
 from grader.services import assignments, solutions
 from grader.services.accounts import Caller
@@ -40,7 +41,7 @@ def get_assignment(actor: Caller, assignment_id: int) -> schemas.AssignmentVaria
            "the assignment's feedback policy shows",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 409, 413, 415, 422),
-           autocommit=True)
+           autocommit=True, rate_limit=SUBMIT)
 def submit(actor: Caller, assignment_id: int, body: Any, idempotency_key: str | None) -> Response:
     outcome = assignments.submit_assignment(get_session(), actor, assignment_id, body,
                                         idempotency_key)

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.models import Role
+from grader.rate_limits import SIGN_IN
 from grader.services import courses, sign_in
 from grader.services import gradebook as grades
 from grader.services.accounts import Caller
@@ -80,7 +81,7 @@ def list_enrollments(actor: Caller, course_id: int) -> list[schemas.EnrollmentOu
            "those named (course instructors); each URL is shown only in this response",
            response=list[schemas.SignInLinkOut], status=201, body=schemas.SignInLinksCreate,
            body_required=False, roles=(Role.INSTRUCTOR,),
-           problems=(400, 403, 404, 413, 415, 422))
+           problems=(400, 403, 404, 413, 415, 422), rate_limit=SIGN_IN)
 def create_sign_in_links(actor: Caller, course_id: int,
                          body: schemas.SignInLinksCreate | None) -> list[schemas.SignInLinkOut]:
     settings = current_app.extensions["grader.settings"]

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.models import Role
+from grader.rate_limits import SUBMIT
 from grader.scoring import SubmissionBody
 from grader.services import exercises, practice, solutions
 from grader.services.accounts import Caller
@@ -75,7 +76,7 @@ def new_variant(actor: Caller, exercise_id: str) -> schemas.VariantOut:
            "variant-replaced when the variant answered was replaced for having them",
            response=schemas.AttemptOut, status=201, json_body=SubmissionBody,
            idempotency_key=True, problems=(400, 403, 404, 409, 413, 415, 422),
-           autocommit=True)
+           autocommit=True, rate_limit=SUBMIT)
 def submit_practice(actor: Caller, exercise_id: str, body: Any,
                     idempotency_key: str | None) -> Response:
     outcome = practice.submit_practice(get_session(), actor, exercise_id, body, idempotency_key)

@@ -155,9 +155,15 @@ def _operation(rule: Rule, op: Operation, parameters: list[dict[str, Any]],
         problems.add(404)  # an id that cannot name a row, or names none
     if op.query is not None:
         problems.add(422)
+    if op.rate_limit is not None:
+        problems.add(429)
     if body_model is not None or op.yaml_body:
         problems |= {400, 413, 415, 422}
     for status in sorted(problems):
         responses[str(status)] = _problem(status)
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": {
+            "description": "Seconds until the limit reached lets a request through again.",
+            "schema": {"type": "integer", "minimum": 1}}}
     result["responses"] = responses
     return result

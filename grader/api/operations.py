@@ -22,6 +22,7 @@ from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import ClientDisconnected
 
+from grader import rate_limits
 from grader.api.bodies import parse_json_body, utf8_text
 from grader.auth import authenticate
 from grader.i18n import gettext as _
@@ -73,6 +74,9 @@ class Operation:
     # and COMMIT round trips: the submit path.
     autocommit: bool = False
     idempotency_key: bool = False
+    # The rate limits counted once the caller is known (grader.rate_limits: SUBMIT,
+    # SIGN_IN), before the body is read.
+    rate_limit: str | None = None
     problems: tuple[int, ...] = ()
     also_produces: tuple[str, ...] = ()  # media types besides JSON (Accept)
     description: str = ""
@@ -102,6 +106,8 @@ def operation(summary: str, **options: Any) -> Callable[[Callable[..., Any]], Ca
                 actor = arguments["actor"] = authenticate(get_session())
                 if spec.roles:
                     require_role(actor, *spec.roles)
+            if spec.rate_limit is not None:
+                rate_limits.check(spec.rate_limit)
             if spec.query is not None:
                 arguments["query"] = parse_query(spec.query)
             if spec.body is not None:

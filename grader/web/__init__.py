@@ -21,11 +21,12 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, Response, g, render_template, request
+from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from grader import i18n
+from grader import i18n, rate_limits
 from grader.db import is_connection_error
 from grader.i18n import gettext as _
 from grader.problems import http_problem, service_error_status, status_title
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     web.register_error_handler(NotSignedIn, _not_signed_in)
     web.register_error_handler(ServiceError, _service_error)
+    web.register_error_handler(RateLimitExceeded, _too_many_requests)
     web.register_error_handler(HTTPException, _http_error)
     web.register_error_handler(DBAPIError, _database_error)
     web.register_error_handler(PoolTimeoutError, _database_error)
@@ -100,6 +102,11 @@ def _service_error(exc: ServiceError) -> Response:
     # not as a bare "Forbidden".
     title = _("This assignment is not open") if isinstance(exc, AssignmentClosed) else None
     return error_page(service_error_status(exc), exc.detail, headers=exc.headers, title=title)
+
+
+def _too_many_requests(exc: RateLimitExceeded) -> Response:
+    detail, headers = rate_limits.refusal(exc)
+    return error_page(429, detail, headers=headers)
 
 
 def _http_error(exc: HTTPException) -> Response:

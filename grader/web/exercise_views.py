@@ -13,11 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
+from flask_limiter import RateLimitExceeded
 
 from engine import Exercise
+from grader import rate_limits
 from grader.i18n import gettext as _
 from grader.i18n import time_text
 from grader.models import utcnow
@@ -144,6 +155,9 @@ def practice_submit(exercise_id: str) -> ResponseReturnValue:
                               verdicts=verdicts, notice=notice)
         return _answer(page, status, lambda: _render_practice(exercise_id, page, status))
 
+    limited = _rate_limited()
+    if limited is not None:
+        return _with_headers(again(429, limited[0]), limited[1])
     refusal = _refusal(exercise, variant.number)
     if refusal is not None:
         return again(*refusal)
@@ -269,6 +283,9 @@ def assignment_submit(assignment_id: int) -> ResponseReturnValue:
                                          verdicts=verdicts, notice=notice)
         return _answer(page, status, lambda: _render_assignment(page, current, status))
 
+    limited = _rate_limited()
+    if limited is not None:
+        return _with_headers(again(429, limited[0]), limited[1])
     refusal = _refusal(exercise, view.variant.number)
     if refusal is not None:
         return again(*refusal)
@@ -288,6 +305,22 @@ def assignment_submit(assignment_id: int) -> ResponseReturnValue:
 
 
 # ---------------------------------------------------------------- both
+
+
+def _rate_limited() -> tuple[str, dict[str, str]] | None:
+    """Counts the submit; over a limit, the 429's detail and Retry-After: the page comes
+    back with the boxes as typed and the reason."""
+    try:
+        rate_limits.check(rate_limits.SUBMIT)
+    except RateLimitExceeded as exc:
+        return rate_limits.refusal(exc)
+    return None
+
+
+def _with_headers(answer: ResponseReturnValue, headers: dict[str, str]) -> Response:
+    response = make_response(answer)
+    response.headers.update(headers)
+    return response
 
 
 def _typed(exercise: Exercise) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from grader import i18n
+from grader import i18n, rate_limits
 from grader.auth import caller_cache
 from grader.services import accounts, home, sign_in
 from grader.sessions import get_session
@@ -34,6 +34,7 @@ def _invalid_link() -> Response:
 def sign_in_page(secret: str) -> ResponseReturnValue:
     """The link's page asks before it signs in: a link preview or a scanner that
     fetches the link does not use it up."""
+    rate_limits.check(rate_limits.SIGN_IN)
     owner = sign_in.link_owner(get_session(), secret)
     if owner is None:
         return _invalid_link()
@@ -43,6 +44,7 @@ def sign_in_page(secret: str) -> ResponseReturnValue:
 @bp.post(LINK)
 def use_sign_in_link(secret: str) -> ResponseReturnValue:
     check_csrf()
+    rate_limits.check(rate_limits.SIGN_IN)
     current = request.cookies.get(browser.SESSION_COOKIE)
     opened = sign_in.use_link(get_session(), secret, browser.settings().session_hours,
                               replacing=current)

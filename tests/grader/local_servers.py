@@ -16,12 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 START_SECONDS = 30
+# Load tests submit far faster than people: limits they never reach, unless they set
+# their own.
+GENEROUS_RATE_LIMITS = {f"GRADER_RATE_LIMIT_{kind}": "1000000/minute"
+                        for kind in ("SUBMIT_USER", "SUBMIT_IP", "SIGN_IN_USER", "SIGN_IN_IP")}
 
 
 def free_port() -> int:
@@ -183,10 +187,21 @@ def render_template(text: str, values: dict[str, str]) -> str:
     return _TEMPLATE_VARIABLE.sub(lambda found: values[found[1]], text)
 
 
+def with_replicas(configuration: str, first: str, replicas: Sequence[str]) -> str:
+    """The rendered configuration with a `server` line in its upstream block for each
+    replica after the first, as a name resolving to every replica gives nginx."""
+    line = f"    server {first};\n"
+    assert line in configuration, "the upstream block has no server line"
+    return configuration.replace(line, "".join(f"    server {address};\n"
+                                               for address in (first, *replicas)))
+
+
 @contextlib.contextmanager
-def nginx_proxy(upstream_port: int, max_body_bytes: int) -> Iterator[int]:
-    """nginx with the project's configuration in front of 127.0.0.1:upstream_port, on
-    a free loopback port of its own (yielded)."""
+def nginx_proxy(upstream_port: int, max_body_bytes: int,
+                replica_ports: Sequence[int] = ()) -> Iterator[int]:
+    """nginx with the project's configuration in front of 127.0.0.1:upstream_port (and
+    of each replica's port, taking turns), on a free loopback port of its own
+    (yielded)."""
     binary = require_nginx()
     # Readable by the unprivileged user nginx's worker runs as when started by root.
     folder = Path(tempfile.mkdtemp(prefix="grader-nginx-"))
@@ -194,12 +209,15 @@ def nginx_proxy(upstream_port: int, max_body_bytes: int) -> Iterator[int]:
     port = free_port()
     try:
         shutil.copytree(NGINX_PROBLEMS, folder / "problems")
-        (folder / "grader.conf").write_text(render_template(NGINX_TEMPLATE.read_text(), {
-            "GRADER_UPSTREAM": f"127.0.0.1:{upstream_port}",
+        first = f"127.0.0.1:{upstream_port}"
+        configuration = render_template(NGINX_TEMPLATE.read_text(), {
+            "GRADER_UPSTREAM": first,
             "GRADER_LISTEN": f"127.0.0.1:{port}",
             "GRADER_MAX_BODY_BYTES": str(max_body_bytes),
             "GRADER_PROBLEMS_DIR": str(folder / "problems"),
-        }))
+        })
+        (folder / "grader.conf").write_text(with_replicas(
+            configuration, first, [f"127.0.0.1:{p}" for p in replica_ports]))
         (folder / "nginx.conf").write_text(_MAIN_CONFIGURATION.format(folder=folder))
         # Its messages go to error.log (-e): read when it fails to start.
         server = subprocess.Popen([binary, "-p", str(folder), "-c", str(folder / "nginx.conf"),
@@ -239,7 +257,8 @@ def grader_serve(database_url: str, *, workers: int, threads: int,
     """`grader serve` on a free loopback port (yielded), until the block ends."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "s" * 48,
-           "GRADER_ACCESS_LOG": "", "GRADER_LOG_LEVEL": "warning", **settings}
+           "GRADER_ACCESS_LOG": "", "GRADER_LOG_LEVEL": "warning", **GENEROUS_RATE_LIMITS,
+           **settings}
     folder = Path(tempfile.mkdtemp(prefix="grader-serve-"))
     server = subprocess.Popen(
         [*grader_executable(), "serve", "--port", str(port), "--workers", str(workers),
@@ -265,6 +284,11 @@ def grader_serve(database_url: str, *, workers: int, threads: int,
 
 def add_student(database_url: str, username: str) -> str:
     """A student of the served database, and a token of theirs."""
+    return add_user(database_url, username, "student")
+
+
+def add_user(database_url: str, username: str, role: str) -> str:
+    """A user of the served database, and a token of theirs."""
     from sqlalchemy.orm import sessionmaker
 
     from grader import db
@@ -275,7 +299,7 @@ def add_student(database_url: str, username: str) -> str:
     engine = db.make_engine(database_url, load_settings(database_url=database_url))
     try:
         with sessionmaker(engine, expire_on_commit=False)() as session:
-            accounts.create_user(session, username, Role.STUDENT)
+            accounts.create_user(session, username, Role(role))
             return accounts.create_token(session, username)
     finally:
         engine.dispose()

@@ -134,6 +134,21 @@ def test_compose_file_puts_nginx_in_front_of_the_service():
         assert f"/_problems/{path.name}" in template, path.name
 
 
+def test_compose_file_scales_the_service_behind_the_proxy_with_shared_limits():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    grader_service, redis_service = services["grader"], services["redis"]
+    # Replicas: no fixed name or host port that a second container would clash on.
+    assert "container_name" not in grader_service and "ports" not in grader_service
+    assert services["proxy"]["environment"]["GRADER_UPSTREAM"] == "grader:8000"
+    # One Redis counts the rate limits of every replica; each sees clients, not nginx.
+    assert grader_service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert grader_service["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert redis_service["healthcheck"]["test"]
+    assert grader_service["environment"]["GRADER_TRUSTED_PROXIES"] == "1"
+    assert "--scale grader=2" in (ROOT / "docker-compose.yml").read_text()
+
+
 def compose_command() -> list[str] | None:
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True,

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
+from grader import rate_limits
 from grader.api.courses import gradebook_csv
 from grader.api.schemas import CourseCreate
 from grader.i18n import gettext as _
@@ -137,6 +138,7 @@ def import_roster(course_id: int) -> ResponseReturnValue:
 def sign_in_links(course_id: int) -> ResponseReturnValue:
     caller = instructor()
     check_csrf()
+    rate_limits.check(rate_limits.SIGN_IN)
     settings = current_app.extensions["grader.settings"]
     chosen = request.form.getlist("user") or None
     session = get_session()
