@@ -24,8 +24,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup, escape
 from flask_limiter import RateLimitExceeded
+from markupsafe import Markup, escape
 
 from engine import Exercise
 from grader import rate_limits
