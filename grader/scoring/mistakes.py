@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from grader.i18n import gettext, mark
 from grader.scoring.mistakes_flow import (
     branch_not_summed,
     forward_as_gradient,
@@ -103,6 +104,36 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("forward-missing-term", forward_missing_term, kinds=FORWARD),
     Mistake("forward-wrong-op", forward_wrong_op, kinds=FORWARD),
 )
+
+
+# Each mistake's short name, for tables and summaries (the code stays the stable id).
+_NAMES: dict[str, str] = {
+    "swapped-blanks": mark("value and gradient swapped"),
+    "branch-not-summed": mark("branches not summed"),
+    "wrong-op-rule": mark("another gate's rule"),
+    "mul-not-swapped": mark("× inputs not swapped"),
+    "max-misrouted": mark("max/min routed wrong"),
+    "sigmoid-derivative": mark("wrong sigmoid derivative"),
+    "inv-sign": mark("1/x without the minus sign"),
+    "inv-derivative": mark("wrong 1/x derivative"),
+    "exp-derivative": mark("wrong eˣ derivative"),
+    "log-derivative": mark("wrong log derivative"),
+    "div-derivative": mark("wrong ÷ derivative"),
+    "scale-factor": mark("wrong constant factor"),
+    "local-at-wrong-point": mark("local derivative at the wrong point"),
+    "no-upstream": mark("upstream gradient left out"),
+    "percent": mark("written as a percentage"),
+    "sign-flip": mark("sign flipped"),
+    "forward-as-gradient": mark("value given as the gradient"),
+    "forward-missing-term": mark("a term left out"),
+    "forward-wrong-op": mark("another operation"),
+}
+
+
+def mistake_name(code: str) -> str:
+    """A mistake's short name in the reader's language (the code itself if unknown)."""
+    name = _NAMES.get(code)
+    return gettext(name) if name is not None else code
 
 
 class Diagnosis(NamedTuple):

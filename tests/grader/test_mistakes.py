@@ -400,3 +400,15 @@ def test_a_wrong_zero_is_only_diagnosed_by_a_rule_that_predicts_zero():
     # does a branch left out when the branches kept carry nothing by rule
     assert [m.code for m in MISTAKES if m.explains_zero] == ["branch-not-summed",
                                                              "max-misrouted"]
+
+
+def test_every_mistake_has_a_short_name_in_both_languages():
+    from grader.i18n import use_language
+    from grader.scoring.mistakes import MISTAKES, mistake_name
+
+    for mistake in MISTAKES:
+        english = mistake_name(mistake.code)
+        with use_language("pt_BR"):
+            portuguese = mistake_name(mistake.code)
+        assert english != mistake.code and portuguese != english, mistake.code
+    assert mistake_name("no-such-code") == "no-such-code"

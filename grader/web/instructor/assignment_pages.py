@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
+from grader.scoring.mistakes import mistake_name
 from grader.services import analytics, assignments, gradebook, history
 from grader.services.courses import assignment_access
 from grader.sessions import get_session
@@ -58,4 +59,5 @@ def analytics_page(assignment_id: int) -> ResponseReturnValue:
     found = analytics.assignment_analytics(get_session(), instructor(), assignment_id)
     return render_template("instructor/analytics.html", found=found,
                            assignment=found.assignment, drawing=drawing_of(found.exercise),
-                           boxes=share_boxes(found.exercise, found.blanks))
+                           boxes=share_boxes(found.exercise, found.blanks),
+                           mistake_name=mistake_name)

@@ -14,6 +14,7 @@ from engine import Exercise, Solution
 from engine.explain import Step, fmt
 from grader import i18n
 from grader.i18n import gettext as _
+from grader.scoring.mistakes import mistake_name
 from grader.services.analytics import SHARES, BlankTally
 from grader.web.blanks import ICONS, blank_key, label, places, status_text
 from grader.web.formats import score_text
@@ -140,7 +141,7 @@ class ShareBox:
         if not top:
             return ""
         return _("Most frequent mistakes:") + " " + ", ".join(
-            f"{code} ({count})" for code, count in top)
+            f"{mistake_name(code)} ({count})" for code, count in top)
 
 
 def share_boxes(exercise: Exercise, tallies: Sequence[BlankTally]) -> list[ShareBox]:
