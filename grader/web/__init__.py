@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 from grader import i18n
 from grader.db import is_connection_error
 from grader.i18n import gettext as _
+from grader.lti import views as lti_views
 from grader.problems import service_error_status, status_title
 from grader.services.errors import ServiceError
 from grader.web import browser, exercise_views, formats, instructor, views
@@ -49,6 +50,7 @@ def init_app(app: Flask) -> None:
     web.register_blueprint(views.bp)
     web.register_blueprint(exercise_views.bp)
     web.register_blueprint(instructor.blueprint())
+    lti_views.init_app(app, web)
     web.before_request(_load_visitor)
     web.after_request(browser.finish_response)
     web.context_processor(_template_globals)
