@@ -25,10 +25,16 @@ def _web_address(value: str) -> str:
     return value
 
 
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must hold no control characters")
+    return value
+
+
 WebAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000),
-                       AfterValidator(_web_address)]
+                       AfterValidator(_printable), AfterValidator(_web_address)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                              max_length=255)]
+                                              max_length=255), AfterValidator(_printable)]
 
 
 class PlatformCreate(RequestModel):

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from grader.i18n import gettext as _
@@ -36,6 +36,7 @@ from grader.lti.messages import (
     CheckedToken,
     LaunchRefused,
     check_id_token,
+    has_nul,
     unverified_issuer,
 )
 from grader.lti.platform_keys import PlatformKeys
@@ -91,11 +92,15 @@ def begin_login(session: Session, parameters: Mapping[str, str], redirect_uri: s
     deployment, or a missing parameter."""
     missing = [name for name in ("iss", "login_hint", "target_link_uri")
                if not parameters.get(name)]
+    if any(has_nul(v) for v in parameters.values()):
+        raise LaunchRefused(_("The LMS's login request is not valid."))
     if missing:
         raise LaunchRefused(_("The LMS's login request lacks {names}.").format(
             names=", ".join(missing)))
     with transaction(session):
         platform = _login_platform(session, parameters)
+        # Expired nonces are of no more use: each login clears them, so none pile up.
+        session.execute(delete(LtiNonce).where(LtiNonce.expires_at <= utcnow()))
         state = secrets.token_urlsafe(STATE_BYTES)
         nonce = secrets.token_urlsafe(STATE_BYTES)
         now = utcnow()

@@ -66,6 +66,17 @@ class CheckedToken:
         return value if isinstance(value, dict) else {}
 
 
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character is anywhere in a value (no text column stores one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
 def _audiences(claims: dict[str, Any]) -> list[str]:
     aud = claims.get("aud")
     if isinstance(aud, str):
@@ -84,6 +95,8 @@ def check_id_token(token: str, registered: Sequence[LtiPlatform],
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise LaunchRefused(_("The LMS sent no readable id_token.")) from None
+    if has_nul(unverified) or has_nul(header):
+        raise LaunchRefused(_("The id_token is not valid."))
     if header.get("alg") != ALGORITHM:
         raise LaunchRefused(_("The id_token must be signed with RS256."))
     if not registered:
@@ -128,7 +141,7 @@ def unverified_issuer(token: str) -> str | None:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
         return None
-    return issuer if isinstance(issuer, str) else None
+    return issuer if isinstance(issuer, str) and not has_nul(issuer) else None
 
 
 def _verified(token: str, key: Any, platform: LtiPlatform) -> dict[str, Any]:

@@ -37,6 +37,8 @@ URL_FIELDS = ("issuer", "auth_url", "token_url", "jwks_url")
 def is_web_address(value: str) -> bool:
     """An http:// or https:// address with a host (https for any real LMS; http is for
     an LMS on this machine, in tests)."""
+    if not value.isprintable():
+        return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
@@ -46,9 +48,10 @@ def check_fields(fields: PlatformFields) -> None:
     errors = [{"pointer": f"/{name}",
                "detail": _("must be an http:// or https:// address")}
               for name in URL_FIELDS if not is_web_address(getattr(fields, name))]
-    if not fields.client_id.strip():
+    if not fields.client_id.strip() or not fields.client_id.isprintable():
         errors.append({"pointer": "/client_id", "detail": _("must not be empty")})
-    if not fields.deployment_ids or any(not d.strip() for d in fields.deployment_ids):
+    if not fields.deployment_ids or any(not d.strip() or not d.isprintable()
+                                        for d in fields.deployment_ids):
         errors.append({"pointer": "/deployment_ids",
                        "detail": _("at least one deployment id, none empty")})
     if errors:

@@ -98,13 +98,19 @@ def test_an_instructor_places_an_exercise_and_a_students_score_arrives_once(
 
 def test_an_existing_assignment_can_be_placed(app, lms, load_bundled):
     load_bundled("sigmoid-neuron")
-    deep_link(app, lms, exercise="sigmoid-neuron")  # makes assignment 1
-    _teacher, _url, answer = deep_link(app, lms, assignment="1")
+    deep_link(app, lms, exercise="sigmoid-neuron")  # makes an assignment
+    from sqlalchemy import select
+
+    from grader.models import Assignment
+
+    with app.app_context():
+        (made,) = sessions.get_session().execute(select(Assignment.id)).scalars().all()
+    _teacher, _url, answer = deep_link(app, lms, assignment=str(made))
     assert answer.status_code == 200
     assert post_to_lms(answer) == 200
     items = [r["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"][0]
              for r in lms.deep_link_responses]
-    assert [i["custom"]["assignment_id"] for i in items] == ["1"]
+    assert [i["custom"]["assignment_id"] for i in items] == [str(made)]
 
 
 def test_a_deep_linking_request_is_used_once(app, lms, load_bundled):

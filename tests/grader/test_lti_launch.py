@@ -359,3 +359,57 @@ def test_a_sign_in_link_keeps_its_session_cookie_lax(make_app, users_of):
     cookie = next(c for c in response.headers.getlist("Set-Cookie")
                   if c.startswith("grader_session="))
     assert "SameSite=Lax" in cookie
+
+
+# ---------------------------------------------------------------- bad input, never a 500
+
+
+def test_nul_characters_anywhere_are_refused_not_stored(client, registered):
+    refused(client.post("/lti/login", data={"iss": "x\x00", "login_hint": "a",
+                                             "target_link_uri": "b"}))
+    refused(launch(client, registered, tampered(
+        registered, lambda c: c.update(sub="student\x00"))), "not valid")
+    refused(launch(client, registered, tampered(
+        registered, lambda c: c.update({LTI + "context": {"id": "c\x00"}}))), "not valid")
+
+
+def test_a_token_with_an_issuer_holding_nul_is_refused(client, registered):
+    refused(launch(client, registered, tampered(
+        registered, lambda c: c.update(iss="https://x\x00"))), "not valid")
+
+
+def test_an_lms_whose_keys_cannot_be_fetched_is_refused_politely(app, client, lms):
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    register(app, lms, jwks_url=f"http://127.0.0.1:{port}/jwks")
+    refused(launch(client, lms), "could not be fetched")
+
+
+def test_expired_nonces_are_cleared_by_the_next_login(app, client, registered):
+    from datetime import timedelta
+
+    from grader.models import LtiNonce, utcnow
+
+    login(client, registered, Pending(registered.claims()))
+    with app.app_context():
+        session = sessions.get_session()
+        for nonce in session.execute(select(LtiNonce)).scalars():
+            nonce.expires_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+    login(client, registered, Pending(registered.claims()))
+    assert len(one(app, select(LtiNonce))) == 1
+
+
+def test_only_the_courses_instructors_may_link_a_placement(app, client, registered):
+    first = launch(client, registered, sub="teacher-1", roles=(INSTRUCTOR,))
+    link_page = first.headers["Location"]
+    student = app.test_client()
+    launch(student, registered, sub="student-1", roles=(LEARNER,))  # not set up: refused
+    assert student.get(link_page).status_code == 403
+    other = app.test_client()
+    launch(other, registered, sub="teacher-2", roles=(INSTRUCTOR,), context="course-2")
+    assert other.get(link_page).status_code == 403

@@ -164,3 +164,11 @@ def test_compose_runs_a_score_worker_on_the_services_database():
     assert worker["command"] == ["grader", "worker"]
     assert worker["environment"]["DATABASE_URL"] == grader["environment"]["DATABASE_URL"]
     assert worker["depends_on"]["grader"]["condition"] == "service_healthy"
+
+
+def test_control_characters_in_a_registration_are_refused(admin):
+    response = admin.post("/api/v1/lti/platforms",
+                          json={**REGISTRATION, "client_id": "a\x00b",
+                                "issuer": "https://x\x00.example"})
+    assert response.status_code == 422
+    assert {e["pointer"] for e in response.json["errors"]} >= {"/client_id", "/issuer"}
