@@ -315,3 +315,29 @@ def test_concurrent_workers_send_each_score_once(app, lms, placed, student_clien
     with app.app_context():
         assert sessions.get_session().execute(
             select(func.count()).select_from(Attempt)).scalar_one() == 6
+
+
+def test_grader_worker_sends_the_score_and_stops_on_sigterm(app, lms, placed, student_client,
+                                                            database_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    submit_on_the_page(student_client, placed)
+    env = {**os.environ, "DATABASE_URL": database_url}
+    env.pop("SECRET_KEY", None)
+    worker_process = subprocess.Popen(
+        [sys.executable, "-m", "grader.service_cli", "worker"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not lms.scores and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(lms.scores) == 1
+    finally:
+        worker_process.send_signal(signal.SIGTERM)
+        _out, err = worker_process.communicate(timeout=30)
+    assert worker_process.returncode == 0, err
+    assert jobs(app) == [(ScoreJobState.DONE, 1)]
