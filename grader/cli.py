@@ -29,10 +29,10 @@ GRADE_LANGUAGES = ("pt-BR", "en")  # as grader.i18n tags them, imported only by 
 
 
 class _WithServiceCommands(click.Group):
-    """Adds the service's commands (serve, migrate, user, token), imported only when
+    """Adds the service's commands (serve, migrate, user, token, lti, worker), imported only when
     one of them runs: they load Flask and SQLAlchemy, which check and solve need not."""
 
-    service_commands = ("migrate", "serve", "token", "user")
+    service_commands = ("lti", "migrate", "serve", "token", "user", "worker")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.service_commands])

@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[int, Field(ge=0, le=5)] = Field(
         default=0, description="How many proxies in front append to X-Forwarded-For: the "
         "client address is taken from that header only when this is at least 1.")
+
+    # LTI 1.3 (grader/lti): the tool's URLs hang off base_url.
+    lti_key_grace_hours: Annotated[int, Field(ge=0, le=8760)] = Field(
+        default=72, description="How long a key replaced by `grader lti key rotate` stays "
+        "in the published key set (/lti/jwks), in hours.")
+    lti_http_timeout: Annotated[float, Field(gt=0, le=120)] = Field(
+        default=10, description="Seconds to wait for an LMS (its keys, tokens, line items, "
+        "scores, memberships) before giving up on a request.")
     # gunicorn (`grader serve`, grader/gunicorn_conf.py)
     bind: str = Field(default="127.0.0.1:8000", description="host:port to listen on.")
     workers: Annotated[int, Field(ge=1, le=64)] = Field(

@@ -131,6 +131,10 @@ class User(Base):
     # The language the user chose to read the service in (a code of grader.i18n:
     # "pt_BR", "en"); None until they choose.
     language: Mapped[str | None] = mapped_column(String(10))
+    # What an LMS says of the user at each launch (name and email claims); None for
+    # accounts made here.
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:
@@ -138,7 +142,8 @@ class User(Base):
 
 
 class LmsIdentity(Base):
-    """A user's account in an external LMS (an LTI issuer and subject), attached later."""
+    """A user's account in an external LMS: an LTI issuer and its `sub` (unique per
+    issuer, so every registration of one issuer shares it)."""
 
     __tablename__ = "lms_identities"
     __table_args__ = (UniqueConstraint("issuer", "subject"),)
@@ -369,3 +374,153 @@ class BrowserSession(Base):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+# ---------------------------------------------------------------- LTI 1.3
+
+
+class LtiPlatform(Base):
+    """A registered LMS (an LTI 1.3 platform): its issuer and the client id it gave
+    this tool, and where its login, token and keys are."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    auth_url: Mapped[str] = mapped_column(String(1000))
+    token_url: Mapped[str] = mapped_column(String(1000))
+    jwks_url: Mapped[str] = mapped_column(String(1000))
+    # Whether the LMS's teaching assistants are instructors here (else students).
+    assistants_teach: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deployments: Mapped[list[LtiDeployment]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="LtiDeployment.id")
+
+
+class LtiDeployment(Base):
+    """A deployment id of a platform: launches from any other are refused."""
+
+    __tablename__ = "lti_deployments"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+
+
+class LtiToolKey(Base):
+    """An RSA key pair of the tool: the newest unretired one signs; a retired one stays
+    in the published key set until its grace period ends."""
+
+    __tablename__ = "lti_tool_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class LtiNonce(Base):
+    """A nonce sent with an OIDC login, bound to its state; a launch uses it once
+    (`used_at`, set by the statement that uses it) before it expires."""
+
+    __tablename__ = "lti_nonces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    state_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LtiContext(Base):
+    """An LMS course (a deployment's context) and the course it is here, with the
+    service endpoints its latest launch named."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("deployment_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_deployments.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    memberships_url: Mapped[str | None] = mapped_column(String(1000))
+    lineitems_url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiResourceLink(Base):
+    """A placement of the tool in an LMS course, and the assignment it opens (None
+    until an instructor links it); its gradebook column (line item) once known."""
+
+    __tablename__ = "lti_resource_links"
+    __table_args__ = (UniqueConstraint("context_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), index=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    lineitem_url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiDeepLink(Base):
+    """An instructor's deep linking request, between the launch and the page where they
+    choose what to place: where to send the answer and what to echo, usable once."""
+
+    __tablename__ = "lti_deep_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_deployments.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    return_url: Mapped[str] = mapped_column(String(1000))
+    # The platform's `data`, echoed in the answer; None when it sent none.
+    data: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ScoreJobState(enum.StrEnum):
+    """Where a score's passback stands."""
+
+    PENDING = "pending"  # to send (again) once `run_after` has passed
+    DONE = "done"  # the LMS took it
+    PARKED = "parked"  # the LMS refused it for good: an instructor looks, and may retry
+
+
+class LtiScoreJob(Base):
+    """The passback of one attempt's score to one placement: written in the transaction
+    that stores the attempt, taken by one worker at a time (`locked_until`)."""
+
+    __tablename__ = "lti_score_jobs"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "resource_link_id"),
+        Index("ix_lti_score_jobs_state_run_after", "state", "run_after"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"))
+    resource_link_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_resource_links.id", ondelete="CASCADE"), index=True)
+    state: Mapped[ScoreJobState] = mapped_column(
+        _enum_column_type(ScoreJobState, "score_job_state"), default=ScoreJobState.PENDING)
+    tries: Mapped[int] = mapped_column(default=0)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+    # The LMS's answer to the last failed try (status and body), for the instructor.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]

@@ -1,5 +1,6 @@
 """Commands that run and administer the service: `serve`, `migrate`, `user add`,
-`token create`. Each is a click command, added to the `grader` group by grader.cli.
+`token create`, `lti platform add|list|remove`, `lti key rotate`, `worker`. Each is a
+click command, added to the `grader` group by grader.cli.
 
 All of them read DATABASE_URL (and the other settings) from the environment, like
 the service itself.
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +29,9 @@ from grader import db
 from grader.api.schemas import Label, Username
 from grader.config import ConfigError, Settings, environment_variable, load_settings
 from grader.i18n import LANGUAGES, supported, tag
+from grader.lti import keys, platforms
+from grader.lti import worker as score_worker
+from grader.lti.services import LmsClient
 from grader.models import Role
 from grader.services import accounts, exercises, sign_in
 from grader.services.errors import ServiceError
@@ -152,6 +158,111 @@ def token_create(username: str, label: str) -> None:
     click.echo(new_token)
 
 
+@click.group("lti")
+def lti() -> None:
+    """The LTI 1.3 tool: registered LMSs (platforms) and the tool's keys."""
+
+
+@lti.group("platform")
+def lti_platform() -> None:
+    """Register, list and remove LMSs."""
+
+
+def _web_address(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not platforms.is_web_address(value):
+        raise click.BadParameter("an http:// or https:// address")
+    return value
+
+
+@lti_platform.command("add")
+@click.option("--issuer", required=True, callback=_web_address,
+              help="The platform's issuer (iss), as its LMS shows it.")
+@click.option("--client-id", required=True, help="The client id the LMS gave this tool.")
+@click.option("--deployment-id", "deployment_ids", required=True, multiple=True,
+              help="A deployment whose launches are accepted (repeat for several).")
+@click.option("--auth-url", required=True, callback=_web_address,
+              help="The LMS's OIDC authentication endpoint.")
+@click.option("--token-url", required=True, callback=_web_address,
+              help="The LMS's OAuth 2 token endpoint.")
+@click.option("--jwks-url", required=True, callback=_web_address,
+              help="The LMS's public key set.")
+@click.option("--assistants-teach", is_flag=True,
+              help="The LMS's teaching assistants are instructors here (default: students).")
+def lti_platform_add(issuer: str, client_id: str, deployment_ids: tuple[str, ...],
+                     auth_url: str, token_url: str, jwks_url: str,
+                     assistants_teach: bool) -> None:
+    """Register an LMS; prints its id."""
+    fields = platforms.PlatformFields(issuer, client_id, deployment_ids, auth_url, token_url,
+                                      jwks_url, assistants_teach)
+    with _session(_settings()) as session:
+        try:
+            platform = platforms.add_platform(session, None, fields)
+        except ServiceError as exc:
+            raise click.ClickException(_problem_text(exc)) from None
+    click.echo(platform.id)
+    click.echo(f"registered {issuer} (client id {client_id})", err=True)
+
+
+def _problem_text(exc: ServiceError) -> str:
+    located = "; ".join(f"{e.get('pointer', '').lstrip('/')}: {e['detail']}"
+                        for e in exc.errors)
+    return f"{exc.detail}: {located}" if located else exc.detail
+
+
+@lti_platform.command("list")
+def lti_platform_list() -> None:
+    """Every registered LMS, one a line: id, issuer, client id, deployments."""
+    with _session(_settings()) as session:
+        found = platforms.list_platforms(session, None)
+    for platform in found:
+        deployments = ",".join(d.deployment_id for d in platform.deployments)
+        click.echo(f"{platform.id}\t{platform.issuer}\t{platform.client_id}\t{deployments}")
+
+
+@lti_platform.command("remove")
+@click.argument("platform_id", type=click.IntRange(1, 2_147_483_647))
+def lti_platform_remove(platform_id: int) -> None:
+    """Forget an LMS (by the id `list` shows): its launches are refused from now on."""
+    with _session(_settings()) as session:
+        try:
+            platforms.remove_platform(session, None, platform_id)
+        except ServiceError as exc:
+            raise click.ClickException(exc.detail) from None
+    click.echo(f"removed platform {platform_id}", err=True)
+
+
+@lti.group("key")
+def lti_key() -> None:
+    """The tool's signing keys."""
+
+
+@lti_key.command("rotate")
+def lti_key_rotate() -> None:
+    """Make a new signing key; the old one stays published for
+    GRADER_LTI_KEY_GRACE_HOURS (default 72). Prints the new key's kid."""
+    with _session(_settings()) as session:
+        click.echo(keys.rotate(session))
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Send the scores that are due, then stop.")
+def worker(once: bool) -> None:
+    """Send the scores of assignments placed in an LMS (LTI grade passback). Several
+    workers may run at once; each score is sent by one. Stops on SIGTERM or Ctrl-C."""
+    settings = _settings()
+    client = LmsClient(settings.lti_http_timeout)
+    with _session(settings) as session:
+        if once:
+            taken = score_worker.run_once(session, client)
+            click.echo(f"{taken} score job(s) tried", err=True)
+            return
+        stop = threading.Event()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signal_number, lambda *_args: stop.set())
+        click.echo("sending scores to the LMSs (Ctrl-C stops)", err=True)
+        score_worker.run(session, client, stop)
+
+
 class GraderServer(BaseApplication):
     """gunicorn running create_app(), configured as grader.gunicorn_conf says."""
 
@@ -219,7 +330,7 @@ def main() -> None:
     """The service's commands, for `python -m grader.service_cli`."""
 
 
-for _command in (serve, migrate, user, token):
+for _command in (serve, migrate, user, token, lti, worker):
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -62,6 +62,13 @@ def open_autocommit_session() -> Session:
     return session
 
 
+def reopen_in_transaction() -> Session:
+    """Close the current request's session and open a transactional one in its place:
+    for an autocommit request that finds it must write several rows together."""
+    close_session()
+    return get_session()
+
+
 def close_session(exc: BaseException | None = None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:

@@ -4,6 +4,7 @@
   grader code.
 - the scoring and the use cases (grader/scoring, grader/services): no web framework;
   the services alone talk to the database.
+- the LTI tool (grader/lti): Flask-free but for its thin views (`grader.lti.views`).
 - nowhere in grader/: a library's private attributes or undocumented hooks.
 """
 
@@ -28,7 +29,7 @@ MAX_MODULE_LINES = 600
 # grader's modules that serve HTTP or the command line: the services call none of them.
 WEB_SIDE_OF_GRADER = {"grader.api", "grader.app", "grader.auth", "grader.problems",
                       "grader.sessions", "grader.cli", "grader.service_cli",
-                      "grader.gunicorn_conf", "grader.web"}
+                      "grader.gunicorn_conf", "grader.web", "grader.lti.views"}
 
 
 def imported_modules(source: str) -> set[str]:
@@ -63,6 +64,7 @@ def relative(path: Path) -> str:
 ENGINE_FILES = python_files(ENGINE)
 SCORING_FILES = python_files(GRADER / "scoring")
 SERVICE_FILES = python_files(GRADER / "services")
+LTI_FILES = [p for p in python_files(GRADER / "lti") if p.name != "views.py"]
 GRADER_FILES = python_files(GRADER)
 
 
@@ -105,11 +107,22 @@ def test_scoring_imports_no_web_or_database_code(path: Path) -> None:
                for m in grader_modules), grader_modules
 
 
-@pytest.mark.parametrize("path", SERVICE_FILES, ids=relative)
+def web_side(module: str) -> bool:
+    return any(module == side or module.startswith(side + ".")
+               for side in WEB_SIDE_OF_GRADER)
+
+
+@pytest.mark.parametrize("path", SERVICE_FILES + LTI_FILES, ids=relative)
 def test_services_import_no_web_code(path: Path) -> None:
     modules = imported_modules(path.read_text(encoding="utf-8"))
     assert not {top_level(m) for m in modules} & WEB
-    assert not {m for m in modules if ".".join(m.split(".")[:2]) in WEB_SIDE_OF_GRADER}
+    assert not {m for m in modules if web_side(m)}
+
+
+def test_the_lti_package_keeps_its_http_side_in_views() -> None:
+    assert {p.name for p in LTI_FILES} >= {"launch.py", "messages.py", "keys.py"}
+    views = imported_modules((GRADER / "lti" / "views.py").read_text(encoding="utf-8"))
+    assert "flask" in {top_level(m) for m in views}
 
 
 _CHILD = """
@@ -118,6 +131,7 @@ from engine import draw_variant, load_exercise, solve
 import grader.scoring, grader.services
 from grader.services import (accounts, assignments, attempts, courses, exercises,
                              gradebook, practice, solutions, variants)
+from grader.lti import keys, launch, links, messages, platform_keys, platforms
 exercise = load_exercise('''
 id: t
 title: T
@@ -165,7 +179,7 @@ def commit_calls(source: str) -> list[int]:
             and node.func.attr == "commit"]
 
 
-@pytest.mark.parametrize("path", SERVICE_FILES, ids=relative)
+@pytest.mark.parametrize("path", SERVICE_FILES + LTI_FILES, ids=relative)
 def test_only_the_transaction_boundary_commits(path: Path) -> None:
     """Use cases commit through `transaction`/`run_transaction`, never in a helper."""
     lines = commit_calls(path.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from grader.db import first_row
@@ -19,6 +19,7 @@ from grader.models import (
     Enrollment,
     ExerciseVersion,
     Feedback,
+    LtiResourceLink,
     VariantRecord,
     utcnow,
 )
@@ -111,7 +112,9 @@ def assignment_variant(session: Session, actor: Caller, assignment_id: int) -> A
 _SUBMIT_TARGET = (
     select(Assignment.id.label("assignment_id"), Assignment.max_attempts, Assignment.opens_at,
            Assignment.due_at, Assignment.new_variant_each_attempt, Assignment.feedback,
-           Enrollment.role.label("course_role"), *VERSION_COLUMNS, *VARIANT_COLUMNS)
+           Enrollment.role.label("course_role"),
+           exists().where(LtiResourceLink.assignment_id == Assignment.id).label("lti_linked"),
+           *VERSION_COLUMNS, *VARIANT_COLUMNS)
     .join(ExerciseVersion, ExerciseVersion.id == Assignment.exercise_version_id)
     .outerjoin(Enrollment, and_(Enrollment.course_id == Assignment.course_id,
                                 Enrollment.user_id == bindparam("user_id")))
@@ -134,21 +137,32 @@ def _submit_target(
         raise NotFound(_("no assignment {id}").format(id=assignment_id))
     check_course_access(actor, row.course_role, manage=False)
     assignment = AssignmentRow(row.assignment_id, row.max_attempts, row.opens_at, row.due_at,
-                               row.new_variant_each_attempt, version_row(session, row))
+                               row.new_variant_each_attempt, version_row(session, row),
+                               bool(row.lti_linked))
     shown = Feedback.FULL if teaches(actor, row.course_role) else row.feedback
     return assignment, variant_row(row), shown
 
 
+class TransactionNeeded(Exception):
+    """An assignment placed in an LMS, submitted to on an autocommit session: its
+    attempt and its score jobs must be written in one transaction. Nothing was
+    written; submit again on a transactional session."""
+
+
 def submit_assignment(
-    session: Session, actor: Caller, assignment_id: int, answers: Any, key: str | None
+    session: Session, actor: Caller, assignment_id: int, answers: Any, key: str | None,
+    *, autocommit: bool = False,
 ) -> AttemptOutcome:
     """Grade and store an attempt at an assignment, within its window and limit; the
     outcome shows what the assignment's feedback policy lets the user see (the full
-    result is stored)."""
+    result is stored). `autocommit`: the session runs each statement as its own
+    transaction (the fast path); TransactionNeeded for an assignment placed in an LMS."""
     fingerprint = request_fingerprint("assignment", assignment_id, answers, key)
 
     def submit() -> AttemptOutcome:
         assignment, latest, shown = _submit_target(session, actor, assignment_id)
+        if autocommit and assignment.lti_linked:
+            raise TransactionNeeded()
         replayed = replay(session, actor, key, fingerprint, assignment.max_attempts)
         if replayed is not None:
             return replayed.shown_as(shown)
@@ -159,7 +173,7 @@ def submit_assignment(
         variant: VariantLike = latest or add_variant(session, actor, version, assignment, 1)
         result = grade_submission(version.exercise, variant, answers)
         return store_attempt(session, actor, version, variant, assignment, answers, result,
-                             key, fingerprint).shown_as(shown)
+                             key, fingerprint, passback=assignment.lti_linked).shown_as(shown)
 
     return run_transaction(session, submit, tries=INSERT_TRIES, exhausted=_(TOO_MANY_AT_ONCE))
 

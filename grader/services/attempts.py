@@ -26,6 +26,7 @@ from engine import Exercise, solve
 from grader.db import JsonText
 from grader.i18n import gettext as _
 from grader.i18n import mark, ngettext
+from grader.lti.outbox import enqueue_scores
 from grader.models import Attempt, Feedback, utcnow
 from grader.scoring import BlankResult, GradeResult, SubmissionError, grade, parse_submission
 from grader.services.accounts import Caller
@@ -194,9 +195,13 @@ def store_attempt(
     result: GradeResult,
     key: str | None,
     fingerprint: str | None,
+    *,
+    passback: bool = False,
 ) -> AttemptOutcome:
     """Insert a graded attempt numbered one past the last, under the attempt limit
-    (NoAttemptsLeft, VariantAlreadyAnswered)."""
+    (NoAttemptsLeft, VariantAlreadyAnswered). `passback`: the assignment is placed in an
+    LMS, whose score jobs are written next, in the caller's transaction (which must be
+    one: not the autocommit session)."""
     max_attempts = assignment.max_attempts if assignment else None
     assignment_id = assignment.id if assignment else None
     result_json = JsonText(result.as_json())
@@ -218,6 +223,8 @@ def store_attempt(
         statement, {**values, "max_attempts": max_attempts}).first()
     if inserted is None:
         _refusal(session, user, version, assignment)
+    if passback and assignment_id is not None:
+        enqueue_scores(session, inserted.id, assignment_id)
     attempt = AttemptRecord(inserted.id, inserted.number, None, version.exercise_id,
                             version.number, variant.number, assignment_id, created_at,
                             result_json)

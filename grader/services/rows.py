@@ -48,6 +48,8 @@ class AssignmentRow:
     due_at: datetime | None
     new_variant_each_attempt: bool
     exercise_version: VersionRow
+    # Placed in an LMS: each attempt's score goes back to it (grader.lti.outbox).
+    lti_linked: bool = False
 
 
 VersionLike = ExerciseVersion | VersionRow

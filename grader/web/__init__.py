@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from grader import i18n, rate_limits
 from grader.db import is_connection_error
 from grader.i18n import gettext as _
+from grader.lti import views as lti_views
 from grader.problems import http_problem, service_error_status, status_title
 from grader.services.errors import AssignmentClosed, ServiceError
 from grader.web import browser, exercise_views, formats, instructor, solution_views, views
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     web.register_blueprint(exercise_views.bp)
     web.register_blueprint(solution_views.bp)
     web.register_blueprint(instructor.blueprint())
+    lti_views.init_app(app, web)
     web.before_request(_load_visitor)
     web.after_request(browser.finish_response)
     # App-wide: the pages of URLs no route matches (below) need them too.

@@ -1,7 +1,11 @@
 """The browser's side of the pages: who is signed in (the session cookie), the
 language to answer in, CSRF tokens, and the headers every page is sent with.
 
-Cookies, all HttpOnly and SameSite=Lax (Secure when GRADER_BASE_URL is https):
+Cookies, all HttpOnly and SameSite=Lax (Secure when GRADER_BASE_URL is https), but
+for those an LMS launch sets: the page then lives in the LMS's frame, another site,
+where a Lax cookie is never sent; they are SameSite=None (and Secure) when the base URL
+is https. (Browsers refuse SameSite=None without Secure, so on plain http, which is
+for local tests only, they stay Lax.) CSRF tokens still guard every form.
 
     grader_session    the secret of a browser session (grader.services.sign_in)
     grader_browser    a signed-out browser's own random secret: what its forms' CSRF
@@ -61,6 +65,10 @@ class Visitor:
     # Cookies to set or drop when the response goes out.
     set_cookies: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     drop_cookies: set[str] = field(default_factory=set)
+    # Cookies set for a page inside an LMS's frame: SameSite=None over https.
+    cross_site: set[str] = field(default_factory=set)
+    # Another site a form of the page posts to (an LMS's deep linking return address).
+    form_target: str | None = None
 
     @property
     def csrf_token(self) -> str:
@@ -130,10 +138,15 @@ def check_csrf() -> None:
                          "the page and try again."))
 
 
-def start_session(opened: sign_in.OpenedSession) -> None:
-    """Put a new browser session's secret in the cookie when the response goes out."""
+def start_session(opened: sign_in.OpenedSession, *, cross_site: bool = False) -> None:
+    """Put a new browser session's secret in the cookie when the response goes out
+    (`cross_site`: a session opened by an LMS launch, used inside the LMS's frame)."""
     found = visitor()
     found.set_cookies[SESSION_COOKIE] = (opened.secret, opened.expires_at)
+    if cross_site:
+        found.cross_site.add(SESSION_COOKIE)
+    else:
+        found.cross_site.discard(SESSION_COOKIE)
     found.drop_cookies.discard(SESSION_COOKIE)
     found.caller = opened.caller
     found.cookie_secret = opened.secret
@@ -144,6 +157,18 @@ def end_session() -> None:
     found.drop_cookies.add(SESSION_COOKIE)
     found.set_cookies.pop(SESSION_COOKIE, None)
     found.caller = None
+
+
+def set_cross_site_cookie(name: str, value: str, expires: datetime) -> None:
+    """A cookie that must come back on a cross-site POST (an LMS launch's state)."""
+    found = visitor()
+    found.set_cookies[name] = (value, expires)
+    found.cross_site.add(name)
+
+
+def same_site(name: str, found: Visitor, secure: bool) -> str:
+    """The SameSite attribute of a cookie: None for a cross-site one over https."""
+    return "None" if secure and name in found.cross_site else "Lax"
 
 
 def remember_language(language: str) -> None:
@@ -165,11 +190,15 @@ def local_target(target: str | None, fallback: str = "/") -> str:
     return target
 
 
-def content_security_policy(nonce: str | None) -> str:
+def content_security_policy(nonce: str | None, form_target: str | None = None) -> str:
     styles = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+    forms = "'self'"
+    if form_target:
+        parts = urlsplit(form_target)
+        forms += f" {parts.scheme}://{parts.netloc}"
     return ("default-src 'none'; script-src 'self'; "
             f"style-src {styles}; img-src 'self' data:; connect-src 'self'; "
-            "form-action 'self'; base-uri 'none'; "
+            f"form-action {forms}; base-uri 'none'; "
             f"frame-ancestors {settings().frame_ancestors}")
 
 
@@ -183,13 +212,14 @@ def finish_response(response: Response) -> Response:
                                    samesite="Lax")
         for name, (value, expires) in found.set_cookies.items():
             response.set_cookie(name, value, expires=expires, path="/", secure=secure,
-                                httponly=True, samesite="Lax")
+                                httponly=True, samesite=same_site(name, found, secure))
         # Personal pages: never kept by a shared cache or the back button's cache.
         response.headers["Cache-Control"] = "no-store"
         response.vary.add("Cookie")
     headers = response.headers
     headers["Content-Security-Policy"] = content_security_policy(
-        found.nonce if found is not None else None)
+        found.nonce if found is not None else None,
+        found.form_target if found is not None else None)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "same-origin"
     return response

@@ -3,13 +3,15 @@ drawn on the circuit in full, and the class's analytics on the circuit."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from grader.lti import outbox
 from grader.scoring.mistakes import mistake_name
 from grader.services import analytics, assignments, gradebook, history
 from grader.services.courses import assignment_access
 from grader.sessions import get_session
+from grader.web.browser import check_csrf
 from grader.web.graph_page import Attempts, HistoryEntry, page_of
 from grader.web.instructor.access import instructor
 from grader.web.instructor.drawing import drawing_of, share_boxes
@@ -28,7 +30,18 @@ def assignment_page(assignment_id: int) -> ResponseReturnValue:
     assignment, _enrollment = assignment_access(session, caller, assignment_id, manage=True)
     book = gradebook.gradebook(session, caller, assignment.course_id)
     return render_template("instructor/assignment.html", assignment=assignment,
-                           course=book.course, rows=book.rows)
+                           course=book.course, rows=book.rows,
+                           refused=outbox.parked_scores(session, caller, assignment_id))
+
+
+@bp.post(f"/{ASSIGNMENT}/refused-scores/<int(max=2147483647):job_id>")
+def retry_refused_score(assignment_id: int, job_id: int) -> ResponseReturnValue:
+    """Send a score the LMS refused again (after fixing what its answer said)."""
+    caller = instructor()
+    check_csrf()
+    outbox.retry_parked(get_session(), caller, assignment_id, job_id)
+    return redirect(url_for("web.instructor.assignments.assignment_page",
+                            assignment_id=assignment_id) + "#refused-heading", 303)
 
 
 @bp.get(f"/{ASSIGNMENT}/students/{USERNAME}")

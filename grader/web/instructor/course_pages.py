@@ -12,6 +12,8 @@ from grader import rate_limits
 from grader.api.courses import gradebook_csv
 from grader.api.schemas import CourseCreate
 from grader.i18n import gettext as _
+from grader.lti import memberships
+from grader.lti.memberships import RosterPull
 from grader.models import CourseRole, Feedback
 from grader.services import courses, exercise_library, gradebook, roster, sign_in
 from grader.services.accounts import Caller
@@ -70,7 +72,8 @@ def create_course() -> ResponseReturnValue:
 def _render_course(caller: Caller, course_id: int, *, status: int = 200,
                    report: RosterReport | None = None, form: AssignmentForm | None = None,
                    enrol_problem: str | None = None, roster_problem: str | None = None,
-                   enrol_username: str = "") -> Response:
+                   enrol_username: str = "", lms_pull: RosterPull | None = None
+                   ) -> Response:
     session = get_session()
     course, _enrollment = courses.course_access(session, caller, course_id, manage=True)
     body = render_template(
@@ -81,7 +84,8 @@ def _render_course(caller: Caller, course_id: int, *, status: int = 200,
         form=form or empty_assignment_form(), time_zones=TIME_ZONES,
         feedback_choices=list(Feedback), report=report, enrol_problem=enrol_problem,
         roster_problem=roster_problem, enrol_username=enrol_username,
-        enrolled=request.args.get("enrolled"), created=request.args.get("created"))
+        enrolled=request.args.get("enrolled"), created=request.args.get("created"),
+        lms_roster=memberships.has_lms_roster(session, course_id), lms_pull=lms_pull)
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -132,6 +136,20 @@ def import_roster(course_id: int) -> ResponseReturnValue:
         return _render_course(caller, course_id, status=422,
                               roster_problem=f"{exc.detail}: {detail}" if detail else exc.detail)
     return _render_course(caller, course_id, report=report)
+
+
+@bp.post(f"/{COURSE}/lms-roster")
+def pull_lms_roster(course_id: int) -> ResponseReturnValue:
+    """Enrol everyone the LMS lists in the linked LMS course (Names and Roles)."""
+    caller = instructor()
+    check_csrf()
+    try:
+        pulled = memberships.pull_roster(get_session(), caller, course_id,
+                                         current_app.extensions["grader.lti_client"])
+    except (memberships.LmsUnavailable, Conflict) as exc:
+        status = 502 if isinstance(exc, memberships.LmsUnavailable) else 409
+        return _render_course(caller, course_id, status=status, roster_problem=exc.detail)
+    return _render_course(caller, course_id, lms_pull=pulled)
 
 
 @bp.post(f"/{COURSE}/sign-in-links")

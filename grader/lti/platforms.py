@@ -1,0 +1,111 @@
+"""The registered LMSs (LTI platforms) and their deployments: added and removed by an
+admin (the command line, or the API), found by a launch from its issuer and client id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.i18n import gettext as _
+from grader.models import LtiDeployment, LtiPlatform, Role
+from grader.services.accounts import Caller, require_role
+from grader.services.errors import NotFound, ValidationFailed, quoted_name
+from grader.services.transactions import transaction
+
+
+@dataclass(frozen=True)
+class PlatformFields:
+    """What registers a platform: the values its LMS shows for this tool."""
+
+    issuer: str
+    client_id: str
+    deployment_ids: Sequence[str]
+    auth_url: str
+    token_url: str
+    jwks_url: str
+    assistants_teach: bool = False
+
+
+URL_FIELDS = ("issuer", "auth_url", "token_url", "jwks_url")
+
+
+def is_web_address(value: str) -> bool:
+    """An http:// or https:// address with a host (https for any real LMS; http is for
+    an LMS on this machine, in tests)."""
+    if not value.isprintable():
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+
+
+def check_fields(fields: PlatformFields) -> None:
+    """ValidationFailed naming each field that is not what a platform needs."""
+    errors = [{"pointer": f"/{name}",
+               "detail": _("must be an http:// or https:// address")}
+              for name in URL_FIELDS if not is_web_address(getattr(fields, name))]
+    if not fields.client_id.strip() or not fields.client_id.isprintable():
+        errors.append({"pointer": "/client_id", "detail": _("must not be empty")})
+    if not fields.deployment_ids or any(not d.strip() or not d.isprintable()
+                                        for d in fields.deployment_ids):
+        errors.append({"pointer": "/deployment_ids",
+                       "detail": _("at least one deployment id, none empty")})
+    if errors:
+        raise ValidationFailed(_("the platform's registration is incomplete"), errors=errors)
+
+
+def _admin(actor: Caller | None) -> None:
+    if actor is not None:  # None: the command line, run by whoever runs the service
+        require_role(actor, Role.ADMIN)
+
+
+def add_platform(session: Session, actor: Caller | None, fields: PlatformFields) -> LtiPlatform:
+    """Register a platform with its deployments (admins; Conflict when the issuer and
+    client id are registered already)."""
+    _admin(actor)
+    check_fields(fields)
+    taken = _("a platform with issuer {issuer} and client id {client_id} is registered "
+              "already").format(issuer=quoted_name(fields.issuer),
+                                client_id=quoted_name(fields.client_id))
+    with transaction(session, conflict=taken):
+        platform = LtiPlatform(
+            issuer=fields.issuer, client_id=fields.client_id, auth_url=fields.auth_url,
+            token_url=fields.token_url, jwks_url=fields.jwks_url,
+            assistants_teach=fields.assistants_teach,
+            deployments=[LtiDeployment(deployment_id=d)
+                         for d in dict.fromkeys(fields.deployment_ids)])
+        session.add(platform)
+        session.flush()
+        return platform
+
+
+def list_platforms(session: Session, actor: Caller | None) -> list[LtiPlatform]:
+    """Every registered platform, oldest first (admins)."""
+    _admin(actor)
+    with transaction(session):
+        return list(session.execute(select(LtiPlatform).order_by(LtiPlatform.id)).scalars())
+
+
+def remove_platform(session: Session, actor: Caller | None, platform_id: int) -> None:
+    """Forget a platform: its launches are refused from now on (admins; NotFound)."""
+    _admin(actor)
+    with transaction(session):
+        platform = session.get(LtiPlatform, platform_id)
+        if platform is None:
+            raise NotFound(_("no LTI platform {id}").format(id=platform_id))
+        session.delete(platform)
+
+
+def platforms_of_issuer(session: Session, issuer: str) -> list[LtiPlatform]:
+    """The registrations of an issuer (usually one; one per client id)."""
+    return list(session.execute(
+        select(LtiPlatform).where(LtiPlatform.issuer == issuer).order_by(LtiPlatform.id)
+    ).scalars())
+
+
+def deployment_of(platform: LtiPlatform, deployment_id: str) -> LtiDeployment | None:
+    return next((d for d in platform.deployments if d.deployment_id == deployment_id), None)

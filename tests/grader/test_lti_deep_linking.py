@@ -1,0 +1,128 @@
+"""Deep Linking 2.0 with the fake LMS: an instructor places an exercise; the signed
+answer reaches the LMS, which makes the placement and its gradebook column; a student
+launches it, submits, and the score arrives once."""
+
+from __future__ import annotations
+
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from fake_lms import INSTRUCTOR, LEARNER, LTI, FakeLms
+from lti_helpers import launch, register
+from page_client import Elements
+from sqlalchemy.orm import sessionmaker
+from test_lti_passback import run_until_idle, submit_on_the_page
+
+from grader import sessions
+from grader.lti.services import LmsClient
+
+DEEP_LINKING = "LtiDeepLinkingRequest"
+AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+
+
+@pytest.fixture
+def lms(app) -> Iterator[FakeLms]:
+    found = FakeLms()
+    found.tool_key_set = lambda: app.test_client().get("/lti/jwks").json
+    register(app, found)
+    yield found
+    found.close()
+
+
+def csrf_of(page) -> str:
+    return Elements(page.text).all("input", name="csrf_token")[0]["value"]
+
+
+def deep_link(app, lms, **form):
+    teacher = app.test_client()
+    started = launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,),
+                     message_type=DEEP_LINKING)
+    assert started.status_code == 303, started.text
+    assert "/lti/deep-links/" in started.headers["Location"]
+    page = teacher.get(started.headers["Location"])
+    assert page.status_code == 200
+    answer = teacher.post(started.headers["Location"],
+                          data={"csrf_token": csrf_of(page), **form})
+    return teacher, started.headers["Location"], answer
+
+
+def post_to_lms(answer) -> int:
+    (form,) = [f for f in Elements(answer.text).all("form", method="post")
+               if f.get("action", "").endswith("/deep_link_return")]
+    fields = {a["name"]: a["value"] for a in Elements(answer.text).all("input")
+              if a.get("name") == "JWT"}
+    body = urllib.parse.urlencode(fields).encode()
+    with urllib.request.urlopen(urllib.request.Request(form["action"], data=body),
+                                timeout=10) as response:
+        return response.status
+
+
+def test_an_instructor_places_an_exercise_and_a_students_score_arrives_once(
+        app, lms, load_bundled):
+    load_bundled("sigmoid-neuron")
+    _teacher, _url, answer = deep_link(app, lms, exercise="sigmoid-neuron",
+                                       max_attempts="3", feedback="score")
+    assert answer.status_code == 200, answer.text
+    assert lms.url in answer.headers["Content-Security-Policy"]  # the form may post there
+    assert post_to_lms(answer) == 200
+    (response,) = lms.deep_link_responses
+    assert response["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == (
+        "opaque-platform-data")
+    assert response["aud"] == lms.issuer
+    assert response[LTI + "deployment_id"] == "deployment-1"
+    (item,) = response["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert item["type"] == "ltiResourceLink"
+    assert item["lineItem"]["scoreMaximum"] == 100.0 and item["lineItem"]["label"]
+    (placed,) = lms.placed
+    student = app.test_client()
+    claims = lms.claims(sub="student-1", roles=(LEARNER,), link=placed["link"])
+    claims[LTI + "custom"] = placed["custom"]
+    claims[AGS] = {**claims[AGS], "lineitem": placed["lineitem"]}
+    from fake_lms import Pending
+
+    opened = launch(student, lms, Pending(claims))
+    assignment = int(placed["custom"]["assignment_id"])
+    assert opened.headers["Location"] == f"/assignments/{assignment}"
+    submit_on_the_page(student, assignment)
+    session = sessionmaker(sessions.get_engine(app), expire_on_commit=False)()
+    try:
+        run_until_idle(session, LmsClient())
+    finally:
+        session.close()
+    (score,) = lms.scores
+    assert score["lineItem"] == placed["lineitem"] and score["userId"] == "student-1"
+    assert len(lms.line_items) == 1  # the column deep linking made, reused
+
+
+def test_an_existing_assignment_can_be_placed(app, lms, load_bundled):
+    load_bundled("sigmoid-neuron")
+    deep_link(app, lms, exercise="sigmoid-neuron")  # makes an assignment
+    from sqlalchemy import select
+
+    from grader.models import Assignment
+
+    with app.app_context():
+        (made,) = sessions.get_session().execute(select(Assignment.id)).scalars().all()
+    _teacher, _url, answer = deep_link(app, lms, assignment=str(made))
+    assert answer.status_code == 200
+    assert post_to_lms(answer) == 200
+    items = [r["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"][0]
+             for r in lms.deep_link_responses]
+    assert [i["custom"]["assignment_id"] for i in items] == [str(made)]
+
+
+def test_a_deep_linking_request_is_used_once(app, lms, load_bundled):
+    load_bundled("sigmoid-neuron")
+    teacher, url, answer = deep_link(app, lms, exercise="sigmoid-neuron")
+    assert answer.status_code == 200
+    again = teacher.get(url)
+    assert again.status_code == 404
+
+
+def test_students_cannot_deep_link(app, lms):
+    refused = launch(app.test_client(), lms, sub="student-1", roles=(LEARNER,),
+                     message_type=DEEP_LINKING)
+    assert refused.status_code == 400
+    assert "Only the course&#39;s instructors may add activities" in refused.text

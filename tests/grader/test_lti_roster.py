@@ -1,0 +1,100 @@
+"""Names and Role Provisioning: the roster page pulls the LMS membership, every page of
+it, and enrols everyone with the LMS's role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fake_lms import ASSISTANT, INSTRUCTOR, LEARNER, FakeLms
+from lti_helpers import launch, register
+from page_client import Elements
+from sqlalchemy import select
+
+from grader import sessions
+from grader.models import CourseRole, Enrollment, LmsIdentity, LtiContext, User
+
+
+@pytest.fixture
+def lms(app) -> Iterator[FakeLms]:
+    found = FakeLms()
+    found.tool_key_set = lambda: app.test_client().get("/lti/jwks").json
+    register(app, found)
+    yield found
+    found.close()
+
+
+def member(sub: str, role: str, status: str = "Active") -> dict:
+    return {"user_id": sub, "roles": [role], "name": f"Name {sub}",
+            "email": f"{sub}@example.edu", "status": status}
+
+
+def course_page(app, client):
+    with app.app_context():
+        course_id = sessions.get_session().execute(select(LtiContext.course_id)).scalar_one()
+    return course_id, client.get(f"/instructor/courses/{course_id}")
+
+
+def test_the_roster_button_enrols_every_active_member_of_every_page(app, lms):
+    lms.members = [member("s1", LEARNER), member("s2", LEARNER), member("ta", ASSISTANT),
+                   member("gone", LEARNER, "Inactive"), member("t2", INSTRUCTOR),
+                   member("s3", LEARNER)]
+    teacher = app.test_client()
+    assert launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,)).status_code == 303
+    course_id, page = course_page(app, teacher)
+    assert page.status_code == 200 and "Enrol everyone in the LMS course" in page.text
+    csrf = Elements(page.text).all("input", name="csrf_token")[0]["value"]
+    pulled = teacher.post(f"/instructor/courses/{course_id}/lms-roster",
+                          data={"csrf_token": csrf})
+    assert pulled.status_code == 200, pulled.text
+    assert "5 members, 5 newly enrolled" in pulled.text
+    with app.app_context():
+        rows = sessions.get_session().execute(
+            select(LmsIdentity.subject, Enrollment.role, User.display_name)
+            .join(User, User.id == LmsIdentity.user_id)
+            .join(Enrollment, Enrollment.user_id == User.id)
+            .where(Enrollment.course_id == course_id)).all()
+    assert sorted(rows) == [
+        ("s1", CourseRole.STUDENT, "Name s1"), ("s2", CourseRole.STUDENT, "Name s2"),
+        ("s3", CourseRole.STUDENT, "Name s3"), ("t2", CourseRole.INSTRUCTOR, "Name t2"),
+        ("ta", CourseRole.STUDENT, "Name ta"),
+        ("teacher-1", CourseRole.INSTRUCTOR, "Name of teacher-1")]
+    again = teacher.post(f"/instructor/courses/{course_id}/lms-roster",
+                         data={"csrf_token": csrf})
+    assert "5 members, 0 newly enrolled" in again.text
+
+
+def test_a_member_the_roster_enrolled_launches_as_the_same_user(app, lms, load_bundled):
+    lms.members = [member("student-1", LEARNER)]
+    teacher = app.test_client()
+    launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,))
+    course_id, page = course_page(app, teacher)
+    csrf = Elements(page.text).all("input", name="csrf_token")[0]["value"]
+    teacher.post(f"/instructor/courses/{course_id}/lms-roster", data={"csrf_token": csrf})
+    launch(app.test_client(), lms, sub="student-1")
+    with app.app_context():
+        assert len(sessions.get_session().execute(
+            select(LmsIdentity).where(LmsIdentity.subject == "student-1")).all()) == 1
+
+
+def test_an_lms_that_does_not_answer_is_reported_on_the_page(app, lms):
+    teacher = app.test_client()
+    launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,))
+    course_id, page = course_page(app, teacher)
+    csrf = Elements(page.text).all("input", name="csrf_token")[0]["value"]
+    lms.close()
+    response = teacher.post(f"/instructor/courses/{course_id}/lms-roster",
+                            data={"csrf_token": csrf})
+    assert response.status_code == 502
+    assert "The LMS did not give the membership" in response.text
+
+
+def test_a_course_without_an_lms_has_no_roster_button(instructor, app):
+    from page_client import Browser
+
+    browser = Browser(app)
+    browser.sign_in("ines")
+    response = instructor.post("/api/v1/courses", json={"title": "Plain"})
+    page = browser.get(f"/instructor/courses/{response.json['id']}")
+    assert page.status_code == 200
+    assert "Enrol everyone in the LMS course" not in page.text
