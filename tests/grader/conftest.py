@@ -127,6 +127,10 @@ class Caller:
         return self.client.put(path, headers=self._headers(kwargs.pop("headers", None)),
                                **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.client.delete(path, headers=self._headers(kwargs.pop("headers", None)),
+                                  **kwargs)
+
     def put_yaml(self, exercise_id: str, text: str) -> Any:
         return self.put(f"/api/v1/exercises/{exercise_id}", data=text.encode(),
                         content_type="application/yaml")
