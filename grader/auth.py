@@ -43,7 +43,7 @@ def authenticate(session: Session) -> Caller:
         raise Unauthorized(_("Send an API token: Authorization: Bearer <token>."))
     caller = caller_for_token(session, token, caller_cache())
     if caller is None:
-        raise Unauthorized(_("The API token is unknown or revoked."))
+        raise Unauthorized(_("The API token is unknown, revoked or expired."))
     if caller.language is not None:
         i18n.set_language(caller.language)  # a stored preference wins over the header
     g.caller = caller  # whom the per-user rate limits count (grader.rate_limits)

@@ -1,6 +1,7 @@
 """Commands that run and administer the service: `serve`, `migrate`, `user add`,
-`token create`, `lti platform add|list|remove`, `lti key rotate`, `worker`. Each is a
-click command, added to the `grader` group by grader.cli.
+`user link`, `token create`, `token list`, `token revoke`, `lti platform add|list|remove`,
+`lti key rotate`, `worker`. Each is a click command, added to the `grader` group by
+grader.cli.
 
 All of them read DATABASE_URL (and the other settings) from the environment, like
 the service itself.
@@ -15,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader import db
-from grader.api.schemas import Label, Username
+from grader.api.schemas import Label, Username, UtcDatetime
 from grader.config import ConfigError, Settings, environment_variable, load_settings
 from grader.i18n import LANGUAGES, supported, tag
+from grader.i18n import gettext as _
 from grader.lti import keys, platforms
 from grader.lti import worker as score_worker
 from grader.lti.services import LmsClient
-from grader.models import Role
-from grader.services import accounts, exercises, sign_in
+from grader.models import Role, utcnow
+from grader.services import accounts, exercises, sign_in, tokens
 from grader.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -140,22 +143,99 @@ def token() -> None:
     """Manage API tokens."""
 
 
+MAX_TOKEN_DAYS = 3650
+
+
 @token.command("create")
 @click.argument("username")
-@click.option("--label", default="", help="A note on what the token is for.")
-def token_create(username: str, label: str) -> None:
-    """Print a new API token for USERNAME, alone on stdout. It is shown only once."""
+@click.option("--name", default="", help="What the token is for (one line, at most 100 "
+              "characters), shown by `grader token list`.")
+@click.option("--expires-in", "expires_in", type=click.IntRange(1, MAX_TOKEN_DAYS),
+              default=None, metavar="DAYS", help="Refuse the token after this many days.")
+@click.option("--expires-at", "expires_at", default=None, metavar="ISO",
+              help="Refuse the token from this time on (ISO 8601 with its zone: "
+              "2030-01-31T23:59:00Z).")
+def token_create(username: str, name: str, expires_in: int | None,
+                 expires_at: str | None) -> None:
+    """Print a new API token for USERNAME, alone on stdout. It is shown only once;
+    without an expiry it works until revoked."""
     try:
-        label = TypeAdapter(Label).validate_python(label)
+        name = TypeAdapter(Label).validate_python(name)
     except ValidationError:
-        raise click.BadParameter("one line of at most 100 characters",
-                                 param_hint="--label") from None
+        raise click.BadParameter(_("one line of at most 100 characters"),
+                                 param_hint="--name") from None
+    if expires_in is not None and expires_at is not None:
+        raise click.UsageError(_("give --expires-in or --expires-at, not both"))
+    expiry = tokens.expiry_in(expires_in) if expires_in is not None else None
+    if expires_at is not None:
+        try:
+            expiry = TypeAdapter(UtcDatetime).validate_python(expires_at)
+        except ValidationError:
+            raise click.BadParameter(_("an ISO 8601 time with its zone, such as "
+                                       "2030-01-31T23:59:00Z"),
+                                     param_hint="--expires-at") from None
     with _session(_settings()) as session:
         try:
-            new_token = accounts.create_token(session, username, label)
+            created = tokens.create_token(session, username, name, expiry)
         except ServiceError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(new_token)
+    click.echo(created.token)
+    until = (_("until {time} UTC").format(time=_time(expiry)) if expiry is not None
+             else _("until revoked"))
+    click.echo(_("token {id} for {username}, valid {until}").format(
+        id=created.info.id, username=username, until=until), err=True)
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    """List USERNAME's tokens: id, name, prefix, when made, when it expires, when last
+    used (to within a minute), and whether active, expired or revoked; times in UTC.
+    Never a token's secret."""
+    with _session(_settings()) as session:
+        try:
+            found = tokens.list_tokens(session, username)
+        except ServiceError as exc:
+            raise click.ClickException(str(exc)) from None
+    if not found:
+        click.echo(_("{username} has no tokens").format(username=username), err=True)
+        return
+    now = utcnow()
+    header = (_("id"), _("name"), _("prefix"), _("created"), _("expires"), _("last used"),
+              _("status"))
+    rows = [header, *((str(t.id), t.name or "-", t.prefix, _time(t.created_at),
+                       _time(t.expires_at), _time(t.last_used_at), _token_status(t, now))
+                      for t in found)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths,
+                                                                      strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**31 - 1))
+def token_revoke(token_id: int) -> None:
+    """Revoke the token with this id (`grader token list` shows the ids). A running
+    service refuses it within GRADER_TOKEN_CACHE_SECONDS."""
+    with _session(_settings()) as session:
+        try:
+            revoked = tokens.revoke_token(session, token_id)
+        except ServiceError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(_("revoked token {id} of {username} ({time} UTC)").format(
+        id=revoked.id, username=revoked.user, time=_time(revoked.revoked_at)), err=True)
+
+
+def _time(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _token_status(token: tokens.TokenInfo, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return _("revoked {time}").format(time=_time(token.revoked_at))
+    if token.expires_at is not None and token.expires_at <= now:
+        return _("expired")
+    return _("active")
 
 
 @click.group("lti")

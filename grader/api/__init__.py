@@ -8,7 +8,7 @@ from importlib.metadata import version as package_version
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from grader.api import assignments, courses, exercises, health, lti, me
+from grader.api import assignments, courses, exercises, health, lti, me, tokens
 from grader.api.converters import ExerciseIdConverter, RowIdConverter
 from grader.api.openapi import openapi_document
 
@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(assignments.bp)
     api.register_blueprint(me.bp)
     api.register_blueprint(lti.bp)
+    api.register_blueprint(tokens.bp)
     api.add_url_rule("/openapi.json", "openapi", openapi_json)
     app.register_blueprint(api)
     app.register_blueprint(health.bp)

@@ -86,6 +86,8 @@ Title = Annotated[
 ]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100),
                   AfterValidator(_one_line)]
+TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=100), AfterValidator(_one_line)]
 # A point in time as JSON sends it (an ISO 8601 string with a zone), kept in UTC.
 UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_date_time), AfterValidator(_in_utc)]
 
@@ -160,6 +162,19 @@ class MeUpdate(RequestModel):
         default=None, description='the language to read the service in: "pt-BR" (or '
         '"pt_BR") or "en"; null: none chosen (the browser\'s Accept-Language decides). '
         "Left as it is when absent.")
+
+
+class TokenCreate(RequestModel):
+    name: TokenName = Field(
+        description="what the token is for (one line, at most 100 characters)")
+    expires_at: UtcDatetime | None = Field(
+        default=None, description="refused from this time on (in the future); null: "
+        "valid until revoked")
+
+
+class TokensQuery(QueryModel):
+    user: Username | None = Field(
+        default=None, description="another user's tokens (admins)")
 
 
 class SignInLinksCreate(RequestModel):
@@ -278,6 +293,25 @@ class MeOut(ResponseModel):
     role: Role
     language: Literal["pt_BR", "en"] | None = Field(
         description="the language chosen, as its code; null: none chosen")
+
+
+class TokenOut(ResponseModel):
+    id: int
+    user: str
+    name: str
+    prefix: str = Field(description="the token's first part, bpg_ and its public id: tells "
+                        "tokens apart; the secret is never shown again")
+    created_at: datetime
+    expires_at: datetime | None = Field(description="null: valid until revoked")
+    last_used_at: datetime | None = Field(
+        description="when last used, to within a minute; null: never used")
+    revoked_at: datetime | None
+    active: bool = Field(description="neither revoked nor expired")
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="the token, for Authorization: Bearer; shown only in "
+                       "this response")
 
 
 class CourseOut(ResponseModel):

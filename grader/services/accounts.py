@@ -11,7 +11,14 @@ passwords in the service.
 Every request presents its token, so the owner of a recently seen token is kept in a
 small per-process cache (`CallerCache`) for a few seconds: a revoked token, or a role
 or language changed, takes effect within that lifetime (GRADER_TOKEN_CACHE_SECONDS) in
-every process, and at once in the process that made the change.
+every process, and at once in the process that made the change. An entry never
+outlives its token's expiry, and the read refuses an expired token itself.
+
+When a token was last used is stamped by the read that finds it, at most once a minute
+per token (`LAST_USE_GRANULARITY`): a conditional UPDATE that changes nothing when the
+stamp is recent, so a busy token adds no write to every request. The stamp lags the
+last use by at most that minute plus the cache's lifetime (uses answered from the
+cache are not read).
 """
 
 from __future__ import annotations
@@ -25,14 +32,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.db import first_row
 from grader.i18n import LANGUAGES
 from grader.i18n import gettext as _
-from grader.models import ApiToken, Role, User
+from grader.models import ApiToken, Role, User, utcnow
 from grader.services.errors import Forbidden, NotFound, ValidationFailed, quoted_name
 from grader.services.transactions import transaction
 
@@ -44,6 +52,8 @@ TOKEN_FORMAT = re.compile(r"bpg_(?P<public_id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-
 # The usernames the API takes (grader.api.schemas.Username), and the roster import.
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
 USERNAME_MAX = 100
+
+LAST_USE_GRANULARITY = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +111,12 @@ def check_language(language: str | None) -> None:
         }])
 
 
-def create_token(session: Session, username: str, label: str = "") -> str:
-    """A new API token for a user, returned once in clear."""
+def create_token(session: Session, username: str, name: str = "",
+                 expires_at: datetime | None = None) -> str:
+    """A new API token for a user, returned once in clear (`grader.services.tokens`
+    manages them)."""
     with transaction(session):
-        return issue_token(session, user_named(session, username), label)
+        return issue_token(session, user_named(session, username), name, expires_at)[1]
 
 
 def user_named(session: Session, username: str) -> User:
@@ -118,13 +130,17 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, label: str = "") -> str:
-    """Add a new token for a user and return it; this is the only time it is shown."""
+def issue_token(session: Session, user: User, name: str = "",
+                expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Add a new token for a user (flushed: it has its id), and return it with its text;
+    this is the only time the text is shown."""
     public_id = secrets.token_hex(PUBLIC_ID_BYTES)
     secret = secrets.token_urlsafe(SECRET_BYTES)
-    session.add(ApiToken(user_id=user.id, public_id=public_id,
-                         secret_hash=hash_secret(secret), label=label))
-    return f"{TOKEN_PREFIX}_{public_id}_{secret}"
+    row = ApiToken(user_id=user.id, public_id=public_id, secret_hash=hash_secret(secret),
+                   name=name, expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row, f"{TOKEN_PREFIX}_{public_id}_{secret}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +182,17 @@ class CallerCache:
             self._known.move_to_end(public_id)
             return known
 
-    def put(self, public_id: str, secret_hash: str, caller: Caller, generation: int) -> None:
-        if self.seconds <= 0:
+    def put(self, public_id: str, secret_hash: str, caller: Caller, generation: int,
+            valid_for: float | None = None) -> None:
+        """Keep a token's owner; `valid_for`: the seconds left before the token expires
+        (None: it does not), so that the entry never outlives the token."""
+        lifetime = self.seconds if valid_for is None else min(self.seconds, valid_for)
+        if lifetime <= 0:
             return
         with self._lock:
             if generation != self._generation:
                 return  # read before a user was forgotten: possibly stale
-            self._known[public_id] = _Known(secret_hash, caller, self._clock() + self.seconds)
+            self._known[public_id] = _Known(secret_hash, caller, self._clock() + lifetime)
             self._known.move_to_end(public_id)
             while len(self._known) > self.size:
                 self._known.popitem(last=False)
@@ -185,6 +205,12 @@ class CallerCache:
             for public_id in [k for k, v in self._known.items() if v.caller.id == user_id]:
                 del self._known[public_id]
 
+    def forget_token(self, public_id: str) -> None:
+        """Drop one token (after it was revoked)."""
+        with self._lock:
+            self._generation += 1
+            self._known.pop(public_id, None)
+
     def clear(self) -> None:
         with self._lock:
             self._generation += 1
@@ -192,15 +218,26 @@ class CallerCache:
 
 
 _OWNER = (
-    select(User.id, User.username, User.role, User.language, ApiToken.secret_hash)
+    select(User.id, User.username, User.role, User.language, ApiToken.secret_hash,
+           ApiToken.id.label("token_id"), ApiToken.expires_at, ApiToken.last_used_at)
     .join(ApiToken, ApiToken.user_id == User.id)
-    .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None))
+    .where(ApiToken.public_id == bindparam("public_id"), ApiToken.revoked_at.is_(None),
+           or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")))
+)
+# Changes nothing when another request (or process) stamped the token meanwhile.
+_STAMP_USE = (
+    update(ApiToken)
+    .where(ApiToken.id == bindparam("token_id"),
+           or_(ApiToken.last_used_at.is_(None),
+               ApiToken.last_used_at < bindparam("stale_before")))
+    .values(last_used_at=bindparam("used_at"))
 )
 
 
 def caller_for_token(session: Session, token: str, cache: CallerCache | None = None,
                      ) -> Caller | None:
-    """The active user a token belongs to, or None for any unknown or revoked token."""
+    """The active user a token belongs to, or None for any unknown, revoked or expired
+    token. Stamps the token's last use when its stamp is a minute old."""
     match = TOKEN_FORMAT.fullmatch(token)
     if match is None:
         return None
@@ -210,12 +247,24 @@ def caller_for_token(session: Session, token: str, cache: CallerCache | None = N
     if known is not None:
         return known.caller if hmac.compare_digest(presented, known.secret_hash) else None
     generation = cache.generation() if cache is not None else 0
-    row = first_row(session, _OWNER, {"public_id": public_id})
+    now = utcnow()
+    row = first_row(session, _OWNER, {"public_id": public_id, "now": now})
     # Compare even when the id is unknown, so a miss costs as long as a wrong secret.
     stored = row.secret_hash if row is not None else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(presented, stored) or row is None:
         return None
     caller = Caller(row.id, row.username, row.role, row.language)
+    if row.last_used_at is None or row.last_used_at < now - LAST_USE_GRANULARITY:
+        stamp_use(session, row.token_id, now)
     if cache is not None:
-        cache.put(public_id, row.secret_hash, caller, generation)
+        valid_for = None if row.expires_at is None else (row.expires_at - now).total_seconds()
+        cache.put(public_id, row.secret_hash, caller, generation, valid_for)
     return caller
+
+
+def stamp_use(session: Session, token_id: int, now: datetime) -> None:
+    """Record that a token was used now, unless it was within the last minute. Its own
+    transaction, committed at once: the request's work may fail or only read."""
+    with transaction(session):
+        session.connection().execute(_STAMP_USE, {
+            "token_id": token_id, "used_at": now, "stale_before": now - LAST_USE_GRANULARITY})

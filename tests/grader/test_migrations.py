@@ -136,3 +136,26 @@ def test_0003_keeps_what_existing_assignments_show_and_checks_the_new_values(fre
     db.downgrade(fresh_database, "0002")
     db.upgrade(fresh_database)
     assert schema_differences(fresh_database) == []
+
+
+def test_0005_keeps_each_tokens_label_as_its_name(fresh_database):
+    db.upgrade(fresh_database, "0004")
+    plain = create_engine(fresh_database, poolclass=NullPool)
+    now = {"now": utcnow()}
+    with plain.begin() as connection:
+        connection.execute(text("INSERT INTO users (id, username, role, created_at) "
+                                "VALUES (1, 'ada', 'student', :now)"), now)
+        connection.execute(text(
+            "INSERT INTO api_tokens (id, user_id, public_id, secret_hash, label, created_at) "
+            "VALUES (1, 1, 'p', 'h', 'laptop', :now)"), now)
+    db.upgrade(fresh_database)
+    with plain.begin() as connection:
+        assert connection.execute(text(
+            "SELECT name, expires_at, last_used_at FROM api_tokens")).one() == (
+            "laptop", None, None)
+    db.downgrade(fresh_database, "0004")
+    with plain.begin() as connection:
+        assert connection.execute(text("SELECT label FROM api_tokens")).scalar_one() == "laptop"
+    plain.dispose()
+    db.upgrade(fresh_database)
+    assert schema_differences(fresh_database) == []

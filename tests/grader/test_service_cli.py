@@ -46,11 +46,11 @@ def test_user_add_refuses_duplicates_and_bad_names(runner, env):
 
 
 @pytest.mark.parametrize("label", ["two\nlines", "nul\x00", "x" * 101])
-def test_token_labels_are_one_short_line(runner, env, label):
+def test_token_names_are_one_short_line(runner, env, label):
     assert runner.invoke(service_cli.user, ["add", "ada"], env=env).exit_code == 0
-    result = runner.invoke(service_cli.token, ["create", "ada", "--label", label], env=env)
+    result = runner.invoke(service_cli.token, ["create", "ada", "--name", label], env=env)
     assert result.exit_code == 2
-    assert "--label" in result.output
+    assert "--name" in result.output
     assert result.stdout == ""
 
 
@@ -279,3 +279,80 @@ def test_the_proxys_problems_say_what_the_service_would():
                 assert f"{problem.status}.json" == name
                 assert problem.title == i18n.gettext(STATUS_TITLES[problem.status])
                 assert problem.detail
+
+
+def test_token_create_with_a_name_and_an_expiry_then_list_and_revoke(runner, env, client):
+    assert runner.invoke(service_cli.user, ["add", "ada"], env=env).exit_code == 0
+    created = runner.invoke(service_cli.token, ["create", "ada", "--name", "ci runner",
+                                                "--expires-in", "30"], env=env)
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n"
+    assert "until 20" in created.stderr  # the expiry, on stderr
+    forever = runner.invoke(service_cli.token, ["create", "ada", "--expires-at",
+                                                "2099-01-31T23:59:00Z"], env=env)
+    assert forever.exit_code == 0, forever.output
+    assert "2099-01-31 23:59" in forever.stderr
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/courses", headers=headers).status_code == 200
+
+    listed = runner.invoke(service_cli.token, ["list", "ada"], env=env)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["id", "name", "prefix", "created", "expires", "last", "used",
+                                "status"]
+    assert len(lines) == 3
+    assert "ci runner" in lines[1] and "active" in lines[1]
+    assert "2099-01-31 23:59" in lines[2]
+    for text in (created.stdout, forever.stdout):
+        assert text.strip().split("_", 2)[2] not in listed.output  # never a secret
+    token_id = lines[1].split()[0]
+
+    revoked = runner.invoke(service_cli.token, ["revoke", token_id], env=env)
+    assert revoked.exit_code == 0, revoked.output
+    assert f"revoked token {token_id} of ada" in revoked.output
+    assert "revoked" in runner.invoke(service_cli.token, ["list", "ada"], env=env).stdout
+    # The app's cache of token owners lives at most GRADER_TOKEN_CACHE_SECONDS; clear it
+    # to see the database's answer now.
+    client.application.extensions["grader.caller_cache"].clear()
+    assert client.get("/api/v1/courses", headers=headers).status_code == 401
+
+
+def test_token_revoke_of_an_unknown_id_fails(runner, env):
+    result = runner.invoke(service_cli.token, ["revoke", "12345"], env=env)
+    assert result.exit_code == 1
+    assert "no token 12345" in result.output
+    assert runner.invoke(service_cli.token, ["revoke", "abc"], env=env).exit_code == 2
+
+
+def test_token_list_of_an_unknown_user_or_one_without_tokens(runner, env):
+    unknown = runner.invoke(service_cli.token, ["list", "ghost"], env=env)
+    assert unknown.exit_code == 1
+    assert "no user" in unknown.output
+    assert runner.invoke(service_cli.user, ["add", "ada"], env=env).exit_code == 0
+    empty = runner.invoke(service_cli.token, ["list", "ada"], env=env)
+    assert empty.exit_code == 0
+    assert empty.stdout == "" and "ada has no tokens" in empty.stderr
+
+
+@pytest.mark.parametrize("options, hint", [
+    (["--expires-in", "3", "--expires-at", "2099-01-01T00:00:00Z"], "not both"),
+    (["--expires-in", "0"], "--expires-in"),
+    (["--expires-at", "tomorrow"], "--expires-at"),
+    (["--expires-at", "2099-01-01T00:00:00"], "--expires-at"),  # no zone
+])
+def test_token_create_refuses_a_bad_expiry(runner, env, options, hint):
+    assert runner.invoke(service_cli.user, ["add", "ada"], env=env).exit_code == 0
+    result = runner.invoke(service_cli.token, ["create", "ada", *options], env=env)
+    assert result.exit_code == 2
+    assert hint in result.output
+    assert result.stdout == ""
+
+
+def test_token_create_refuses_an_expiry_in_the_past(runner, env):
+    assert runner.invoke(service_cli.user, ["add", "ada"], env=env).exit_code == 0
+    result = runner.invoke(service_cli.token, ["create", "ada", "--expires-at",
+                                               "2020-01-01T00:00:00Z"], env=env)
+    assert result.exit_code == 1
+    assert "already passed" in result.output
+    assert result.stdout == ""
