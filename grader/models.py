@@ -87,6 +87,14 @@ class CourseRole(enum.StrEnum):
     STUDENT = "student"
 
 
+class ScorePolicy(enum.StrEnum):
+    """Which attempt's score counts for an assignment (the gradebook, and the score an
+    LMS receives)."""
+
+    BEST = "best"  # the best of the student's attempts
+    LATEST = "latest"  # the student's most recent attempt
+
+
 class Feedback(enum.StrEnum):
     """What a student's attempt at an assignment shows them (course staff, and practice,
     always see everything)."""
@@ -258,6 +266,8 @@ class Assignment(Base):
                                                default=Feedback.FULL)
     # Whether students may read the worked solution of their variant once it is due.
     solution_after_due: Mapped[bool] = mapped_column(default=False)
+    score_policy: Mapped[ScorePolicy] = mapped_column(
+        _enum_column_type(ScorePolicy, "score_policy"), default=ScorePolicy.BEST)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     exercise_version: Mapped[ExerciseVersion] = relationship(lazy="joined")

@@ -100,6 +100,7 @@ def create_assignment(actor: Caller, course_id: int, body: schemas.AssignmentCre
     assignment = courses.create_assignment(
         get_session(), actor, course_id, body.exercise, body.max_attempts, body.opens_at,
         body.due_at, body.new_variant_each_attempt, body.feedback, body.solution_after_due,
+        body.score_policy,
     )
     return Reply(present.assignment_out(assignment), 201,
                  {"Location": f"/api/v1/assignments/{assignment.id}"})
@@ -125,12 +126,13 @@ def gradebook(actor: Caller, course_id: int) -> schemas.GradebookOut | Response:
         course=book.course.id,
         assignments=[
             schemas.GradebookAssignment(id=a.id, exercise=a.exercise_version.exercise_id,
-                                        title=title)
+                                        title=title, score_policy=a.score_policy)
             for a, title in book.titles()
         ],
         students=[
             schemas.GradebookStudent(
                 user=row.username,
+                score={str(k): v for k, v in row.scores.items()},
                 best={str(k): v for k, v in row.best.items()},
                 attempts={str(k): v for k, v in row.attempts.items()},
             )
@@ -140,14 +142,14 @@ def gradebook(actor: Caller, course_id: int) -> schemas.GradebookOut | Response:
 
 
 def gradebook_csv(book: grades.Gradebook) -> Response:
-    """One row per student, one column per assignment: the best score, blank when
-    the student made no attempt."""
+    """One row per student, one column per assignment: the score that counts (by the
+    assignment's score policy), blank when the student made no attempt."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["user", *(safe_cell(f"{a.id}: {title}") for a, title in book.titles())])
     for row in book.rows:
         writer.writerow([safe_cell(row.username),
-                         *("" if s is None else f"{s:g}" for s in row.best.values())])
+                         *("" if s is None else f"{s:g}" for s in row.scores.values())])
     filename = f"course-{book.course.id}-grades.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -95,6 +95,7 @@ def assignment_out(assignment: Assignment) -> schemas.AssignmentOut:
         new_variant_each_attempt=assignment.new_variant_each_attempt,
         feedback=assignment.feedback,
         solution_after_due=assignment.solution_after_due,
+        score_policy=assignment.score_policy,
         created_at=assignment.created_at,
     )
 

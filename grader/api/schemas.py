@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from grader.i18n import supported
-from grader.models import CourseRole, Feedback, Role
+from grader.models import CourseRole, Feedback, Role, ScorePolicy
 
 MAX_ATTEMPTS_LIMIT = 1000
 ID_MAX = 2**31 - 1  # integer ids are 32-bit columns
@@ -147,6 +147,9 @@ class AssignmentCreate(RequestModel):
     solution_after_due: StrictBool = Field(
         default=False, description="students may read the worked solution of their variant "
         "once the assignment is due (it needs a due_at)")
+    score_policy: ScorePolicy = Field(
+        default=ScorePolicy.BEST, description="which attempt counts in the gradebook and "
+        "in the score sent to an LMS: best, or the latest")
 
     @field_validator("due_at")
     @classmethod
@@ -345,6 +348,7 @@ class AssignmentOut(ResponseModel):
     new_variant_each_attempt: bool
     feedback: Feedback
     solution_after_due: bool
+    score_policy: ScorePolicy
     created_at: datetime
 
 
@@ -358,10 +362,14 @@ class GradebookAssignment(ResponseModel):
     id: int
     exercise: str
     title: str
+    score_policy: ScorePolicy
 
 
 class GradebookStudent(ResponseModel):
     user: str
+    score: dict[str, float | None] = Field(
+        description="assignment id -> the score that counts, by the assignment's "
+        "score_policy (null: no attempt)")
     best: dict[str, float | None] = Field(description="assignment id -> best score")
     attempts: dict[str, int] = Field(description="assignment id -> attempts made")
 

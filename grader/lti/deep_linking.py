@@ -31,6 +31,7 @@ from grader.models import (
     LtiDeepLink,
     LtiDeployment,
     LtiPlatform,
+    ScorePolicy,
     utcnow,
 )
 from grader.services import courses, exercises
@@ -105,6 +106,7 @@ class Answer:
 class Settings:
     max_attempts: int | None = None
     feedback: Feedback = Feedback.FULL
+    score_policy: ScorePolicy = ScorePolicy.BEST
 
 
 def answer(session: Session, actor: Caller, request_id: int, *, assignment: str | None,
@@ -124,7 +126,7 @@ def answer(session: Session, actor: Caller, request_id: int, *, assignment: str 
     elif exercise:
         chosen = courses.create_assignment(
             session, actor, course_id, exercise, settings.max_attempts, None, None, False,
-            settings.feedback)
+            settings.feedback, score_policy=settings.score_policy)
     else:
         raise ValidationFailed(_("choose an assignment or an exercise"))
     with transaction(session):

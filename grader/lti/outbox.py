@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, literal, or_, select, update
+from sqlalchemy import and_, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.i18n import gettext as _
@@ -30,12 +30,14 @@ from grader.models import (
     LtiResourceLink,
     LtiScoreJob,
     ScoreJobState,
+    ScorePolicy,
     User,
     utcnow,
 )
 from grader.services.accounts import Caller
 from grader.services.courses import course_access
 from grader.services.errors import NotFound
+from grader.services.gradebook import counted_score
 from grader.services.transactions import transaction
 
 LEASE = timedelta(minutes=5)
@@ -94,8 +96,10 @@ class ScoreToSend:
 
 
 def score_to_send(session: Session, job_id: int) -> ScoreToSend:
-    """A taken job's score: the student's best attempt so far at the assignment (as the
-    gradebook counts), stamped with the time of the job's attempt."""
+    """A taken job's score, stamped with the time of the job's attempt: the best so far
+    at the assignment, or under the latest policy the job's attempt's own (the LMS
+    keeps the newest by its time), so that the LMS ends with the score the gradebook
+    counts."""
     with transaction(session):
         row = session.execute(
             select(LtiScoreJob, Attempt, LtiResourceLink, LtiContext, LtiPlatform)
@@ -107,20 +111,19 @@ def score_to_send(session: Session, job_id: int) -> ScoreToSend:
             .where(LtiScoreJob.id == job_id)
         ).one()
         job, attempt, link, context, platform = row
-        best = session.execute(
-            select(func.max(Attempt.score)).where(
-                Attempt.user_id == attempt.user_id,
-                Attempt.assignment_id == attempt.assignment_id)
-        ).scalar_one()
         subject = session.execute(
             select(LmsIdentity.subject).where(LmsIdentity.user_id == attempt.user_id,
                                               LmsIdentity.issuer == platform.issuer)
         ).scalar_one_or_none()
         assignment = session.get_one(Assignment, attempt.assignment_id)
+        # Latest: each attempt's own score, stamped with its time (the LMS keeps the
+        # newest); best: the best so far, whichever attempt's job carries it.
+        counted = attempt.score if assignment.score_policy is ScorePolicy.LATEST else (
+            counted_score(session, attempt.user_id, assignment))
         return ScoreToSend(
             job.id, job.tries, platform, link.id, link.resource_link_id, link.title,
             link.lineitem_url, context.lineitems_url, subject,
-            round(float(best) * SCORE_MAXIMUM, 4), attempt.created_at,
+            round(float(counted or 0.0) * SCORE_MAXIMUM, 4), attempt.created_at,
             link.title or assignment.exercise_version.title)
 
 

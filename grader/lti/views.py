@@ -27,7 +27,7 @@ from grader.lti.launch import LOGIN_MINUTES, Launched
 from grader.lti.messages import LaunchRefused
 from grader.lti.platform_keys import PlatformKeys
 from grader.lti.services import LmsClient
-from grader.models import Feedback, utcnow
+from grader.models import Feedback, ScorePolicy, utcnow
 from grader.services import sign_in
 from grader.sessions import get_session
 from grader.web import browser
@@ -147,7 +147,9 @@ def deep_link_answer(request_id: int) -> ResponseReturnValue:
         max_attempts=int(attempts) if attempts.isdigit() and 0 < int(attempts) <= 1000
         else None,
         feedback=Feedback(feedback) if feedback in {f.value for f in Feedback}
-        else Feedback.FULL)
+        else Feedback.FULL,
+        score_policy=ScorePolicy.LATEST if request.form.get("score_policy") == "latest"
+        else ScorePolicy.BEST)
     answer = deep_linking.answer(get_session(), caller, request_id,
                                  assignment=request.form.get("assignment"),
                                  exercise=request.form.get("exercise"), settings=settings,

@@ -12,7 +12,16 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
 from grader.i18n import gettext as _
-from grader.models import Assignment, Course, CourseRole, Enrollment, Feedback, Role, User
+from grader.models import (
+    Assignment,
+    Course,
+    CourseRole,
+    Enrollment,
+    Feedback,
+    Role,
+    ScorePolicy,
+    User,
+)
 from grader.services.accounts import USERNAME, USERNAME_MAX, Caller, require_role
 from grader.services.errors import Forbidden, NotEnrolled, NotFound, ValidationFailed, quoted_name
 from grader.services.exercises import latest_version
@@ -135,6 +144,7 @@ def create_assignment(
     new_variant_each_attempt: bool,
     feedback: Feedback = Feedback.FULL,
     solution_after_due: bool = False,
+    score_policy: ScorePolicy = ScorePolicy.BEST,
 ) -> Assignment:
     """An assignment of the exercise's latest version, pinned from now on, with what
     its students are shown."""
@@ -161,7 +171,7 @@ def create_assignment(
             course_id=course_id, exercise_version=version, max_attempts=max_attempts,
             opens_at=opens_at, due_at=due_at,
             new_variant_each_attempt=new_variant_each_attempt, feedback=feedback,
-            solution_after_due=solution_after_due,
+            solution_after_due=solution_after_due, score_policy=score_policy,
         )
         session.add(assignment)
     return assignment

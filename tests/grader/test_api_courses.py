@@ -232,6 +232,27 @@ def test_gradebook_json_and_csv(users, instructor, student, course, right_answer
     assert table[1:] == [["olga", ""], ["sam", "1"]]
 
 
+def test_the_latest_attempt_counts_where_the_assignment_says_so(instructor, student, course,
+                                                                 right_answers):
+    assignment = make_assignment(instructor, course, score_policy="latest")
+    assert instructor.get(f"/api/v1/assignments/{assignment}").json["assignment"][
+        "score_policy"] == "latest"
+    view = student.get(f"/api/v1/assignments/{assignment}").json
+    url = f"/api/v1/assignments/{assignment}/attempts"
+    student.post(url, json=right_answers(view))
+    student.post(url, json={"forward": {}})  # the latest: nothing right
+    book = instructor.get(f"/api/v1/courses/{course}/grades").json
+    assert book["assignments"][0]["score_policy"] == "latest"
+    [row] = [s for s in book["students"] if s["user"] == "sam"]
+    assert row["score"] == {str(assignment): 0.0} and row["best"] == {str(assignment): 1.0}
+    table = list(csv.reader(io.StringIO(instructor.get(
+        f"/api/v1/courses/{course}/grades", headers={"Accept": "text/csv"}).text)))
+    assert ["sam", "0"] in table
+    refused = instructor.post(f"/api/v1/courses/{course}/assignments",
+                              json={"exercise": "sigmoid-neuron-random", "score_policy": "worst"})
+    assert refused.status_code == 422
+
+
 def test_csv_cells_cannot_start_a_formula(users, instructor, course):
     users.add("@evil", "student")
     instructor.post(f"/api/v1/courses/{course}/enrollments", json={"user": "+evil"})

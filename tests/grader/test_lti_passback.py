@@ -155,6 +155,25 @@ def test_the_best_score_is_sent_and_the_line_item_is_made_once(app, lms, placed,
     assert lms.tokens_issued == 1  # the token is kept, not asked for per score
 
 
+def test_under_the_latest_policy_the_latest_score_is_sent(app, lms, placed, student_client,
+                                                          worker_session):
+    from sqlalchemy import update
+
+    from grader.models import Assignment, ScorePolicy
+
+    with app.app_context():
+        session = new_session(app)
+        session.execute(update(Assignment).where(Assignment.id == placed)
+                        .values(score_policy=ScorePolicy.LATEST))
+        session.commit()
+        session.close()
+    submit_on_the_page(student_client, placed)
+    submit_on_the_page(student_client, placed, wrong=True)
+    run_until_idle(worker_session, LmsClient())
+    first, second = (s["scoreGiven"] for s in lms.scores)
+    assert first == 100.0 and second < 100.0  # the latest, as the gradebook counts it
+
+
 def test_an_attempt_that_is_refused_writes_no_job(app, lms, placed, student_client):
     page = student_client.get(f"/assignments/{placed}")
     fields = {k: ("" if ":" in k else v) for k, v in right_fields(page.text).items()}

@@ -181,7 +181,7 @@ def create_assignment(course_id: int) -> ResponseReturnValue:
         assignment = courses.create_assignment(
             get_session(), caller, course_id, settings.exercise, settings.max_attempts,
             settings.opens_at, settings.due_at, settings.new_variant_each_attempt,
-            settings.feedback, settings.solution_after_due)
+            settings.feedback, settings.solution_after_due, settings.score_policy)
     except ValidationFailed as exc:
         form.problems["exercise"] = "; ".join(str(e.get("detail")) for e in exc.errors)
         return _render_course(caller, course_id, status=422, form=form)

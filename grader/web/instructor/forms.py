@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from grader.api.schemas import MAX_ATTEMPTS_LIMIT, AssignmentCreate
 from grader.i18n import gettext as _
-from grader.models import Feedback
+from grader.models import Feedback, ScorePolicy
 
 DEFAULT_TIME_ZONE = "America/Sao_Paulo"
 # Offered in the form's list; any IANA name is accepted.
@@ -37,12 +37,14 @@ class AssignmentForm:
 
 
 def empty_assignment_form() -> AssignmentForm:
-    return AssignmentForm({"time_zone": DEFAULT_TIME_ZONE, "feedback": Feedback.FULL.value})
+    return AssignmentForm({"time_zone": DEFAULT_TIME_ZONE, "feedback": Feedback.FULL.value,
+                           "score_policy": ScorePolicy.BEST.value})
 
 
 def read_assignment_form(form: Mapping[str, str]) -> AssignmentForm:
     """The settings of an assignment form, validated as `POST .../assignments` does."""
-    names = ("exercise", "max_attempts", "opens_at", "due_at", "time_zone", "feedback")
+    names = ("exercise", "max_attempts", "opens_at", "due_at", "time_zone", "feedback",
+             "score_policy")
     values = {name: (form.get(name) or "").strip() for name in names}
     for flag in ("new_variant_each_attempt", "solution_after_due"):
         values[flag] = "on" if form.get(flag) else ""
@@ -58,6 +60,7 @@ def read_assignment_form(form: Mapping[str, str]) -> AssignmentForm:
         "new_variant_each_attempt": bool(values["new_variant_each_attempt"]),
         "solution_after_due": bool(values["solution_after_due"]),
         "feedback": values["feedback"] or Feedback.FULL.value,
+        "score_policy": values["score_policy"] or ScorePolicy.BEST.value,
     }
     if values["max_attempts"]:
         try:
