@@ -285,3 +285,16 @@ def student_browser(app: Flask, student: Caller) -> Browser:
     found = Browser(app)
     found.sign_in(student.username)
     return found
+
+
+@pytest.fixture
+def lms(app: Flask) -> Iterator[Any]:
+    """A fake LMS on loopback, registered with the app as a platform (the LTI tests)."""
+    from fake_lms import FakeLms
+    from lti_helpers import register
+
+    found = FakeLms()
+    found.tool_key_set = lambda: app.test_client().get("/lti/jwks").json
+    register(app, found)
+    yield found
+    found.close()

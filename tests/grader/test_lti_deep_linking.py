@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 
-import pytest
-from fake_lms import INSTRUCTOR, LEARNER, LTI, FakeLms
-from lti_helpers import launch, register
+from fake_lms import INSTRUCTOR, LEARNER, LTI
+from lti_helpers import launch
 from page_client import Elements
 from sqlalchemy.orm import sessionmaker
 from test_lti_passback import run_until_idle, submit_on_the_page
@@ -20,15 +18,6 @@ from grader.lti.services import LmsClient
 
 DEEP_LINKING = "LtiDeepLinkingRequest"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
-
-
-@pytest.fixture
-def lms(app) -> Iterator[FakeLms]:
-    found = FakeLms()
-    found.tool_key_set = lambda: app.test_client().get("/lti/jwks").json
-    register(app, found)
-    yield found
-    found.close()
 
 
 def csrf_of(page) -> str:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from fake_lms import INSTRUCTOR, LEARNER, Failures, FakeLms
-from lti_helpers import launch, register
+from lti_helpers import launch
 from page_client import Elements
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,15 +22,6 @@ from grader.lti.services import LmsClient
 from grader.models import Attempt, LtiScoreJob, ScoreJobState, utcnow
 
 EXERCISE = "sigmoid-neuron"
-
-
-@pytest.fixture
-def lms(app) -> Iterator[FakeLms]:
-    found = FakeLms()
-    found.tool_key_set = lambda: app.test_client().get("/lti/jwks").json
-    register(app, found)
-    yield found
-    found.close()
 
 
 def new_session(app) -> Session:

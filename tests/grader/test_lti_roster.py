@@ -3,25 +3,13 @@ it, and enrols everyone with the LMS's role."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from fake_lms import ASSISTANT, INSTRUCTOR, LEARNER, FakeLms
-from lti_helpers import launch, register
+from fake_lms import ASSISTANT, INSTRUCTOR, LEARNER
+from lti_helpers import launch
 from page_client import Elements
 from sqlalchemy import select
 
 from grader import sessions
 from grader.models import CourseRole, Enrollment, LmsIdentity, LtiContext, User
-
-
-@pytest.fixture
-def lms(app) -> Iterator[FakeLms]:
-    found = FakeLms()
-    found.tool_key_set = lambda: app.test_client().get("/lti/jwks").json
-    register(app, found)
-    yield found
-    found.close()
 
 
 def member(sub: str, role: str, status: str = "Active") -> dict:
