@@ -109,7 +109,7 @@ def evaluate_exercise(exercise: Exercise) -> list[Problem]:
             problems += exc.problems
             break
         for node, message in gradient_mismatches(solve(variant)):
-            problems.append(Problem(message, exercise.source, exercise.line_of(node), node))
+            problems.append(Problem.of(message, exercise.source, exercise.line_of(node), node))
     return problems
 
 
