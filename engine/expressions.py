@@ -88,6 +88,16 @@ _FORBIDDEN: dict[type[ast.AST], str] = {
     ast.Yield: mark("yield"),
     ast.YieldFrom: mark("yield"),
 }
+# The syntax errors Python reports most for an expression, in its words.
+_SYNTAX_ERRORS = {
+    "invalid syntax": mark("invalid syntax"),
+    "invalid syntax. Perhaps you forgot a comma?": mark(
+        "invalid syntax. Perhaps you forgot a comma?"),
+    "unexpected EOF while parsing": mark("unexpected EOF while parsing"),
+    "invalid decimal literal": mark("invalid decimal literal"),
+    "unmatched ')'": mark("unmatched ')'"),
+    "'(' was never closed": mark("'(' was never closed"),
+}
 _OPERATORS: dict[type[ast.AST], str] = {
     ast.Mod: "%",
     ast.FloorDiv: "//",
@@ -188,16 +198,19 @@ def _parse(source: str, lead: int) -> ast.expr:
             warnings.simplefilter("ignore", SyntaxWarning)
             return ast.parse(source, mode="eval").body
     except SyntaxError as exc:
-        # Python's own words for the syntax error stay as Python writes them.
+        # Python's words for the syntax error: the common ones are translated where shown.
+        reason: str | Text = str(exc.msg)
+        if reason in _SYNTAX_ERRORS:
+            reason = Text.of(_SYNTAX_ERRORS[str(exc.msg)])
         if exc.offset is not None and 1 <= exc.offset <= len(source):
             column = exc.offset + lead
             message = Text.of(mark("{expression} is not a valid expression ({reason} at column "
                                 "{column})"),
-                           expression=repr(shown), reason=str(exc.msg), column=str(column))
+                           expression=repr(shown), reason=reason, column=str(column))
         else:
             column = None
             message = Text.of(mark("{expression} is not a valid expression ({reason} at the end)"),
-                           expression=repr(shown), reason=str(exc.msg))
+                           expression=repr(shown), reason=reason)
         raise ExpressionError(message, column) from None
     except (ValueError, RecursionError, MemoryError, OverflowError):
         raise ExpressionError(Text.of(
