@@ -446,7 +446,8 @@ def parse_exercise(
 def _parse(text: str, file: str) -> Exercise:
     data = _parse_yaml(text, file)
     if not isinstance(data, dict):
-        raise ExerciseError([Problem("the document must be a mapping (id:, title:, ...)", file, 1)])
+        raise ExerciseError([Problem.of(
+            Text.of(mark("the document must be a mapping (id:, title:, ...)")), file, 1)])
     locate = _Locator(text, file, data)
     try:
         spec = ExerciseSpec.model_validate(data)
@@ -714,6 +715,9 @@ _PYDANTIC_MESSAGES = {
     "float_type": mark("should be a number"),
     "finite_number": mark("should be a finite number"),
     "bool_type": mark("should be true or false"),
+    "bool_parsing": mark("should be true or false"),
+    "int_parsing": mark("should be a whole number"),
+    "float_parsing": mark("should be a number"),
     "dict_type": mark("should be a mapping (key: value lines)"),
     "list_type": mark("should be a list"),
     "tuple_type": mark("should be a list"),
