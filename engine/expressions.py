@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from engine.errors import Text, mark
 from engine.graph import Gate
 from engine.ops import OPS, num
 from engine.quoting import quoted, shortened
@@ -60,31 +61,42 @@ MAX_DEPTH = 100
 UNARY_FUNCTIONS = ("abs", "cos", "exp", "inv", "log", "relu", "sigmoid", "sin", "sqrt", "tanh")
 VARIADIC_FUNCTIONS = ("max", "min")
 _FUNCTION_LIST = ", ".join(sorted(UNARY_FUNCTIONS + VARIADIC_FUNCTIONS))
-_ALLOWED = f"numbers, names, + - * / **, parentheses and the functions {_FUNCTION_LIST}"
+_ALLOWED = Text.of(mark("numbers, names, + - * / **, parentheses and the functions {functions}"),
+                functions=_FUNCTION_LIST)
 
 _FORBIDDEN: dict[type[ast.AST], str] = {
-    ast.Attribute: "attribute access",
-    ast.Subscript: "indexing",
-    ast.Slice: "a slice",
-    ast.Compare: "a comparison",
-    ast.BoolOp: "'and'/'or'",
-    ast.IfExp: "a conditional (... if ... else ...)",
-    ast.Lambda: "a lambda",
-    ast.NamedExpr: "an assignment (:=)",
-    ast.List: "a list",
-    ast.Tuple: "a tuple (a comma outside a function call)",
-    ast.Set: "a set",
-    ast.Dict: "a dict",
-    ast.ListComp: "a comprehension",
-    ast.SetComp: "a comprehension",
-    ast.DictComp: "a comprehension",
-    ast.GeneratorExp: "a generator",
-    ast.JoinedStr: "a string",
-    ast.FormattedValue: "a string",
-    ast.Starred: "unpacking (*)",
-    ast.Await: "await",
-    ast.Yield: "yield",
-    ast.YieldFrom: "yield",
+    ast.Attribute: mark("attribute access"),
+    ast.Subscript: mark("indexing"),
+    ast.Slice: mark("a slice"),
+    ast.Compare: mark("a comparison"),
+    ast.BoolOp: mark("'and'/'or'"),
+    ast.IfExp: mark("a conditional (... if ... else ...)"),
+    ast.Lambda: mark("a lambda"),
+    ast.NamedExpr: mark("an assignment (:=)"),
+    ast.List: mark("a list"),
+    ast.Tuple: mark("a tuple (a comma outside a function call)"),
+    ast.Set: mark("a set"),
+    ast.Dict: mark("a dict"),
+    ast.ListComp: mark("a comprehension"),
+    ast.SetComp: mark("a comprehension"),
+    ast.DictComp: mark("a comprehension"),
+    ast.GeneratorExp: mark("a generator"),
+    ast.JoinedStr: mark("a string"),
+    ast.FormattedValue: mark("a string"),
+    ast.Starred: mark("unpacking (*)"),
+    ast.Await: mark("await"),
+    ast.Yield: mark("yield"),
+    ast.YieldFrom: mark("yield"),
+}
+# The syntax errors Python reports most for an expression, in its words.
+_SYNTAX_ERRORS = {
+    "invalid syntax": mark("invalid syntax"),
+    "invalid syntax. Perhaps you forgot a comma?": mark(
+        "invalid syntax. Perhaps you forgot a comma?"),
+    "unexpected EOF while parsing": mark("unexpected EOF while parsing"),
+    "invalid decimal literal": mark("invalid decimal literal"),
+    "unmatched ')'": mark("unmatched ')'"),
+    "'(' was never closed": mark("'(' was never closed"),
 }
 _OPERATORS: dict[type[ast.AST], str] = {
     ast.Mod: "%",
@@ -103,8 +115,9 @@ _OPERATORS: dict[type[ast.AST], str] = {
 class ExpressionError(ValueError):
     """An `expr` that cannot be expanded; the message names the offending text."""
 
-    def __init__(self, message: str, column: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: Text, column: int | None = None) -> None:
+        super().__init__(message.render())
+        self.text = message
         self.column = column  # 1-based, in the text as written
 
 
@@ -137,67 +150,72 @@ def expand_expression(node_id: str, expr: str) -> list[Gate]:
     Raises ExpressionError (one sentence naming the offending text) for anything that is
     not a supported expression, or that computes nothing (a constant or a bare name).
     """
-    text, lead = _prepare(expr)
-    body = _parse(text, lead)
-    root = _Expander(text, lead).convert(body, 1)
-    shown = shortened(text.strip())
+    source, lead = _prepare(expr)
+    body = _parse(source, lead)
+    root = _Expander(source, lead).convert(body, 1)
+    shown = shortened(source.strip())
     if isinstance(root, _Const):
-        raise ExpressionError(
-            f"the expression {shown!r} is the constant {num(root.value)}, so there is nothing "
-            "to compute; write numbers into inputs or gate parameters instead"
-        )
+        raise ExpressionError(Text.of(
+            mark("the expression {expression} is the constant {value}, so there is nothing "
+                 "to compute; write numbers into inputs or gate parameters instead"),
+            expression=repr(shown), value=num(root.value)))
     if isinstance(root, _Ref):
-        raise ExpressionError(
-            f"the expression {shown!r} is just {quoted(root.name)}, so there is nothing to "
-            f"compute; refer to {quoted(root.name)} directly instead (or use a gate)"
-        )
+        raise ExpressionError(Text.of(
+            mark("the expression {expression} is just {name}, so there is nothing to "
+                 "compute; refer to {name} directly instead (or use a gate)"),
+            expression=repr(shown), name=quoted(root.name)))
     return _emit(root, node_id)
 
 
 def _prepare(expr: str) -> tuple[str, int]:
     """The text ready for ast.parse, and how many leading spaces were dropped."""
     if len(expr) > MAX_LENGTH:
-        raise ExpressionError(
-            f"the expression is {len(expr)} characters long, over the limit of {MAX_LENGTH}; "
-            "split it into several nodes"
-        )
+        raise ExpressionError(Text.of(
+            mark("the expression is {length} characters long, over the limit of {limit}; "
+                 "split it into several nodes"),
+            length=str(len(expr)), limit=str(MAX_LENGTH)))
     for k, ch in enumerate(expr):
         # Non-ASCII is refused outright: Python would silently normalise some of it
         # (e.g. a mathematical italic x becomes x) and accept non-ASCII names.
         if ch not in "\t\n\r" and not " " <= ch <= "~":
-            raise ExpressionError(
-                f"unexpected character {ch!r} at column {k + 1}; write the expression in "
-                f"ASCII using {_ALLOWED}",
-                k + 1,
-            )
+            raise ExpressionError(Text.of(
+                mark("unexpected character {character} at column {column}; write the "
+                     "expression in ASCII using {allowed}"),
+                character=repr(ch), column=str(k + 1), allowed=_ALLOWED), k + 1)
     # A YAML block scalar may span lines; as spaces they keep columns meaningful.
-    text = expr.translate({9: 32, 10: 32, 13: 32})
-    stripped = text.lstrip(" ")  # eval mode refuses leading indentation
+    spaced = expr.translate({9: 32, 10: 32, 13: 32})
+    stripped = spaced.lstrip(" ")  # eval mode refuses leading indentation
     if not stripped.strip():
-        raise ExpressionError("the expression is empty")
-    return stripped, len(text) - len(stripped)
+        raise ExpressionError(Text.of(mark("the expression is empty")))
+    return stripped, len(spaced) - len(stripped)
 
 
-def _parse(text: str, lead: int) -> ast.expr:
-    shown = shortened(text.strip())
+def _parse(source: str, lead: int) -> ast.expr:
+    shown = shortened(source.strip())
     try:
         # Text like "1if x" also makes Python warn; it is refused below either way.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)
-            return ast.parse(text, mode="eval").body
+            return ast.parse(source, mode="eval").body
     except SyntaxError as exc:
-        if exc.offset is not None and 1 <= exc.offset <= len(text):
+        # Python's words for the syntax error: the common ones are translated where shown.
+        reason: str | Text = str(exc.msg)
+        if reason in _SYNTAX_ERRORS:
+            reason = Text.of(_SYNTAX_ERRORS[str(exc.msg)])
+        if exc.offset is not None and 1 <= exc.offset <= len(source):
             column = exc.offset + lead
-            where = f" at column {column}"
+            message = Text.of(mark("{expression} is not a valid expression ({reason} at column "
+                                "{column})"),
+                           expression=repr(shown), reason=reason, column=str(column))
         else:
-            column, where = None, " at the end"
-        raise ExpressionError(
-            f"{shown!r} is not a valid expression ({exc.msg}{where})", column
-        ) from None
+            column = None
+            message = Text.of(mark("{expression} is not a valid expression ({reason} at the end)"),
+                           expression=repr(shown), reason=reason)
+        raise ExpressionError(message, column) from None
     except (ValueError, RecursionError, MemoryError, OverflowError):
-        raise ExpressionError(
-            f"{shown!r} is too complex to parse; split it into several nodes"
-        ) from None
+        raise ExpressionError(Text.of(
+            mark("{expression} is too complex to parse; split it into several nodes"),
+            expression=repr(shown))) from None
 
 
 class _Expander:
@@ -214,16 +232,15 @@ class _Expander:
         end = getattr(node, "end_col_offset", None) or start
         return shortened(self.text[start:end]), start + 1 + self.lead
 
-    def _error(self, node: ast.AST, template: str) -> ExpressionError:
+    def _error(self, node: ast.AST, template: str, **params: str | Text) -> ExpressionError:
         """`template` marks the node's text and position as {text} and {column}."""
-        text, column = self._where(node)
-        # Plain replacement, column first: the text itself may contain braces.
-        message = template.replace("{column}", str(column)).replace("{text}", repr(text))
-        return ExpressionError(message, column)
+        shown, column = self._where(node)
+        return ExpressionError(Text.of(template, text=repr(shown), column=str(column), **params),
+                               column)
 
     def _checked(self, value: float, node: ast.AST) -> float:
         if not math.isfinite(value):
-            raise self._error(node, "{text} at column {column} is too large a constant")
+            raise self._error(node, mark("{text} at column {column} is too large a constant"))
         return value
 
     def _fold(self, op: str, values: Sequence[float], params: dict[str, float],
@@ -233,14 +250,15 @@ class _Expander:
         try:
             value = gate.forward(values[0] if gate.unary else tuple(values), params)
         except ZeroDivisionError:
-            raise self._error(node, "{text} at column {column} divides by zero") from None
+            raise self._error(
+                node, mark("{text} at column {column} divides by zero")) from None
         except OverflowError:
-            raise self._error(node, "{text} at column {column} is too large a constant") from None
+            raise self._error(
+                node, mark("{text} at column {column} is too large a constant")) from None
         except (ArithmeticError, ValueError):
             raise self._error(
-                node, "{text} at column {column} cannot be computed (outside the domain of "
-                + op + ")"
-            ) from None
+                node, mark("{text} at column {column} cannot be computed (outside the domain "
+                           "of {op})"), op=op) from None
         return self._checked(float(value), node)
 
     # ------------------------------------------------------------ walking
@@ -248,9 +266,9 @@ class _Expander:
     def convert(self, node: ast.expr, depth: int) -> _Node:
         if depth > MAX_DEPTH:
             raise self._error(
-                node, f"the expression is nested more than {MAX_DEPTH} levels deep at "
-                "column {column} ({text}); split it into several nodes"
-            )
+                node, mark("the expression is nested more than {depth} levels deep at "
+                           "column {column} ({text}); split it into several nodes"),
+                depth=str(MAX_DEPTH))
         if isinstance(node, ast.Constant):
             return self._constant(node)
         if isinstance(node, ast.Name):
@@ -267,31 +285,33 @@ class _Expander:
             return self._bad_operator(node, node.op)
         if isinstance(node, ast.Call):
             return self._call(node, depth)
-        what = _FORBIDDEN.get(type(node), type(node).__name__)
-        raise self._error(node, what + " ({text} at column {column}) is not allowed; use "
-                          + _ALLOWED)
+        what = _FORBIDDEN.get(type(node), type(node).__name__)  # a new ast type: its name
+        raise self._error(node, mark("{what} ({text} at column {column}) is not allowed; "
+                                     "use {allowed}"), what=Text.of(what), allowed=_ALLOWED)
 
     def _bad_operator(self, node: ast.expr, op: ast.AST) -> _Node:
         symbol = _OPERATORS.get(type(op), type(op).__name__)
-        hint = "; use ** for powers" if symbol == "^" else f"; use {_ALLOWED}"
-        raise self._error(
-            node, f"the operator {symbol!r} in {{text}} at column {{column}} is not supported"
-            + hint
-        )
+        if symbol == "^":
+            raise self._error(node, mark("the operator {symbol} in {text} at column {column} "
+                                         "is not supported; use ** for powers"),
+                              symbol=repr(symbol))
+        raise self._error(node, mark("the operator {symbol} in {text} at column {column} is "
+                                     "not supported; use {allowed}"),
+                          symbol=repr(symbol), allowed=_ALLOWED)
 
     def _constant(self, node: ast.Constant) -> _Const:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int | float):
-            kind = "a string" if isinstance(value, str | bytes) else (
-                "a complex number" if isinstance(value, complex) else repr(value))
+            kind: str | Text = Text.of(mark("a string")) if isinstance(value, str | bytes) else (
+                Text.of(mark("a complex number")) if isinstance(value, complex) else repr(value))
             raise self._error(
-                node, kind + " ({text} at column {column}) is not allowed; constants are "
-                "plain numbers"
-            )
+                node, mark("{what} ({text} at column {column}) is not allowed; constants are "
+                           "plain numbers"), what=kind)
         try:
             return _Const(self._checked(float(value), node))
         except OverflowError:  # an int literal beyond float range
-            raise self._error(node, "{text} at column {column} is too large a constant") from None
+            raise self._error(
+                node, mark("{text} at column {column} is too large a constant")) from None
 
     def _unary(self, node: ast.UnaryOp, depth: int) -> _Node:
         if isinstance(node.op, ast.UAdd):
@@ -357,7 +377,8 @@ class _Expander:
             if isinstance(value, _Const):
                 if division is not None:
                     if value.value == 0.0:
-                        raise self._error(division, "{text} at column {column} divides by zero")
+                        raise self._error(
+                            division, mark("{text} at column {column} divides by zero"))
                     factor = (1.0 if factor is None else factor) / value.value
                 else:
                     factor = value.value if factor is None else factor * value.value
@@ -380,9 +401,8 @@ class _Expander:
         exponent = self.convert(node.right, depth + 1)
         if not isinstance(exponent, _Const):
             raise self._error(
-                node, "the exponent in {text} at column {column} must be a number, because a "
-                "pow gate raises its input to a constant power"
-            )
+                node, mark("the exponent in {text} at column {column} must be a number, because "
+                           "a pow gate raises its input to a constant power"))
         params = {"p": exponent.value}
         if isinstance(base, _Const):
             return _Const(self._fold("pow", (base.value,), params, node))
@@ -391,34 +411,33 @@ class _Expander:
     def _call(self, node: ast.Call, depth: int) -> _Node:
         if not isinstance(node.func, ast.Name):
             raise self._error(
-                node.func, "only a function name can be called, not {text} at column {column}; "
-                "the functions are " + _FUNCTION_LIST
-            )
+                node.func, mark("only a function name can be called, not {text} at column "
+                                "{column}; the functions are {functions}"),
+                functions=_FUNCTION_LIST)
         name = node.func.id
         if name not in UNARY_FUNCTIONS and name not in VARIADIC_FUNCTIONS:
             raise self._error(
-                node, f"unknown function {quoted(name)} in {{text}} at column {{column}}; the "
-                "functions are " + _FUNCTION_LIST
-            )
+                node, mark("unknown function {name} in {text} at column {column}; the "
+                           "functions are {functions}"),
+                name=quoted(name), functions=_FUNCTION_LIST)
         if node.keywords:
             raise self._error(
                 node.keywords[0],
-                f"{name}() takes no keyword arguments, but got {{text}} at column {{column}}",
-            )
+                mark("{name}() takes no keyword arguments, but got {text} at column {column}"),
+                name=name)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
-                raise self._error(arg, "unpacking ({text} at column {column}) is not allowed")
+                raise self._error(arg, mark("unpacking ({text} at column {column}) is not "
+                                            "allowed"))
         count = len(node.args)
         if name in UNARY_FUNCTIONS and count != 1:
             raise self._error(
-                node, f"{name}() takes exactly one argument, but {{text}} at column {{column}} "
-                f"has {count}"
-            )
+                node, mark("{name}() takes exactly one argument, but {text} at column {column} "
+                           "has {count}"), name=name, count=str(count))
         if name in VARIADIC_FUNCTIONS and count < 2:
             raise self._error(
-                node, f"{name}() takes two or more arguments, but {{text}} at column {{column}} "
-                f"has {count}"
-            )
+                node, mark("{name}() takes two or more arguments, but {text} at column "
+                           "{column} has {count}"), name=name, count=str(count))
         values = [self.convert(arg, depth + 1) for arg in node.args]
         constants = [v.value for v in values if isinstance(v, _Const)]
         if len(constants) == len(values):
@@ -426,11 +445,14 @@ class _Expander:
         if constants:
             # A gate's inputs are nodes; a constant has no node to point at.
             k = next(i for i, v in enumerate(values) if isinstance(v, _Const))
+            if name == "max":
+                raise self._error(
+                    node.args[k], mark("{name}() compares nodes, not numbers: the argument "
+                                       "{text} at column {column} is a constant (for max(0, x) "
+                                       "write relu(x))"), name=name)
             raise self._error(
-                node.args[k], f"{name}() compares nodes, not numbers: the argument {{text}} at "
-                "column {column} is a constant" + (
-                    " (for max(0, x) write relu(x))" if name == "max" else "")
-            )
+                node.args[k], mark("{name}() compares nodes, not numbers: the argument {text} "
+                                   "at column {column} is a constant"), name=name)
         return _Apply(name, tuple(v for v in values if not isinstance(v, _Const)))
 
 

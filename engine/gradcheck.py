@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from engine.errors import Text, mark
 from engine.explain import fmt
 from engine.ops import OPS, Op, evaluate, local_gradients
 
@@ -63,22 +64,23 @@ def op_local_mismatches(
     return found
 
 
-def gradient_mismatches(solution: Solution) -> list[tuple[str, str]]:
+def gradient_mismatches(solution: Solution) -> list[tuple[str, Text]]:
     """(node, message) for every gate whose local gradient, and every input whose
     df/d(input), disagrees with finite differences. Kinks are skipped."""
     exercise = solution.exercise
     graph = exercise.graph
     values = solution.values
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, Text]] = []
     kinked = {graph.names[k] for k in graph.kinks([values[n] for n in graph.names])}
     for gate in exercise.gates:
         if gate.id in kinked:
             continue
         xs = [values[name] for name in gate.inputs]
         for slot, d, numeric in op_local_mismatches(OPS[gate.op], xs, dict(gate.params)):
-            found.append((gate.id, (
-                f"local gradient d/d{gate.inputs[slot]} is {fmt(d)} but finite differences "
-                f"give {fmt(numeric)}")))
+            found.append((gate.id, Text.of(
+                mark("local gradient d/d{input} is {gradient} but finite differences give "
+                     "{estimate}"),
+                input=gate.inputs[slot], gradient=fmt(d), estimate=fmt(numeric))))
     inputs = dict(solution.variant.inputs)
     for name, value in inputs.items():
         if name in solution.grad_ranges:
@@ -90,7 +92,7 @@ def gradient_mismatches(solution: Solution) -> list[tuple[str, str]]:
 
         estimate = _checked(output_at, value, solution.grads[name])  # None at a domain edge
         if estimate is not None:
-            found.append((name, (
-                f"df/d{name} is {fmt(solution.grads[name])} but finite differences "
-                f"give {fmt(estimate)}")))
+            found.append((name, Text.of(
+                mark("df/d{input} is {gradient} but finite differences give {estimate}"),
+                input=name, gradient=fmt(solution.grads[name]), estimate=fmt(estimate))))
     return found

@@ -15,7 +15,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import NamedTuple
 
-from engine.errors import DomainError
+from engine.errors import DomainError, Text, mark
 from engine.ops import OPS, KinkChoices, Op, local_gradients
 from engine.solver import (
     CONSTANT,
@@ -278,10 +278,30 @@ class Graph:
         name = self.names[position]
         op = self.op_of(position)
         op_name = op.name if op else "input"
-        what = "its local gradient" if gradient else "its value"
-        detail = f" ({exc})" if exc is not None and str(exc) else ""
         if op is None:
-            return DomainError(name, op_name, f"{what} is not a finite number")
-        return DomainError(
-            name, op_name, f"{what} is undefined or not finite at these inputs{detail}"
-        )
+            return DomainError(name, op_name, Text.of(mark("its value is not a finite number")))
+        detail = str(exc) if exc is not None else ""
+        if not detail:
+            reason = (Text.of(mark("its local gradient is undefined or not finite at these inputs"))
+                      if gradient else
+                      Text.of(mark("its value is undefined or not finite at these inputs")))
+        else:
+            # Python's own words for the failure ("math domain error"), in its language.
+            cause = Text.of(_PYTHON_FAILURES[detail]) if detail in _PYTHON_FAILURES else detail
+            reason = (Text.of(mark("its local gradient is undefined or not finite at these inputs "
+                                "({cause})"), cause=cause)
+                      if gradient else
+                      Text.of(mark("its value is undefined or not finite at these inputs "
+                                   "({cause})"), cause=cause))
+        return DomainError(name, op_name, reason)
+
+
+# The messages of Python's arithmetic failures a gate can raise, translated when shown.
+_PYTHON_FAILURES = {
+    "math domain error": mark("math domain error"),
+    "math range error": mark("math range error"),
+    "float division by zero": mark("float division by zero"),
+    "division by zero": mark("division by zero"),
+    "integer division or modulo by zero": mark("integer division or modulo by zero"),
+    "Result too large": mark("Result too large"),
+}

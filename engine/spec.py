@@ -41,7 +41,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.errors import ExerciseError, Problem
+from engine.errors import ExerciseError, Problem, Text, mark
 from engine.expressions import ExpressionError, expand_expression
 from engine.graph import CycleError, Gate, Graph, topological_order
 from engine.ops import OPS
@@ -55,10 +55,19 @@ MAX_GRID_POINTS = 1_000_000_000
 _SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class SpecValueError(ValueError):
+    """A value a validator refuses, with its message as a template and parameters."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(message.render())
+        self.text = message
+
+
 def _reject_non_numbers(value: Any) -> Any:
     # pydantic's lax float accepts True and "1.5"; a spec must say what it means.
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {type(value).__name__} {_shown(value)}")
+        raise SpecValueError(Text.of(mark("expected a number, got {type} {value}"),
+                                  type=type(value).__name__, value=_shown(value)))
     return value
 
 
@@ -71,7 +80,9 @@ def _printable(allowed: str) -> AfterValidator:
     def check(text: str) -> str:
         for n, ch in enumerate(text, start=1):
             if (ch < " " and ch not in allowed) or ch == "\x7f":
-                raise ValueError(f"control character {ch!r} at character {n}")
+                raise SpecValueError(Text.of(mark("control character {character} at character "
+                                               "{position}"),
+                                          character=repr(ch), position=str(n)))
         return text
 
     return AfterValidator(check)
@@ -107,7 +118,7 @@ class Tolerance(_Strict):
         modes = [self.rel is not None or self.abs is not None,
                  self.sigfigs is not None, self.decimals is not None]
         if sum(modes) > 1:
-            raise ValueError("choose one of rel/abs, sigfigs or decimals")
+            raise SpecValueError(Text.of(mark("choose one of rel/abs, sigfigs or decimals")))
         return self
 
     @property
@@ -139,9 +150,11 @@ class Uniform(_Strict):
     def _ordered(self) -> Uniform:
         lo, hi = self.uniform
         if lo >= hi:
-            raise ValueError("uniform: [low, high] needs low < high")
+            raise SpecValueError(Text.of(mark("uniform: [low, high] needs low < high")))
         if self.step is not None and not (hi - lo) / self.step <= MAX_GRID_POINTS:
-            raise ValueError(f"step is too small: more than {MAX_GRID_POINTS} values in the range")
+            raise SpecValueError(Text.of(
+                mark("step is too small: more than {count} values in the range"),
+                count=str(MAX_GRID_POINTS)))
         return self
 
 
@@ -153,7 +166,7 @@ class RandInt(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> RandInt:
         if self.randint[0] > self.randint[1]:
-            raise ValueError("randint: [low, high] needs low <= high")
+            raise SpecValueError(Text.of(mark("randint: [low, high] needs low <= high")))
         return self
 
 
@@ -172,6 +185,9 @@ def _input_kind(value: Any) -> str | None:
     return "fixed"
 
 
+_INPUT_KINDS = Text.of(mark("an input is a number, or {{uniform: [lo, hi]}}, {{randint: [lo, hi]}} "
+                        "or {{choice: [...]}}"))
+
 InputValue = Annotated[
     Annotated[Number, Tag("fixed")]
     | Annotated[Uniform, Tag("uniform")]
@@ -180,8 +196,7 @@ InputValue = Annotated[
     Discriminator(
         _input_kind,
         custom_error_type="input_kind",
-        custom_error_message="an input is a number, or {uniform: [lo, hi]}, "
-        "{randint: [lo, hi]} or {choice: [...]}",
+        custom_error_message=str(_INPUT_KINDS),
     ),
 ]
 
@@ -226,6 +241,8 @@ def _node_kind(value: Any) -> str | None:
     return None
 
 
+_NODE_KINDS = Text.of(mark("a node needs `op` (one of: {ops}) or `expr`"), ops=", ".join(OPS))
+
 # The union of every op's model is built from the registry, so adding an op needs no edit here.
 _node_choices = tuple(Annotated[m, Tag(name)] for name, m in GATE_MODELS.items())
 if TYPE_CHECKING:
@@ -236,7 +253,7 @@ else:
         Discriminator(
             _node_kind,
             custom_error_type="node_kind",
-            custom_error_message="a node needs `op` (one of: " + ", ".join(OPS) + ") or `expr`",
+            custom_error_message=str(_NODE_KINDS),
         ),
     ]
 
@@ -249,7 +266,8 @@ _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
 
 def _language_tag(tag: str) -> str:
     if not _LANGUAGE_TAG.fullmatch(tag):
-        raise ValueError(f"{quoted(tag)} is not a language tag such as pt-BR or en")
+        raise SpecValueError(Text.of(mark("{tag} is not a language tag such as pt-BR or en"),
+                                  tag=quoted(tag)))
     return tag
 
 
@@ -282,7 +300,7 @@ class ExerciseSpec(_Strict):
     @model_validator(mode="after")
     def _unique_ask(self) -> ExerciseSpec:
         if len(set(self.ask)) != len(self.ask):
-            raise ValueError("ask lists a blank kind twice")
+            raise SpecValueError(Text.of(mark("ask lists a blank kind twice")))
         return self
 
 
@@ -354,7 +372,7 @@ def _resolved(tolerance: Tolerance) -> Tolerance:
 
 
 class _LocatedYAMLError(Exception):
-    def __init__(self, message: str, line: int, node: str | None = None) -> None:
+    def __init__(self, message: Text, line: int, node: str | None = None) -> None:
         self.message = message
         self.line = line
         self.node = node
@@ -372,7 +390,8 @@ class _NoDuplicateKeys:
             for key_node, _ in node.value:
                 if key_node.value in seen:
                     raise _LocatedYAMLError(
-                        f"{_shown(key_node.value)} is written twice in the same mapping",
+                        Text.of(mark("{key} is written twice in the same mapping"),
+                             key=_shown(key_node.value)),
                         key_node.start_mark.line + 1, shortened(str(key_node.value)))
                 seen.add(key_node.value)
         return mapping
@@ -391,14 +410,15 @@ class _StrictLoader(_NoDuplicateKeys, _SafeLoader):  # type: ignore[misc]  # bas
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         line = node.start_mark.line + 1
         if node in self.constructed_objects:
-            raise _LocatedYAMLError(
-                "YAML anchors and aliases are not allowed (write the value out)", line)
+            raise _LocatedYAMLError(Text.of(
+                mark("YAML anchors and aliases are not allowed (write the value out)")), line)
         try:
             return super().construct_object(node, deep)
         except (_LocatedYAMLError, yaml.YAMLError):
             raise
         except Exception as exc:
-            raise _LocatedYAMLError(f"invalid YAML value: {exc}", line) from None
+            raise _LocatedYAMLError(
+                Text.of(mark("invalid YAML value: {reason}"), reason=str(exc)), line) from None
 
 
 def load_exercise(
@@ -426,7 +446,8 @@ def parse_exercise(
 def _parse(text: str, file: str) -> Exercise:
     data = _parse_yaml(text, file)
     if not isinstance(data, dict):
-        raise ExerciseError([Problem("the document must be a mapping (id:, title:, ...)", file, 1)])
+        raise ExerciseError([Problem.of(
+            Text.of(mark("the document must be a mapping (id:, title:, ...)")), file, 1)])
     locate = _Locator(text, file, data)
     try:
         spec = ExerciseSpec.model_validate(data)
@@ -485,20 +506,23 @@ def _read_source(source: str | os.PathLike[str], max_bytes: int | None) -> tuple
             raise ExerciseError([_too_big(size, max_bytes, file)])
         return path.read_text(encoding="utf-8"), file
     except (OSError, UnicodeDecodeError) as exc:
-        raise ExerciseError([Problem(f"cannot read the file: {exc}", file)]) from None
+        raise ExerciseError([Problem.of(
+            Text.of(mark("cannot read the file: {reason}"), reason=str(exc)), file)]) from None
 
 
 def _check_size(text: str, file: str, max_bytes: int | None) -> None:
     try:
         size = len(text.encode())
     except UnicodeError:
-        raise ExerciseError([Problem("the text is not valid Unicode", file)]) from None
+        raise ExerciseError([Problem.of(Text.of(mark("the text is not valid Unicode")), file)]
+                            ) from None
     if max_bytes is not None and size > max_bytes:
         raise ExerciseError([_too_big(size, max_bytes, file)])
 
 
 def _too_big(size: int, max_bytes: int, file: str) -> Problem:
-    return Problem(f"the document is {size} bytes, over the limit of {max_bytes}", file)
+    return Problem.of(Text.of(mark("the document is {size} bytes, over the limit of {limit}"),
+                           size=str(size), limit=str(max_bytes)), file)
 
 
 def _parse_yaml(text: str, file: str) -> Any:
@@ -514,26 +538,31 @@ def _parse_yaml(text: str, file: str) -> Any:
     try:
         return loader.get_single_data()
     except _LocatedYAMLError as exc:
-        raise ExerciseError([Problem(exc.message, file, exc.line, exc.node)]) from None
+        raise ExerciseError([Problem.of(exc.message, file, exc.line, exc.node)]) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        where = exc.problem_mark or exc.context_mark
+        line = where.line + 1 if where is not None else None
         reason = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        raise ExerciseError([Problem(f"invalid YAML: {reason}", file, line)]) from None
+        raise ExerciseError([_invalid_yaml(reason, file, line)]) from None
     except yaml.reader.ReaderError as exc:
         # Raised before any token has a mark: the line is counted from the position.
         line = text.count("\n", 0, exc.position) + 1
         character = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        raise ExerciseError([Problem(
-            f"invalid YAML: the character {character!r} is not allowed (YAML text has no "
-            "control characters)", file, line,
+        raise ExerciseError([Problem.of(Text.of(
+            mark("invalid YAML: the character {character} is not allowed (YAML text has no "
+                 "control characters)"), character=repr(character)), file, line,
         )]) from None
     except yaml.YAMLError as exc:
-        raise ExerciseError([Problem(f"invalid YAML: {exc}", file)]) from None
+        raise ExerciseError([_invalid_yaml(str(exc), file)]) from None
     except Exception as exc:
-        raise ExerciseError([Problem(f"invalid YAML: {exc}", file, 1)]) from None
+        raise ExerciseError([_invalid_yaml(str(exc), file, 1)]) from None
     finally:
         loader.dispose()
+
+
+def _invalid_yaml(reason: str, file: str, line: int | None = None) -> Problem:
+    # The parser's own words for what is wrong, as PyYAML writes them.
+    return Problem.of(Text.of(mark("invalid YAML: {reason}"), reason=reason), file, line)
 
 
 class _Locator:
@@ -585,10 +614,11 @@ class _Locator:
             return shortened(path[1])
         return None
 
-    def problem(self, path: Sequence[str | int], message: str, field: str | None = None) -> Problem:
+    def problem(self, path: Sequence[str | int], message: Text,
+                field: str | None = None) -> Problem:
         if field is None:
             field = _field_name(path)
-        return Problem(message, self.file, self.line(path), self.node_id(path), field)
+        return Problem.of(message, self.file, self.line(path), self.node_id(path), field)
 
     def pydantic_problems(self, exc: ValidationError) -> list[Problem]:
         problems = []
@@ -635,18 +665,72 @@ def _field_name(path: Sequence[str | int]) -> str | None:
     return ".".join(shortened(str(p)) for p in path)
 
 
-def _pydantic_message(err: Any) -> str:
+def _pydantic_message(err: Any) -> Text:
+    """A validation error of the spec in the words of the spec (and as a template)."""
     kind = err["type"]
+    ctx = err.get("ctx") or {}
     if kind == "node_kind" and isinstance(err.get("input"), dict):
         op = err["input"].get("op")
         if op is not None:
-            return f"unknown op {_shown(op)}; valid ops: {', '.join(OPS)}"
-    if kind == "extra_forbidden":
-        return "unknown field (misspelled?)"
-    if kind == "missing":
-        return "required field is missing"
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ")
+            return Text.of(mark("unknown op {op}; valid ops: {ops}"), op=_shown(op),
+                           ops=", ".join(OPS))
+    if kind == "node_kind":
+        return _NODE_KINDS
+    if kind == "input_kind":
+        return _INPUT_KINDS
+    if kind == "value_error" and isinstance(ctx.get("error"), SpecValueError):
+        refused: SpecValueError = ctx["error"]
+        return refused.text
+    if kind in _PYDANTIC_MESSAGES:
+        params = {name: _context_value(value) for name, value in ctx.items()
+                  if name != "error"}
+        if kind == "literal_error":  # pydantic lists them as "'a', 'b' or 'c'"
+            params["expected"] = params.get("expected", "").replace(" or ", ", ")
+        if kind == "string_too_short" and ctx.get("min_length") == 1:
+            return Text.of(mark("should have at least 1 character"))
+        if kind == "too_short" and ctx.get("min_length") == 1:
+            return Text.of(mark("should have at least 1 item, not {actual_length}"), **params)
+        return Text.of(_PYDANTIC_MESSAGES[kind], **params)
+    # A check this file does not know yet: pydantic's own (English) words.
+    return Text.of(mark("{reason}"), reason=str(err["msg"]).removeprefix("Value error, "))
+
+
+def _context_value(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+# pydantic's error types a spec can meet, each in the spec's words; `{...}` names a value
+# of the error's context.
+_PYDANTIC_MESSAGES = {
+    "extra_forbidden": mark("unknown field (misspelled?)"),
+    "missing": mark("required field is missing"),
+    "string_type": mark("should be a text (a string)"),
+    "string_pattern_mismatch": mark("should match the pattern {pattern}"),
+    "string_too_short": mark("should have at least {min_length} characters"),
+    "string_too_long": mark("should have at most {max_length} characters"),
+    "too_short": mark("should have at least {min_length} items, not {actual_length}"),
+    "too_long": mark("should have at most {max_length} items, not {actual_length}"),
+    "int_type": mark("should be a whole number"),
+    "int_from_float": mark("should be a whole number, without a fractional part"),
+    "float_type": mark("should be a number"),
+    "finite_number": mark("should be a finite number"),
+    "bool_type": mark("should be true or false"),
+    "bool_parsing": mark("should be true or false"),
+    "int_parsing": mark("should be a whole number"),
+    "float_parsing": mark("should be a number"),
+    "dict_type": mark("should be a mapping (key: value lines)"),
+    "list_type": mark("should be a list"),
+    "tuple_type": mark("should be a list"),
+    "model_type": mark("should be a mapping (key: value lines)"),
+    "model_attributes_type": mark("should be a mapping (key: value lines)"),
+    "greater_than": mark("should be greater than {gt}"),
+    "greater_than_equal": mark("should be greater than or equal to {ge}"),
+    "less_than": mark("should be less than {lt}"),
+    "less_than_equal": mark("should be less than or equal to {le}"),
+    "literal_error": mark("should be one of {expected}"),
+    "union_tag_invalid": mark("should be one of {expected_tags}, not {tag}"),
+    "union_tag_not_found": mark("needs the field {discriminator}"),
+}
 
 
 @dataclass(frozen=True)
@@ -697,7 +781,7 @@ def _expand_nodes(outline: _Outline, locate: _Locator) -> tuple[list[Gate], list
             try:
                 expanded = expand_expression(node.id, node.expr)
             except ExpressionError as exc:
-                problems.append(locate.problem(("nodes", k, "expr"), str(exc), "expr"))
+                problems.append(locate.problem(("nodes", k, "expr"), exc.text, "expr"))
                 continue
             gates.extend(expanded)
         else:
@@ -726,7 +810,8 @@ def check_graph(
     except CycleError as exc:
         first = next(g for g in gates if g.id == exc.cycle[0])
         loop = " -> ".join([*exc.cycle, exc.cycle[0]])
-        return [locate.problem(where.path(first, "in"), f"cycle: {loop}", "in")], []
+        return [locate.problem(where.path(first, "in"), Text.of(mark("cycle: {loop}"), loop=loop),
+                               "in")], []
     return _unused(spec, gates, where, locate), ordered
 
 
@@ -751,9 +836,10 @@ def _duplicate_ids(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
     seen: set[str] = set(spec.inputs)
     for k, node in spec.nodes:
         if node.id in seen:
-            kind = "an input" if node.id in spec.inputs else "another node"
+            message = (mark("id {id} is already used by an input") if node.id in spec.inputs
+                       else mark("id {id} is already used by another node"))
             problems.append(locate.problem(
-                ("nodes", k, "id"), f"id {quoted(node.id)} is already used by {kind}", "id"))
+                ("nodes", k, "id"), Text.of(message, id=quoted(node.id)), "id"))
         seen.add(node.id)
     return problems
 
@@ -765,9 +851,21 @@ def _arity(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
         op = OPS[gate.op]
         n = len(gate.inputs)
         if n < op.min_inputs or (op.max_inputs is not None and n > op.max_inputs):
-            problems.append(locate.problem(
-                where.path(gate, "in"), f"{op.name} takes {op.arity_text()}, got {n}", "in"))
+            problems.append(locate.problem(where.path(gate, "in"), _arity_text(op, n), "in"))
     return problems
+
+
+def _arity_text(op: Any, count: int) -> Text:
+    """"{op} takes exactly 2 inputs, got 3", each way of saying the arity a whole sentence."""
+    if op.max_inputs == op.min_inputs:
+        message = (mark("{op} takes exactly 1 input, got {count}") if op.min_inputs == 1
+                   else mark("{op} takes exactly {min} inputs, got {count}"))
+    elif op.max_inputs is None:
+        message = mark("{op} takes {min} or more inputs, got {count}")
+    else:
+        message = mark("{op} takes {min} to {max} inputs, got {count}")
+    return Text.of(message, op=op.name, count=str(count), min=str(op.min_inputs),
+                max=str(op.max_inputs))
 
 
 def _undefined_references(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
@@ -780,8 +878,8 @@ def _undefined_references(spec: _Outline, gates: Sequence[Gate], where: _GateLoc
             if name not in defined:
                 field = "expr" if gate.expanded_from else f"in.{slot}"
                 problems.append(locate.problem(
-                    where.path(gate, "in", slot), f"{quoted(name)} is not an input or a node",
-                    field))
+                    where.path(gate, "in", slot),
+                    Text.of(mark("{name} is not an input or a node"), name=quoted(name)), field))
     return problems
 
 
@@ -789,8 +887,9 @@ def _output_is_gate(spec: _Outline, gates: Sequence[Gate], where: _GateLocations
                     locate: _Locator) -> list[Problem]:
     if spec.output is None or spec.output in spec.written_ids:
         return []
-    what = "an input, not a gate" if spec.output in spec.inputs else "not a node"
-    return [locate.problem(("output",), f"output {quoted(spec.output)} is {what}", "output")]
+    message = (mark("output {output} is an input, not a gate") if spec.output in spec.inputs
+               else mark("output {output} is not a node"))
+    return [locate.problem(("output",), Text.of(message, output=quoted(spec.output)), "output")]
 
 
 def _unused(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
@@ -811,9 +910,12 @@ def _unused(spec: _Outline, gates: Sequence[Gate], where: _GateLocations,
     for gate in gates:
         if gate.id not in reached:
             problems.append(locate.problem(
-                where.path(gate), f"{quoted(gate.id)} does not lead to the output {output}"))
+                where.path(gate), Text.of(mark("{node} does not lead to the output {output}"),
+                                       node=quoted(gate.id), output=output)))
     for name in spec.inputs:
         if name not in reached:
             problems.append(locate.problem(
-                ("inputs", name), f"input {quoted(name)} is not used on the way to the output"))
+                ("inputs", name),
+                Text.of(mark("input {input} is not used on the way to the output"),
+                     input=quoted(name))))
     return problems

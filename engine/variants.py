@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from engine.errors import DomainError, ExerciseError, Problem
+from engine.errors import DomainError, ExerciseError, Problem, Text, mark
 from engine.ops import KinkChoices
 from engine.spec import Choice, Exercise, RandInt, Uniform
 
@@ -42,7 +42,8 @@ def draw_variant(exercise: Exercise, seed: int | None = None) -> Variant:
         try:
             _evaluate(exercise, inputs)
         except DomainError as exc:
-            problem = _domain_problem(exercise, exc, "with the given inputs, ")
+            problem = _domain_problem(exercise, exc, Text.of(
+                mark("with the given inputs, {op}: {reason}"), op=exc.op, reason=exc.reason))
             raise ExerciseError([problem]) from None
         return Variant(exercise, None, inputs)
 
@@ -60,11 +61,13 @@ def draw_variant(exercise: Exercise, seed: int | None = None) -> Variant:
             return Variant(exercise, seed, inputs)
         last = ", ".join(exercise.graph.names[k] for k in kinks)
     if isinstance(last, DomainError):
-        prefix = f"seed {seed}: every one of {MAX_DRAWS} draws failed; the last: "
-        raise ExerciseError([_domain_problem(exercise, last, prefix)])
-    raise ExerciseError([Problem(
-        f"seed {seed}: every one of {MAX_DRAWS} draws hit a tie or kink (last at {last}); "
-        "widen the input ranges or change the graph",
+        raise ExerciseError([_domain_problem(exercise, last, Text.of(
+            mark("seed {seed}: every one of {draws} draws failed; the last: {op}: {reason}"),
+            seed=str(seed), draws=str(MAX_DRAWS), op=last.op, reason=last.reason))])
+    raise ExerciseError([Problem.of(
+        Text.of(mark("seed {seed}: every one of {draws} draws hit a tie or kink (last at {kinks}); "
+                  "widen the input ranges or change the graph"),
+             seed=str(seed), draws=str(MAX_DRAWS), kinks=last),
         exercise.source, exercise.line_of(last.split(", ")[0]), last.split(", ")[0],
     )])
 
@@ -96,8 +99,5 @@ def _evaluate(exercise: Exercise, inputs: Mapping[str, float]) -> dict[int, Kink
     return graph.kinks(values)
 
 
-def _domain_problem(exercise: Exercise, exc: DomainError, prefix: str) -> Problem:
-    return Problem(
-        f"{prefix}{exc.op}: {exc.reason}",
-        exercise.source, exercise.line_of(exc.node), exc.node,
-    )
+def _domain_problem(exercise: Exercise, exc: DomainError, message: Text) -> Problem:
+    return Problem.of(message, exercise.source, exercise.line_of(exc.node), exc.node)

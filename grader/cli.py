@@ -20,8 +20,8 @@ from engine import (
 )
 from engine.explain import fmt
 from engine.gradcheck import gradient_mismatches
+from grader.i18n import DEFAULT_LANGUAGE, located_problem, mark, ngettext, use_language
 from grader.i18n import gettext as _
-from grader.i18n import mark
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 CHECK_SEEDS = 20  # seeds drawn by `grader check` for a randomized exercise
@@ -67,25 +67,33 @@ def spec_files(paths: Iterable[str]) -> Iterator[Path]:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-def check(paths: tuple[str, ...]) -> None:
+@click.option("--lang", type=click.Choice(GRADE_LANGUAGES), default=None,
+              help="Write the problems in this language (default: en).")
+def check(paths: tuple[str, ...], lang: str | None) -> None:
     """Validate exercise specs (files or folders) and evaluate them.
 
     Exit 0 when every spec is valid; 1 with one `file:line: node: message` line per
     problem otherwise.
     """
+    with use_language(lang or DEFAULT_LANGUAGE):
+        _check(paths)
+
+
+def _check(paths: tuple[str, ...]) -> None:
     problems: list[Problem] = []
     count = 0
     for path in spec_files(paths):
         count += 1
         problems += check_exercise_file(path)
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(located_problem(problem))
     if count == 0:
-        click.echo("no exercise files (*.yaml, *.yml) found", err=True)
+        click.echo(_("no exercise files (*.yaml, *.yml) found"), err=True)
         sys.exit(1)
     if problems:
         sys.exit(1)
-    click.echo(f"{count} exercise(s) OK", err=True)
+    click.echo(ngettext("{count} exercise OK", "{count} exercises OK", count).format(
+        count=count), err=True)
 
 
 def check_exercise_file(path: Path) -> list[Problem]:
@@ -109,7 +117,7 @@ def evaluate_exercise(exercise: Exercise) -> list[Problem]:
             problems += exc.problems
             break
         for node, message in gradient_mismatches(solve(variant)):
-            problems.append(Problem(message, exercise.source, exercise.line_of(node), node))
+            problems.append(Problem.of(message, exercise.source, exercise.line_of(node), node))
     return problems
 
 
@@ -136,7 +144,7 @@ def solve_command(paths: tuple[str, ...], seed: int | None, as_json: bool, expla
             solution = solve(draw_variant(load_exercise(path), seed))
         except ExerciseError as exc:
             for problem in exc.problems:
-                click.echo(str(problem), err=True)
+                click.echo(located_problem(problem), err=True)
             failed = True
             continue
         if as_json or as_submission:
@@ -259,9 +267,6 @@ def grade_command(path: str, submission_path: str, seed: int | None, lang: str |
     or the submission cannot be used, or when blanks hold no number: then nothing is
     graded, and no score is printed ("score": null with --json).
     """
-    # Imported here so that the whole command stays one block at the end of the file.
-    from grader.i18n import DEFAULT_LANGUAGE, use_language
-
     with use_language(lang or DEFAULT_LANGUAGE):
         _grade(path, submission_path, seed, as_json)
 
@@ -277,7 +282,7 @@ def _grade(path: str, submission_path: str, seed: int | None, as_json: bool) -> 
             exercise = load_exercise(files[0])
             solution = solve(draw_variant(exercise, seed))
         except ExerciseError as exc:
-            raise UnusableFile([str(problem) for problem in exc.problems]) from None
+            raise UnusableFile([located_problem(problem) for problem in exc.problems]) from None
         try:
             submission = parse_submission(read_json(submission_path), exercise)
         except SubmissionError as exc:

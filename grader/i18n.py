@@ -27,6 +27,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from engine.errors import Problem
+
 DOMAIN: Final = "messages"
 TRANSLATIONS_DIR: Final = Path(__file__).resolve().parent / "translations"
 ENGLISH: Final = "en"
@@ -144,6 +146,17 @@ def gettext(message: str) -> str:
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The singular or plural form for `count`, in the current language."""
     return translations(_current.get()).ngettext(singular, plural, count)
+
+
+def problem_message(problem: Problem) -> str:
+    """A problem of an exercise spec, in the current language: the engine writes each
+    as a marked template and its parameters, translated here where it is shown."""
+    return problem.message_in(gettext)
+
+
+def located_problem(problem: Problem) -> str:
+    """`file:line: node: field: message`, the message in the current language."""
+    return problem.located(problem_message(problem))
 
 
 def mark(message: str) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import Exercise, ExerciseError, draw_variant, parse_exercise
 from grader.i18n import gettext as _
-from grader.i18n import mark
+from grader.i18n import mark, problem_message
 from grader.models import ExerciseRecord, ExerciseVersion, Role
 from grader.services.accounts import Caller, require_role
 from grader.services.errors import Forbidden, InvalidExercise, NotFound, quoted_name
@@ -180,7 +180,7 @@ def _check_draws(exercise: Exercise) -> None:
 def yaml_errors(exc: ExerciseError) -> list[dict[str, Any]]:
     errors = []
     for problem in exc.problems:
-        error: dict[str, Any] = {"detail": problem.message}
+        error: dict[str, Any] = {"detail": problem_message(problem)}
         error.update({k: v for k, v in problem.as_dict().items() if k != "message"})
         errors.append(error)
     return errors

@@ -29,7 +29,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_check_accepts_every_bundled_exercise(runner):
     result = runner.invoke(cli, ["check", str(EXERCISES)])
     assert result.exit_code == 0, result.output
-    assert "exercise(s) OK" in result.output
+    assert "exercises OK" in result.output
 
 
 def test_check_reports_file_line_node_and_exits_1(runner, tmp_path):

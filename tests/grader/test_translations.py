@@ -23,7 +23,8 @@ def catalog(language: str):
 
 
 def marked_in_code() -> set[str]:
-    method_map = [("grader/**.py", "python"), ("grader/**/templates/**.html", "jinja2")]
+    method_map = [("grader/**.py", "python"), ("engine/**.py", "python"),
+                  ("grader/**/templates/**.html", "jinja2")]
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
         REPO, method_map=method_map, keywords=KEYWORDS
