@@ -96,15 +96,19 @@ def course_links(session: Session, actor: Caller, course_id: int,
                  usernames: Sequence[str] | None, hours: int) -> list[IssuedLink]:
     """A fresh sign-in link for each student of a course, or for the students named
     (course instructors; NotFound, Forbidden; ValidationFailed naming each username that
-    is not a student of the course)."""
+    is not a student of the course). Only an admin gets links for staff accounts
+    enrolled as students: a link would hand an instructor another's account."""
     require_role(actor, Role.INSTRUCTOR)
     with transaction(session):
         course_access(session, actor, course_id, manage=True)
+        # A link signs its user in: an instructor gets links for student accounts only
+        # (a staff account enrolled as a student stays its owner's; admins: any).
         students = dict(session.execute(
             select(User.username, User.id)
             .join(Enrollment, Enrollment.user_id == User.id)
             .where(Enrollment.course_id == course_id,
-                   Enrollment.role == CourseRole.STUDENT)
+                   Enrollment.role == CourseRole.STUDENT,
+                   *(() if actor.role is Role.ADMIN else (User.role == Role.STUDENT,)))
             .order_by(User.username)
         ).all())
         if usernames is None:

@@ -218,6 +218,30 @@ def test_instructors_may_name_the_students(instructor, course):
                                json=body).status_code == 422
 
 
+@pytest.mark.parametrize("role", ["admin", "instructor"])
+def test_an_instructor_gets_no_link_for_a_staff_account_enrolled_as_a_student(
+        instructor, course, users, admin, role):
+    # Enrolling a staff account as a student must not hand the instructor its sessions.
+    if role == "instructor":
+        users.add("otto", "instructor")
+    victim = "root" if role == "admin" else "otto"
+    assert instructor.post(f"/api/v1/courses/{course}/enrollments",
+                           json={"user": victim}).status_code == 201
+    every = instructor.post(f"/api/v1/courses/{course}/sign-in-links")
+    assert every.status_code == 201
+    assert [link["user"] for link in every.json] == ["ann", "sam"]
+    named = instructor.post(f"/api/v1/courses/{course}/sign-in-links",
+                            json={"users": [victim]})
+    assert named.status_code == 422
+    ghost = instructor.post(f"/api/v1/courses/{course}/sign-in-links",
+                            json={"users": ["ghost"]})
+    assert named.json["errors"][0]["detail"].replace(victim, "X") == (
+        ghost.json["errors"][0]["detail"].replace("ghost", "X"))  # says nothing more
+    # An admin, who may act for anyone, still can.
+    by_admin = admin.post(f"/api/v1/courses/{course}/sign-in-links", json={"users": [victim]})
+    assert by_admin.status_code == 201
+
+
 def test_only_the_courses_instructors_get_links(course, users):
     student = users.add("eve")
     assert student.post(f"/api/v1/courses/{course}/sign-in-links").status_code == 403
