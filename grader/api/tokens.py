@@ -7,7 +7,7 @@ from flask import Blueprint
 
 from grader.api import schemas
 from grader.api.operations import Reply, operation
-from grader.auth import caller_cache
+from grader.auth import bearer_token, caller_cache
 from grader.models import utcnow
 from grader.services import tokens
 from grader.services.accounts import Caller
@@ -30,12 +30,17 @@ def token_fields(token: tokens.TokenInfo) -> dict[str, object]:
 
 
 @bp.post("")
-@operation("Make a token for the caller, named, with an optional expiry; the token "
-           "itself is shown only in this response", response=schemas.NewTokenOut,
+@operation("Make a token for the caller, named, with an optional expiry (never later "
+           "than the presented token's own); the token itself is shown only in this "
+           "response", response=schemas.NewTokenOut,
            status=201, body=schemas.TokenCreate, problems=(400, 413, 415, 422))
 def create_token(actor: Caller, body: schemas.TokenCreate) -> Reply:
-    created = tokens.create_token(get_session(), actor.username, body.name, body.expires_at,
-                                  by=actor)
+    session = get_session()
+    # A token made with a token expires no later than it: an expiring or leaked token
+    # cannot mint one that outlives it.
+    presented = tokens.presented_expiry(session, bearer_token() or "")
+    created = tokens.create_token(session, actor.username, body.name,
+                                  tokens.within(body.expires_at, presented), by=actor)
     out = schemas.NewTokenOut(**token_fields(created.info), token=created.token)
     return Reply(out, 201)
 

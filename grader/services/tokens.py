@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from grader.i18n import gettext as _
 from grader.models import ApiToken, Role, utcnow
 from grader.services.accounts import (
+    TOKEN_FORMAT,
     TOKEN_PREFIX,
     Caller,
     CallerCache,
@@ -77,6 +78,24 @@ def create_token(session: Session, username: str, name: str = "",
     with transaction(session):
         row, text = issue_token(session, user_named(session, username), name, expires_at)
         return NewToken(TokenInfo.of(row), text)
+
+
+def presented_expiry(session: Session, token: str) -> datetime | None:
+    """When the token the caller presented expires (None: never, or not a token)."""
+    found = TOKEN_FORMAT.fullmatch(token)
+    if found is None:
+        return None
+    expires: datetime | None = session.execute(
+        select(ApiToken.expires_at).where(ApiToken.public_id == found["public_id"])
+    ).scalar_one_or_none()
+    return expires
+
+
+def within(expires_at: datetime | None, limit: datetime | None) -> datetime | None:
+    """An expiry no later than `limit` (None: never)."""
+    if limit is None:
+        return expires_at
+    return limit if expires_at is None else min(expires_at, limit)
 
 
 def check_expiry(expires_at: datetime | None) -> None:

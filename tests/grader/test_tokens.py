@@ -302,3 +302,24 @@ def test_a_refused_request_does_not_stamp_the_token(app, student):
     wrong = student.token[:-1] + ("A" if student.token[-1] != "A" else "B")
     assert student.client.get(EXERCISES, headers=bearer(wrong)).status_code == 401
     assert token_row(app, student.token).last_used_at is None
+
+
+def test_a_token_made_with_an_expiring_token_expires_no_later(app, client, student):
+    # A leaked token that expires cannot mint one that lives on.
+    soon = utcnow() + timedelta(hours=1)
+    parent = add_token(app, student.username, expires_at=soon)
+    for body in ({"name": "forever"}, {"name": "later",
+                                      "expires_at": (soon + timedelta(days=9)).isoformat()}):
+        made = client.post("/api/v1/tokens", json=body, headers=bearer(parent))
+        assert made.status_code == 201, made.json
+        assert made.json["expires_at"] is not None
+        assert abs((token_row(app, made.json["token"]).expires_at - soon).total_seconds()) < 1
+    earlier = (soon - timedelta(minutes=30)).replace(microsecond=0)
+    made = client.post("/api/v1/tokens", json={"name": "short",
+                                               "expires_at": earlier.isoformat()},
+                       headers=bearer(parent))
+    assert token_row(app, made.json["token"]).expires_at.replace(tzinfo=None) == (
+        earlier.replace(tzinfo=None))
+    # A token without an expiry may make one without.
+    free = student.post("/api/v1/tokens", json={"name": "free"})
+    assert free.status_code == 201 and free.json["expires_at"] is None
