@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from grader.db import first_row
 from grader.i18n import gettext as _
-from grader.models import Attempt, ExerciseRecord, ExerciseVersion, VariantRecord
+from grader.models import Assignment, Attempt, ExerciseRecord, ExerciseVersion, VariantRecord
 from grader.services.accounts import Caller
 from grader.services.attempts import (
     INSERT_TRIES,
@@ -41,7 +41,7 @@ from grader.services.rows import (
     version_row,
 )
 from grader.services.transactions import run_transaction
-from grader.services.variants import add_variant
+from grader.services.variants import add_variant, variant_for
 from grader.services.visibility import may_read_closed, practice_scope
 
 # The latest version of an exercise with the user's latest practice variant of it.
@@ -71,8 +71,17 @@ def _practice_target(
     if not row.practice and not may_read_closed(session, actor, exercise_id):
         raise Forbidden(_("exercise {id} is not open for practice").format(
             id=quoted_name(exercise_id)))
-    return version_row(session, row), variant_row(row), open_numbers(session, actor.id,
-                                                                     exercise_id)
+    guarded = open_numbers(session, actor.id, exercise_id)
+    undrawn = [a.id for a in guarded.assignments if not a.inputs]
+    if undrawn:
+        # An open assignment whose numbers are not drawn yet: draw them now, so that
+        # practice avoids them (in a small space of variants, practice could otherwise
+        # go through every one before the assignment is opened).
+        for assignment in session.execute(
+                select(Assignment).where(Assignment.id.in_(undrawn))).scalars():
+            variant_for(session, actor, assignment.exercise_version, assignment)
+        guarded = open_numbers(session, actor.id, exercise_id)
+    return version_row(session, row), variant_row(row), guarded
 
 
 def _current(session: Session, actor: Caller, version: VersionRow,

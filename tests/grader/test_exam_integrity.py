@@ -206,3 +206,31 @@ def test_an_instructor_who_is_a_student_elsewhere_gets_no_solution_of_its_number
     assert browser.get("/instructor/exercises/branching/preview").status_code == 403
     # Her course's instructor still reads it.
     assert instructor.get("/api/v1/exercises/branching/solution").status_code == 200
+
+
+TINY = """\
+id: tiny
+title: Two numbers only
+inputs: {x: {choice: [1, 2]}, y: 3}
+nodes:
+  - {id: f, op: mul, in: [x, y]}
+output: f
+"""
+
+
+def test_practice_never_gets_the_numbers_an_open_assignment_will_draw(instructor, student,
+                                                                      course):
+    # With two possible variants, practising both before opening the assignment would
+    # give full feedback on its numbers: the assignment's are drawn first, and avoided.
+    assert instructor.put_yaml("tiny", TINY).status_code in (200, 201)
+    assignment = assign(instructor, course, exercise="tiny", max_attempts=1,
+                        feedback="score", opens_at=iso(-timedelta(hours=1)),
+                        due_at=iso(timedelta(days=1)))
+    practised = set()
+    for _ in range(12):
+        drawn = student.post("/api/v1/exercises/tiny/variants")
+        assert drawn.status_code in (201, 403), drawn.json
+        if drawn.status_code == 201:
+            practised.add(drawn.json["inputs"]["x"])
+    given = student.get(f"/api/v1/assignments/{assignment}").json["inputs"]["x"]
+    assert given not in practised and practised  # the other number only
