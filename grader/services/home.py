@@ -10,11 +10,12 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.models import Assignment, Attempt, CourseRole, ExerciseVersion, utcnow
+from grader.models import Assignment, Attempt, CourseRole, ExerciseVersion, ScorePolicy, utcnow
 from grader.services.accounts import Caller
 from grader.services.attempts import attempts_left
 from grader.services.courses import visible_courses
 from grader.services.exercises import title_in, visible_exercises
+from grader.services.gradebook import latest_scores
 
 Window = Literal["upcoming", "open", "closed"]
 
@@ -30,7 +31,8 @@ class AssignmentEntry:
     max_attempts: int | None
     attempts_used: int
     attempts_left: int | None  # None: unlimited
-    best_score: float | None  # None: no attempt yet
+    score: float | None  # the one that counts (its score policy); None: no attempt yet
+    score_policy: ScorePolicy
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ def home_of(session: Session, actor: Caller, language: str = "en") -> Home:
             .group_by(Attempt.assignment_id)
         )
     }
+    latest = latest_scores(session, [a.id for a, _version in rows
+                                     if a.score_policy is ScorePolicy.LATEST], actor.id)
     now = utcnow()
     by_course: dict[int, list[AssignmentEntry]] = {course_id: [] for course_id in course_ids}
     for assignment, version in rows:
@@ -89,7 +93,10 @@ def home_of(session: Session, actor: Caller, language: str = "en") -> Home:
             assignment.id, title_in(version, language), version.exercise_id,
             assignment.opens_at, assignment.due_at,
             window_at(assignment.opens_at, assignment.due_at, now), assignment.max_attempts,
-            used, attempts_left(assignment.max_attempts, used), best))
+            used, attempts_left(assignment.max_attempts, used),
+            latest.get((actor.id, assignment.id)) if (
+                assignment.score_policy is ScorePolicy.LATEST) else best,
+            assignment.score_policy))
     practised = {
         exercise_id: (count, best) for exercise_id, count, best in session.execute(
             select(Attempt.exercise_id, func.count(Attempt.id), func.max(Attempt.score))

@@ -243,3 +243,23 @@ def test_user_language_preference_from_the_account(app, browser):
         accounts.create_user(sessions.get_session(), "lia", Role.STUDENT, "pt_BR")
     browser.sign_in("lia")
     assert '<html lang="pt-BR">' in browser.get("/", headers={"Accept-Language": "en"}).text
+
+
+def test_the_home_page_shows_the_score_that_counts(student_browser, instructor, load_bundled,
+                                                   student, right_answers):
+    load_bundled("sigmoid-neuron-random")
+    course = instructor.post("/api/v1/courses", json={"title": "Redes"}).json["id"]
+    instructor.post(f"/api/v1/courses/{course}/enrollments", json={"user": "sam"})
+    assignment = instructor.post(f"/api/v1/courses/{course}/assignments", json={
+        "exercise": "sigmoid-neuron-random", "score_policy": "latest"}).json["id"]
+    view = student.get(f"/api/v1/assignments/{assignment}").json
+    url = f"/api/v1/assignments/{assignment}/attempts"
+    student.post(url, json=right_answers(view))
+    student.post(url, json={"forward": {}})
+    home = student_browser.get("/", headers={"Accept-Language": "pt-BR"}).text
+    row = home[home.index(f'href="/assignments/{assignment}"'):]
+    row = row[:row.index("</tr>")]
+    assert "0%" in row and "100%" not in row and "conta a última tentativa" in row
+    page = student_browser.get(f"/assignments/{assignment}",
+                               headers={"Accept-Language": "pt-BR"}).text
+    assert "conta a última tentativa" in page
