@@ -10,6 +10,7 @@ JSON the page's script receives: "forward:p0", "backward:x0", "local:p0:x0".
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -134,20 +135,39 @@ class GraphView:
     def blank(self, key: str) -> BlankView | None:
         return next((b for b in self.blanks if b.key == key), None)
 
+    @property
+    def frame_height(self) -> float:
+        """The drawing's height with room below each box for that box's message, so
+        that the frame cuts no message (a short graph grows, a tall one barely)."""
+        return max([self.height, *(b.box.bottom + bubble_height(b) for b in self.blanks
+                                   if b.verdict is not None)])
+
     def opening(self, blank: BlankView) -> str:
-        """Which way a box's message opens (CSS classes): towards the inside of the
-        drawing where the frame would cut it."""
-        classes = []
-        if blank.box.x + _BUBBLE_WIDTH > self.width:
-            classes.append("opens-left")
-        if blank.box.bottom + _BUBBLE_HEIGHT > self.height and blank.box.y > _BUBBLE_HEIGHT:
-            classes.append("opens-up")
-        return " ".join(classes)
+        """Which way a box's message opens (a CSS class): leftwards near the right edge,
+        where the frame would cut it."""
+        return opening(blank.box, self.width)
+
+
+def bubble_height(blank: BlankView) -> float:
+    """About how tall a box's message is: lines of some 34 characters at 13.6 px in an
+    18rem bubble (line height 1.35), its padding, border and gap."""
+    verdict = blank.verdict
+    text = len(blank.status_text) + len(verdict.message or "") + 4 if verdict else 0
+    return 22.0 + 18.4 * max(1, math.ceil(text / 34))
+
+
+def room_below(height: float, boxes: Iterable[Box]) -> float:
+    """`height`, or more: down to a message's room below the lowest of `boxes`."""
+    return max([height, *(box.bottom + BUBBLE_HEIGHT for box in boxes)])
+
+
+def opening(box: Box, width: float) -> str:
+    return "opens-left" if box.x + BUBBLE_WIDTH > width else ""
 
 
 # A message's room at most (18rem wide in the CSS; six lines of text).
-_BUBBLE_WIDTH = 288.0
-_BUBBLE_HEIGHT = 110.0
+BUBBLE_WIDTH = 288.0
+BUBBLE_HEIGHT = 110.0
 
 
 def verdicts_of(result: Mapping[str, Any] | None) -> tuple[dict[str, Verdict], str | None]:

@@ -158,6 +158,7 @@ class ExercisePage:
                 self.notice),
             "editable": self.action is not None,
             "has_verdicts": self.has_verdicts,
+            "frame_height": round(self.graph.frame_height, 1),
             "first_error": first.element_id if first is not None else None,
             "attempt_key": self.attempt_key,
             "blanks": [

@@ -207,6 +207,33 @@ def test_the_drawing_fits_a_1280_pixel_window_and_nothing_is_cut(new_page, site,
     assert_accessible(page)
 
 
+@pytest.mark.parametrize("name", ["rule-inv", "rule-exp", "branching"])
+def test_no_message_is_cut_by_the_frame_of_a_short_graph(new_page, site, username,
+                                                         screenshot, name):
+    page = new_page(viewport={"width": 1265, "height": 900}, locale="pt-BR")
+    sign_in(page, site, username, screenshot)
+    page.goto(f"{site.url}/exercises/{name}")
+    fill(page, {key: "1" for key in answers(name, comma=True)})  # wrong nearly everywhere
+    page.locator(SUBMIT).click()
+    page.locator("[data-score]:not([data-score=''])").wait_for()
+    frame = page.locator(".graph-scroll")
+    for box in page.locator("[data-blank]").all():
+        box.focus()
+        bubble = page.locator(".blank:focus-within .bubble")
+        if not bubble.count() or not bubble.is_visible():
+            continue
+        inside = page.evaluate("""(() => {
+            const f = document.querySelector('.graph-scroll').getBoundingClientRect();
+            const b = document.querySelector('.blank:focus-within .bubble')
+                .getBoundingClientRect();
+            return b.left >= f.left && b.right <= f.right && b.bottom <= f.bottom; })()""")
+        assert inside, box.get_attribute("data-blank")
+        sizes = frame.evaluate(
+            "f => [f.scrollWidth, f.clientWidth, f.scrollHeight, f.clientHeight]")
+        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], box.get_attribute("data-blank")
+    screenshot(page, "last-message")
+
+
 def test_the_language_switch_changes_every_text(new_page, site, username, screenshot):
     page = new_page(locale="en-US")
     sign_in(page, site, username, screenshot)

@@ -11,6 +11,7 @@ from grader.scoring.mistakes import mistake_name
 from grader.services import analytics, assignments, gradebook, history
 from grader.services.courses import assignment_access
 from grader.sessions import get_session
+from grader.web.blanks import opening, room_below
 from grader.web.browser import check_csrf
 from grader.web.graph_page import Attempts, HistoryEntry, page_of
 from grader.web.instructor.access import instructor
@@ -70,7 +71,9 @@ def student_attempt(assignment_id: int, username: str, number: int | None = None
 @bp.get(f"/{ASSIGNMENT}/analytics")
 def analytics_page(assignment_id: int) -> ResponseReturnValue:
     found = analytics.assignment_analytics(get_session(), instructor(), assignment_id)
+    drawing = drawing_of(found.exercise)
+    boxes = share_boxes(found.exercise, found.blanks)
     return render_template("instructor/analytics.html", found=found,
-                           assignment=found.assignment, drawing=drawing_of(found.exercise),
-                           boxes=share_boxes(found.exercise, found.blanks),
-                           mistake_name=mistake_name)
+                           assignment=found.assignment, drawing=drawing, boxes=boxes,
+                           frame_height=room_below(drawing.height, (b.box for b in boxes)),
+                           opening=opening, mistake_name=mistake_name)

@@ -98,6 +98,10 @@
       }
     });
     result.hidden = data.score === null && !data.has_verdicts;
+    // Room below the boxes for their messages, as the page would have drawn it (a
+    // style property set from script is not inline markup: the CSP allows it).
+    var graph = form.querySelector(".graph");
+    if (graph && data.frame_height) { graph.style.height = data.frame_height + "px"; }
     var score = result.querySelector("[data-score]");
     score.hidden = data.score === null;
     score.setAttribute("data-score", data.data_score);
