@@ -212,7 +212,7 @@ def test_a_roster_import_reports_every_line(ines, course, users):
     outcomes = [a["data-outcome"] for a in Elements(page.text).all("tr") if "data-outcome" in a]
     # An instructor is not told which accounts existed: new and old alike are enrolled.
     assert outcomes == ["enrolled", "enrolled", "skipped", "skipped"]
-    assert "0 created, 2 enrolled" in page.text
+    assert "Roster imported: 2 enrolled" in page.text and " created," not in page.text
     assert "already on line 2" in page.text and "not a valid username" in page.text
     assert "Display names and emails were read but not stored." in page.text
     too_big = ines.post(f"/instructor/courses/{course}/roster",
