@@ -7,6 +7,7 @@ import io
 
 from flask import Blueprint, Response, current_app, request
 
+from grader import i18n
 from grader.api import present, schemas
 from grader.api.operations import Reply, operation
 from grader.models import Role
@@ -127,7 +128,7 @@ def gradebook(actor: Caller, course_id: int) -> schemas.GradebookOut | Response:
         assignments=[
             schemas.GradebookAssignment(id=a.id, exercise=a.exercise_version.exercise_id,
                                         title=title, score_policy=a.score_policy)
-            for a, title in book.titles()
+            for a, title in book.titles(i18n.tag(i18n.current_language()))
         ],
         students=[
             schemas.GradebookStudent(
@@ -146,7 +147,8 @@ def gradebook_csv(book: grades.Gradebook) -> Response:
     assignment's score policy), blank when the student made no attempt."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["user", *(safe_cell(f"{a.id}: {title}") for a, title in book.titles())])
+    writer.writerow(["user", *(safe_cell(f"{a.id}: {title}") for a, title in book.titles(
+        i18n.tag(i18n.current_language())))])
     for row in book.rows:
         writer.writerow([safe_cell(row.username),
                          *("" if s is None else f"{s:g}" for s in row.scores.values())])

@@ -21,6 +21,7 @@ from grader.services.exercises import (
     latest_version,
     parse_exercise_text,
     put_exercise,
+    title_in,
     yaml_errors,
 )
 from grader.services.visibility import assigned_in_taught_courses, check_may_read
@@ -40,9 +41,9 @@ class LibraryEntry:
     readable: bool = True
 
 
-def library(session: Session, actor: Caller) -> list[LibraryEntry]:
+def library(session: Session, actor: Caller, language: str = "en") -> list[LibraryEntry]:
     """Every exercise's latest version (instructors and admins), each saying whether
-    the caller may read it."""
+    the caller may read it; titles in `language` where the spec has it."""
     require_role(actor, Role.INSTRUCTOR)
     rows = session.execute(
         select(ExerciseVersion, ExerciseRecord.owner_id, User.username)
@@ -52,7 +53,8 @@ def library(session: Session, actor: Caller) -> list[LibraryEntry]:
         .order_by(ExerciseVersion.exercise_id)
     ).all()
     assigned = assigned_in_taught_courses(session, actor)
-    return [LibraryEntry(version.exercise_id, version.title, version.number, version.practice,
+    return [LibraryEntry(version.exercise_id, title_in(version, language), version.number,
+                         version.practice,
                          owner, version.created_at, may_edit(actor, owner_id),
                          version.practice or may_edit(actor, owner_id)
                          or version.exercise_id in assigned)

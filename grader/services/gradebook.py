@@ -20,6 +20,7 @@ from grader.models import (
 )
 from grader.services.accounts import Caller
 from grader.services.courses import course_access
+from grader.services.exercises import title_in
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,10 @@ class Gradebook:
     assignments: list[Assignment]
     rows: list[GradebookRow]
 
-    def titles(self) -> Iterator[tuple[Assignment, str]]:
+    def titles(self, language: str = "en") -> Iterator[tuple[Assignment, str]]:
+        """Each assignment and its exercise's title in `language` where it has one."""
         for assignment in self.assignments:
-            yield assignment, assignment.exercise_version.title
+            yield assignment, title_in(assignment.exercise_version, language)
 
 
 def gradebook(session: Session, actor: Caller, course_id: int) -> Gradebook:

@@ -43,7 +43,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
         i18n.gettext, i18n.ngettext, newstyle=True)
-    app.jinja_env.filters.update(time_text=i18n.time_text, iso_time=formats.iso_time,
+    app.jinja_env.filters.update(exercise_title=formats.exercise_title,
+                                 time_text=i18n.time_text, iso_time=formats.iso_time,
                                  score_text=formats.score_text,
                                  description_html=formats.description_html)
     # A new parent per app, as for the API: a blueprint cannot change once registered.

@@ -10,6 +10,8 @@ from babel.numbers import format_percent
 from markupsafe import Markup, escape
 
 from grader import i18n
+from grader.models import ExerciseVersion
+from grader.services.exercises import title_in
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 # *word* as emphasis: the stars hug the text, so that a·b written "a * b" stays as is.
@@ -38,3 +40,8 @@ def description_html(text: str) -> Markup:
         strong = _BOLD.sub(r"<strong>\1</strong>", escaped)
         out.append("<p>" + _EMPHASIS.sub(r"<em>\1</em>", strong) + "</p>")
     return Markup("".join(out))
+
+
+def exercise_title(version: ExerciseVersion) -> str:
+    """A stored version's title in the reader's language (its spec's translation)."""
+    return title_in(version, i18n.tag(i18n.current_language()))

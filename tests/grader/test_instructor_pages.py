@@ -350,3 +350,17 @@ def test_the_instructor_address_leads_to_the_courses(app):
     followed = app.test_client().get("/instructor/", follow_redirects=False)
     assert followed.status_code == 302
     assert followed.headers["Location"].endswith("/instructor/courses")
+
+
+def test_an_instructor_reads_exercise_titles_in_their_language(ines, course, graded_class):
+    portuguese = {"Accept-Language": "pt-BR"}
+    title = "Gradientes nas ramificações se somam"
+    for path in ("/instructor/exercises", f"/instructor/courses/{course}",
+                 f"/instructor/courses/{course}/grades",
+                 f"/instructor/assignments/{graded_class}"):
+        page = ines.get(path, headers=portuguese)
+        assert page.status_code == 200 and title in page.text, path
+    csv_text = ines.get(f"/instructor/courses/{course}/grades.csv", headers=portuguese).text
+    assert title in csv_text
+    english = ines.get(f"/instructor/courses/{course}", headers={"Accept-Language": "en"})
+    assert "Gradients at a branch are summed" in english.text

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
-from grader import rate_limits
+from grader import i18n, rate_limits
 from grader.api.courses import gradebook_csv
 from grader.api.schemas import CourseCreate
 from grader.i18n import gettext as _
@@ -80,7 +80,8 @@ def _render_course(caller: Caller, course_id: int, *, status: int = 200,
         "instructor/course.html", course=course,
         enrollments=courses.course_enrollments(session, caller, course_id),
         assignments=courses.course_assignments(session, caller, course_id),
-        exercises=exercise_library.library(session, caller),
+        exercises=exercise_library.library(session, caller,
+                                          i18n.tag(i18n.current_language())),
         form=form or empty_assignment_form(), time_zones=TIME_ZONES,
         feedback_choices=list(Feedback), report=report, enrol_problem=enrol_problem,
         roster_problem=roster_problem, enrol_username=enrol_username,

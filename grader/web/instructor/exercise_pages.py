@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from grader import i18n
 from grader.api.schemas import SEED_MAX
 from grader.i18n import gettext as _
 from grader.services import exercise_library, solutions
@@ -27,7 +28,8 @@ FILE_FIELD = "file"
 def library() -> ResponseReturnValue:
     caller = instructor()
     return render_template("instructor/library.html",
-                           entries=exercise_library.library(get_session(), caller))
+                           entries=exercise_library.library(
+                               get_session(), caller, i18n.tag(i18n.current_language())))
 
 
 def _edit_page(*, exercise_id: str | None, text: str, status: int = 200,
