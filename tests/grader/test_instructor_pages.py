@@ -176,6 +176,9 @@ def test_the_preview_draws_values_and_gradients_and_explains_each_step(ines, loa
     portuguese = ines.get("/instructor/exercises/branching/preview",
                           headers={"Accept-Language": "pt-BR"})
     assert ">−3,00</text>" in portuguese.text
+    # The max rule in the reader's words, and each gate named as the lecture draws it.
+    assert "[x é a maior]" in portuguese.text and "is the max" not in portuguese.text
+    assert '<span class="meta">×</span>' in page.text and ">mul<" not in page.text
 
 
 # ---------------------------------------------------------------- courses

@@ -18,7 +18,7 @@ from grader.scoring.mistakes import mistake_name
 from grader.services.analytics import SHARES, BlankTally
 from grader.web.blanks import ICONS, blank_key, label, places, status_text
 from grader.web.formats import score_text
-from grader.web.layout import Box, layout_of
+from grader.web.layout import Box, gate_symbol, layout_of
 from grader.web.svg import svg_of
 
 # A number the engine wrote in a formula: digits with a point, not part of a node id
@@ -26,9 +26,17 @@ from grader.web.svg import svg_of
 _WRITTEN_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?")
 
 
+# The words inside the engine's max and min rules ("[x is the max]"), said in the
+# reader's language.
+_ROUTED = re.compile(r"\[(\S+) is the (max|min)\]")
+
+
 def localized_formula(text: str) -> str:
     """A formula of the worked solution with its numbers as the reader's language
-    writes them ("w0·x0 = 2,00·−1,00" in Portuguese)."""
+    writes them ("w0·x0 = 2,00·−1,00" in Portuguese), and its words translated."""
+    text = _ROUTED.sub(lambda m: "[" + (
+        _("{input} is the largest") if m.group(2) == "max" else _("{input} is the smallest")
+    ).format(input=m.group(1)) + "]", text)
     return _WRITTEN_NUMBER.sub(lambda m: _localized(m.group()), text)
 
 
@@ -79,10 +87,13 @@ class StepView:
 
 def step_views(solution: Solution) -> list[StepView]:
     output = solution.output
-    return [_step_view(step, output) for step in solution.steps]
+    gates = {g.id: g for g in solution.exercise.gates}
+    return [_step_view(step, output, gate_symbol(step.op, gates[step.node].params)
+                       if step.node in gates else step.op)
+            for step in solution.steps]
 
 
-def _step_view(step: Step, output: str) -> StepView:
+def _step_view(step: Step, output: str, symbol: str) -> StepView:
     number = solution_number
     if step.op == "input":
         forward = _("{node} = {value} (given)").format(node=step.node, value=number(step.value))
@@ -103,7 +114,8 @@ def _step_view(step: Step, output: str) -> StepView:
                          gradient=head, sum=summed, value=number(step.grad))
     else:
         backward = f"{head} = {number(step.grad)}"
-    return StepView(step.node, step.op, forward,
+    # The gate as the lecture draws it ("×", "+1", "σ"), not the op's code.
+    return StepView(step.node, symbol, forward,
                     [localized_formula(lg.formula) for lg in step.local_gradients],
                     contributions, backward)
 
