@@ -60,6 +60,10 @@ from grader.services.transactions import transaction
 LOGIN_MINUTES = 10
 STATE_BYTES = 32
 
+# Only context (membership) roles decide the course role: an institution or system
+# role (a teacher elsewhere in the university, a system administrator) does not.
+CONTEXT_ROLE_PREFIXES = ("http://purl.imsglobal.org/vocab/lis/v2/membership#",
+                         "http://purl.imsglobal.org/vocab/lis/v2/membership/")
 # The LIS role names (the part after '#' of the role URIs) that teach a course.
 TEACHING_ROLES = frozenset({"Instructor", "ContentDeveloper", "Administrator"})
 ASSISTANT_ROLE = "TeachingAssistant"
@@ -176,11 +180,21 @@ def _use_nonce(session: Session, checked: CheckedToken, state: str) -> None:
                               "is not one this tool is waiting for)."))
 
 
+def is_context_role(role: str) -> bool:
+    """Whether a role is a context (course membership) role: a membership URI, or one
+    of the short names LTI allows for context roles ("Instructor", "Learner")."""
+    if role.startswith(CONTEXT_ROLE_PREFIXES):
+        return True
+    return ":" not in role and "/" not in role and "#" not in role
+
+
 def role_names(roles: Any) -> set[str]:
-    """The LIS role names of a roles claim: the part after '#' of each URI."""
+    """The LIS role names of a roles claim's context roles: the part after '#' of each
+    membership URI, or the short name; institution and system roles are left out."""
     if not isinstance(roles, list):
         return set()
-    return {role.rsplit("#", 1)[-1] for role in roles if isinstance(role, str)}
+    return {role.rsplit("#", 1)[-1] for role in roles
+            if isinstance(role, str) and is_context_role(role)}
 
 
 def course_role(roles: Any, assistants_teach: bool) -> CourseRole:

@@ -413,3 +413,31 @@ def test_only_the_courses_instructors_may_link_a_placement(app, client, register
     other = app.test_client()
     launch(other, registered, sub="teacher-2", roles=(INSTRUCTOR,), context="course-2")
     assert other.get(link_page).status_code == 403
+
+
+# ---------------------------------------------------------------- roles
+
+
+INSTITUTION_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"
+SYSTEM_ADMINISTRATOR = "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"
+
+
+def test_institution_and_system_roles_never_decide_the_course_role():
+    for other in (INSTITUTION_INSTRUCTOR, SYSTEM_ADMINISTRATOR):
+        assert course_role([LEARNER, other], assistants_teach=False) is CourseRole.STUDENT
+        assert course_role([other], assistants_teach=True) is CourseRole.STUDENT
+    assert course_role(["Instructor"], assistants_teach=False) is CourseRole.INSTRUCTOR
+    assert course_role(["Learner", SYSTEM_ADMINISTRATOR],
+                       assistants_teach=False) is CourseRole.STUDENT
+
+
+def test_a_learner_who_teaches_elsewhere_in_the_institution_stays_a_student(
+        app, client, registered, load_bundled):
+    linked_assignment(app, client, registered, load_bundled)
+    response = launch(client, registered, sub="student-1",
+                      roles=(LEARNER, INSTITUTION_INSTRUCTOR, SYSTEM_ADMINISTRATOR))
+    assert response.status_code == 303
+    users = one(app, select(User).join(LmsIdentity).where(LmsIdentity.subject == "student-1"))
+    assert [u.role for u in users] == [Role.STUDENT]
+    roles = one(app, select(Enrollment.role).where(Enrollment.user_id == users[0].id))
+    assert roles == [CourseRole.STUDENT]

@@ -9,7 +9,7 @@ from page_client import Elements
 from sqlalchemy import select
 
 from grader import sessions
-from grader.models import CourseRole, Enrollment, LmsIdentity, LtiContext, User
+from grader.models import CourseRole, Enrollment, LmsIdentity, LtiContext, Role, User
 
 
 def member(sub: str, role: str, status: str = "Active") -> dict:
@@ -86,3 +86,27 @@ def test_a_course_without_an_lms_has_no_roster_button(instructor, app):
     page = browser.get(f"/instructor/courses/{response.json['id']}")
     assert page.status_code == 200
     assert "Enrol everyone in the LMS course" not in page.text
+
+
+def pull(app, lms):
+    teacher = app.test_client()
+    launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,))
+    course_id, page = course_page(app, teacher)
+    csrf = Elements(page.text).all("input", name="csrf_token")[0]["value"]
+    return course_id, teacher.post(f"/instructor/courses/{course_id}/lms-roster",
+                                   data={"csrf_token": csrf})
+
+
+def test_an_institution_role_in_the_roster_does_not_make_an_instructor(app, lms):
+    lms.members = [{"user_id": "s1", "status": "Active", "roles": [
+        LEARNER, "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor",
+        "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"]}]
+    _, pulled = pull(app, lms)
+    assert pulled.status_code == 200, pulled.text
+    with app.app_context():
+        rows = sessions.get_session().execute(
+            select(Enrollment.role, User.role)
+            .join(User, User.id == Enrollment.user_id)
+            .join(LmsIdentity, LmsIdentity.user_id == User.id)
+            .where(LmsIdentity.subject == "s1")).all()
+    assert rows == [(CourseRole.STUDENT, Role.STUDENT)]
