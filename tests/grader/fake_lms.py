@@ -76,6 +76,8 @@ class FakeLms:
         self.tool_key_set: Callable[[], dict[str, Any]] = lambda: {"keys": []}
         self.used_jtis: set[str] = set()
         self.tokens_issued = 0
+        self.token_generation = 0  # revoke_tokens() makes every token issued before invalid
+        self.unauthorized = 0  # score requests refused for their token
         self.token_problems: list[str] = []
         self.line_items: dict[str, dict[str, Any]] = {}
         self.scores: list[dict[str, Any]] = []
@@ -251,7 +253,15 @@ class FakeLms:
             status == 429 and failing.retry_after) else {}
         return status, {"error": f"failing on purpose ({status})"}, "application/json", headers
 
-    def token(self, body: bytes) -> tuple[int, Any]:
+    def revoke_tokens(self) -> None:
+        """The LMS forgets every access token it issued (a 401 for each from now on)."""
+        with self.lock:
+            self.token_generation += 1
+
+    def token(self, body: bytes) -> tuple[Any, ...]:
+        failed = self._fail("token")
+        if failed is not None:
+            return failed
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         problems = []
         if form.get("grant_type") != "client_credentials":
@@ -279,11 +289,13 @@ class FakeLms:
             return 400, {"error": "invalid_client", "problems": problems}
         with self.lock:
             self.tokens_issued += 1
-        return 200, {"access_token": "at-" + uuid.uuid4().hex, "token_type": "Bearer",
+        return 200, {"access_token": f"at-{self.token_generation}-{uuid.uuid4().hex}",
+                     "token_type": "Bearer",
                      "expires_in": 3600, "scope": form.get("scope", "")}
 
     def _authorized(self, headers: Any) -> bool:
-        return str(headers.get("Authorization", "")).startswith("Bearer at-")
+        return str(headers.get("Authorization", "")).startswith(
+            f"Bearer at-{self.token_generation}-")
 
     # ------------------------------------------------------------ AGS
 
@@ -310,6 +322,8 @@ class FakeLms:
         if failed is not None:
             return failed
         if not self._authorized(headers):
+            with self.lock:
+                self.unauthorized += 1
             return 401, {"error": "no token"}, "application/json"
         if headers.get("Content-Type") != SCORE_TYPE:
             return 415, {"error": "wrong content type"}, "application/json"

@@ -260,6 +260,51 @@ def test_a_worker_that_stops_midway_leaves_its_job_to_the_next_once_its_lease_en
     assert len(lms.scores) == 1
 
 
+def test_a_token_the_lms_no_longer_takes_is_dropped_and_a_new_one_sends_at_once(
+        app, lms, placed, student_client, worker_session):
+    client = LmsClient()
+    submit_on_the_page(student_client, placed)
+    run_until_idle(worker_session, client)
+    lms.revoke_tokens()  # the LMS restarted, or revoked its tokens, before they expired
+    submit_on_the_page(student_client, placed)
+    run_until_idle(worker_session, client)
+    assert len(lms.scores) == 2 and lms.unauthorized == 1
+    assert jobs(app) == [(ScoreJobState.DONE, 1), (ScoreJobState.DONE, 1)]
+
+
+def test_a_401_with_a_new_token_too_is_retried_later_not_parked(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([401, 401])
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert lms.scores == [] and jobs(app) == [(ScoreJobState.PENDING, 1)]
+    run_until_idle(worker_session, client, later(2))
+    assert len(lms.scores) == 1 and jobs(app) == [(ScoreJobState.DONE, 2)]
+
+
+def test_a_token_endpoint_that_refuses_the_assertion_is_retried_not_parked(
+        app, lms, placed, student_client, worker_session):
+    """As right after `grader lti key rotate`, while the LMS keeps the old key set."""
+    submit_on_the_page(student_client, placed)
+    lms.failures["token"] = Failures([400, 401])
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert jobs(app) == [(ScoreJobState.PENDING, 1)]
+    run_until_idle(worker_session, client, later(5))  # one more refusal, then a token
+    assert len(lms.scores) == 1 and jobs(app) == [(ScoreJobState.DONE, 3)]
+
+
+def test_a_refusing_token_endpoint_parks_the_score_once_the_tries_run_out(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["token"] = Failures([400] * (outbox.MAX_TRIES + 1))
+    client = LmsClient()
+    for day in range(outbox.MAX_TRIES + 1):
+        run_until_idle(worker_session, client, later(60 * 24 * day))
+    assert lms.scores == [] and jobs(app) == [(ScoreJobState.PARKED, outbox.MAX_TRIES)]
+
+
 def test_a_timeout_is_retried(app, lms, placed, student_client, worker_session):
     submit_on_the_page(student_client, placed)
     silent = FakeLms()  # the token endpoint is a server that never answers in time
