@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from http.client import HTTPException
 from typing import Any
 
 from grader.lti.keys import SigningKey
@@ -40,6 +41,7 @@ TOKEN_MARGIN_SECONDS = 60
 ASSERTION_SECONDS = 300
 MAX_ANSWER_BYTES = 4_194_304
 MAX_PAGES = 1000
+MAX_RETRY_AFTER_SECONDS = 3600.0  # the backoff's own maximum: no LMS parks a job for a year
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 
 
@@ -78,11 +80,12 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     if value.strip().isdigit():
-        return float(value.strip())
+        return min(float(value.strip()), MAX_RETRY_AFTER_SECONDS)
     try:
-        return max((parsedate_to_datetime(value) - utcnow()).total_seconds(), 0.0)
-    except (TypeError, ValueError):
+        delay = (parsedate_to_datetime(value) - utcnow()).total_seconds()
+    except (TypeError, ValueError, OverflowError):
         return None
+    return min(max(delay, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 def http(method: str, url: str, timeout: float, headers: Mapping[str, str] | None = None,
@@ -94,13 +97,18 @@ def http(method: str, url: str, timeout: float, headers: Mapping[str, str] | Non
             return Answer(response.status, dict(response.headers.items()),
                           response.read(MAX_ANSWER_BYTES))
     except urllib.error.HTTPError as exc:
-        answer = exc.read(4096).decode("utf-8", "replace")
+        try:
+            answer = exc.read(4096).decode("utf-8", "replace")
+        except (OSError, HTTPException) as unread:
+            answer = f"(the answer could not be read: {unread!r})"
         if exc.code == 429 or exc.code >= 500:
             raise Retryable(f"HTTP {exc.code}: {answer}",
                             retry_after_seconds(exc.headers.get("Retry-After"))) from None
         raise Refused(exc.code, answer) from None
     except (OSError, ValueError) as exc:  # URLError, timeouts, resets
         raise Retryable(f"no answer: {exc}") from None
+    except HTTPException as exc:  # not HTTP: a bad status line, a cut answer, ...
+        raise Retryable(f"the answer is not proper HTTP: {exc!r}") from None
 
 
 class LmsClient:

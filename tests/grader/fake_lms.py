@@ -34,6 +34,7 @@ INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 ASSISTANT = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+NOT_HTTP = 0  # a status in Failures: an answer that is not HTTP at all
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -170,6 +171,10 @@ class FakeLms:
 
             def _send(self, status: int, body: Any, content_type: str = "application/json",
                       headers: dict[str, str] | None = None) -> None:
+                if status == NOT_HTTP:
+                    self.wfile.write(b"this is not HTTP\r\n\r\n")
+                    self.close_connection = True
+                    return
                 data = body if isinstance(body, bytes) else (
                     body.encode() if isinstance(body, str) else json.dumps(body).encode())
                 self.send_response(status)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fake_lms import INSTRUCTOR, LEARNER, Failures, FakeLms
+from fake_lms import INSTRUCTOR, LEARNER, NOT_HTTP, Failures, FakeLms
 from lti_helpers import launch
 from page_client import Elements
 from sqlalchemy import func, select
@@ -303,6 +303,65 @@ def test_a_refusing_token_endpoint_parks_the_score_once_the_tries_run_out(
     for day in range(outbox.MAX_TRIES + 1):
         run_until_idle(worker_session, client, later(60 * 24 * day))
     assert lms.scores == [] and jobs(app) == [(ScoreJobState.PARKED, outbox.MAX_TRIES)]
+
+
+def errors(app) -> list[str | None]:
+    with app.app_context():
+        return list(sessions.get_session().execute(
+            select(LtiScoreJob.last_error).order_by(LtiScoreJob.id)).scalars())
+
+
+def test_an_answer_that_is_not_http_is_retried_with_its_error_kept(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([NOT_HTTP])
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert jobs(app) == [(ScoreJobState.PENDING, 1)]
+    assert "not proper HTTP" in (errors(app)[0] or "")
+    run_until_idle(worker_session, client, later(2))
+    assert len(lms.scores) == 1 and jobs(app) == [(ScoreJobState.DONE, 2)]
+
+
+def test_a_huge_retry_after_waits_at_most_the_longest_backoff(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([429], retry_after="9" * 400)
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert jobs(app) == [(ScoreJobState.PENDING, 1)]
+    run_until_idle(worker_session, client, later(61))
+    assert len(lms.scores) == 1
+
+
+def test_one_jobs_unexpected_failure_does_not_stop_the_batch(
+        app, lms, placed, student_client, worker_session, monkeypatch):
+    submit_on_the_page(student_client, placed)
+    submit_on_the_page(student_client, placed)
+    client = LmsClient()
+    real = client.post_score
+    calls = []
+
+    def first_breaks(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, "post_score", first_breaks)
+    assert worker.run_once(worker_session, client) == 2
+    assert jobs(app) == [(ScoreJobState.PENDING, 1), (ScoreJobState.DONE, 1)]
+    assert "a bug" in (errors(app)[0] or "")
+    run_until_idle(worker_session, client, later(2))
+    assert jobs(app) == [(ScoreJobState.DONE, 2), (ScoreJobState.DONE, 1)]
+
+
+def test_retry_after_is_capped_at_the_longest_backoff():
+    from grader.lti.services import retry_after_seconds
+
+    assert retry_after_seconds("9" * 400) == outbox.MAX_BACKOFF_SECONDS
+    assert retry_after_seconds("Fri, 31 Dec 9999 23:59:59 GMT") == outbox.MAX_BACKOFF_SECONDS
+    assert retry_after_seconds("120") == 120.0
 
 
 def test_a_timeout_is_retried(app, lms, placed, student_client, worker_session):
