@@ -33,12 +33,15 @@ def _printable(value: str) -> str:
 
 WebAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000),
                        AfterValidator(_printable), AfterValidator(_web_address)]
+# The issuer is stored (and matched) in a column of 255 characters.
+IssuerAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255),
+                          AfterValidator(_printable), AfterValidator(_web_address)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=255), AfterValidator(_printable)]
 
 
 class PlatformCreate(RequestModel):
-    issuer: WebAddress = Field(description="the platform's issuer (iss), as its LMS shows it")
+    issuer: IssuerAddress = Field(description="the platform's issuer (iss), as its LMS shows it")
     client_id: Identifier = Field(description="the client id the LMS gave this tool")
     deployment_ids: Annotated[list[Identifier], Field(min_length=1, max_length=100)] = Field(
         description="the deployments whose launches are accepted")

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from grader.i18n import gettext as _
 from grader.lti import keys
 from grader.lti.launch import Launched
-from grader.lti.messages import DEPLOYMENT_ID, MESSAGE_TYPE, VERSION, LaunchRefused
+from grader.lti.messages import (
+    DEPLOYMENT_ID,
+    MESSAGE_TYPE,
+    VERSION,
+    LaunchRefused,
+    row_id,
+)
 from grader.lti.outbox import SCORE_MAXIMUM
 from grader.lti.platforms import is_web_address
 from grader.models import (
@@ -119,7 +125,8 @@ def answer(session: Session, actor: Caller, request_id: int, *, assignment: str 
         courses.course_access(session, actor, course_id, manage=True)
     if assignment:
         with transaction(session):
-            found = session.get(Assignment, int(assignment)) if assignment.isdigit() else None
+            found = session.get(Assignment, number) if (
+                number := row_id(assignment)) is not None else None
             if found is None or found.course_id != course_id:
                 raise ValidationFailed(_("choose an assignment of this course"))
             chosen = found

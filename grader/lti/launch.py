@@ -37,6 +37,7 @@ from grader.lti.messages import (
     LaunchRefused,
     check_id_token,
     has_nul,
+    row_id,
     unverified_issuer,
 )
 from grader.lti.platform_keys import PlatformKeys
@@ -321,10 +322,8 @@ def _resource_link(session: Session, checked: CheckedToken, context: LtiContext
 def _custom_assignment(session: Session, checked: CheckedToken, course_id: int) -> int | None:
     """The assignment a deep linking response named in the placement's custom
     parameters, when it is one of this course's."""
-    wanted = checked.claim(CUSTOM).get("assignment_id")
-    try:
-        assignment_id = int(str(wanted))
-    except ValueError:
+    assignment_id = row_id(checked.claim(CUSTOM).get("assignment_id"))
+    if assignment_id is None:
         return None
     found = session.get(Assignment, assignment_id)
     return found.id if found is not None and found.course_id == course_id else None

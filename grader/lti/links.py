@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.i18n import gettext as _
+from grader.lti.messages import row_id
 from grader.models import Assignment, ExerciseVersion, LtiContext, LtiResourceLink
 from grader.services import courses, exercises
 from grader.services.accounts import Caller
@@ -59,7 +60,8 @@ def link_placement(session: Session, actor: Caller, link_id: int, assignment: st
         link, course_id = _placement(session, actor, link_id)
     if assignment:
         with transaction(session):
-            found = session.get(Assignment, int(assignment)) if assignment.isdigit() else None
+            found = session.get(Assignment, number) if (
+                number := row_id(assignment)) is not None else None
             if found is None or found.course_id != course_id:
                 raise ValidationFailed(_("choose an assignment of this course"),
                                        errors=[{"pointer": "/assignment",

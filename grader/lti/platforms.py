@@ -32,6 +32,12 @@ class PlatformFields:
 
 
 URL_FIELDS = ("issuer", "auth_url", "token_url", "jwks_url")
+MAX_ID_LENGTH = 255
+MAX_URL_LENGTH = 1000
+# The lengths of the columns that store a registration.
+FIELD_LIMITS = {"issuer": MAX_ID_LENGTH, "client_id": MAX_ID_LENGTH,
+                "auth_url": MAX_URL_LENGTH, "token_url": MAX_URL_LENGTH,
+                "jwks_url": MAX_URL_LENGTH}
 
 
 def is_web_address(value: str) -> bool:
@@ -48,12 +54,19 @@ def check_fields(fields: PlatformFields) -> None:
     errors = [{"pointer": f"/{name}",
                "detail": _("must be an http:// or https:// address")}
               for name in URL_FIELDS if not is_web_address(getattr(fields, name))]
+    errors += [{"pointer": f"/{name}",
+                "detail": _("at most {count} characters").format(count=limit)}
+               for name, limit in FIELD_LIMITS.items() if len(getattr(fields, name)) > limit]
     if not fields.client_id.strip() or not fields.client_id.isprintable():
         errors.append({"pointer": "/client_id", "detail": _("must not be empty")})
     if not fields.deployment_ids or any(not d.strip() or not d.isprintable()
                                         for d in fields.deployment_ids):
         errors.append({"pointer": "/deployment_ids",
                        "detail": _("at least one deployment id, none empty")})
+    elif any(len(d) > MAX_ID_LENGTH for d in fields.deployment_ids):
+        errors.append({"pointer": "/deployment_ids",
+                       "detail": _("at most {count} characters each").format(
+                           count=MAX_ID_LENGTH)})
     if errors:
         raise ValidationFailed(_("the platform's registration is incomplete"), errors=errors)
 

@@ -71,6 +71,7 @@ class FakeLms:
         self.kid = "lms-key-1"
         self.jwks_fetches = 0
         self.cache_control = "max-age=300"
+        self.jwks_status = 200  # NOT_HTTP: the key set's answer is not HTTP
         self.pending: dict[str, Pending] = {}
         self.auth_problems: list[str] = []
         self.redirect_uri = TOOL_LAUNCH
@@ -194,7 +195,8 @@ class FakeLms:
                 if parts.path == "/jwks":
                     with lms.lock:
                         lms.jwks_fetches += 1
-                    self._send(200, lms.jwks(), headers={"Cache-Control": lms.cache_control})
+                    self._send(lms.jwks_status, lms.jwks(),
+                               headers={"Cache-Control": lms.cache_control})
                 elif parts.path == "/auth":
                     self._send(*lms.authenticate(query))
                 elif parts.path.endswith("/memberships"):

@@ -115,3 +115,9 @@ def test_students_cannot_deep_link(app, lms):
                      message_type=DEEP_LINKING)
     assert refused.status_code == 400
     assert "Only the course&#39;s instructors may add activities" in refused.text
+
+
+def test_an_assignment_id_out_of_range_is_a_clear_error(app, lms):
+    _teacher, _url, answer = deep_link(app, lms, assignment="1" * 30)
+    assert answer.status_code == 422, answer.text
+    assert "choose an assignment of this course" in answer.text
