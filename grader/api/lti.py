@@ -9,7 +9,7 @@ from flask import Blueprint
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from grader.api.operations import Reply, operation
-from grader.api.schemas import RequestModel, ResponseModel
+from grader.api.schemas import QueryModel, RequestModel, ResponseModel
 from grader.lti import platforms
 from grader.lti.platforms import PlatformFields, is_web_address
 from grader.models import LtiPlatform, Role
@@ -94,8 +94,15 @@ def list_platforms(actor: Caller) -> list[PlatformOut]:
     return [platform_out(p) for p in platforms.list_platforms(get_session(), actor)]
 
 
+class PlatformRemoveQuery(QueryModel):
+    force: bool = Field(default=False, description="remove it even though scores are still "
+                        "to be sent or were refused (they are deleted with it)")
+
+
 @bp.delete("/platforms/<row_id:platform_id>")
-@operation("Remove a platform: its launches are refused from now on (admins)", status=204,
-           roles=(Role.ADMIN,), problems=(403, 404))
-def remove_platform(actor: Caller, platform_id: int) -> None:
-    platforms.remove_platform(get_session(), actor, platform_id)
+@operation("Remove a platform with its LMS courses, placements and score jobs: its "
+           "launches are refused from now on (admins); 409 `lti-scores-waiting` while "
+           "scores are pending or parked, unless ?force=true", status=204,
+           query=PlatformRemoveQuery, roles=(Role.ADMIN,), problems=(403, 404, 409))
+def remove_platform(actor: Caller, platform_id: int, query: PlatformRemoveQuery) -> None:
+    platforms.remove_platform(get_session(), actor, platform_id, force=query.force)

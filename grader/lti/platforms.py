@@ -8,13 +8,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.i18n import gettext as _
-from grader.models import LtiDeployment, LtiPlatform, Role
+from grader.models import (
+    LtiContext,
+    LtiDeployment,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiScoreJob,
+    Role,
+    ScoreJobState,
+)
 from grader.services.accounts import Caller, require_role
-from grader.services.errors import NotFound, ValidationFailed, quoted_name
+from grader.services.errors import Conflict, NotFound, ValidationFailed, quoted_name
 from grader.services.transactions import transaction
 
 
@@ -103,14 +111,74 @@ def list_platforms(session: Session, actor: Caller | None) -> list[LtiPlatform]:
         return list(session.execute(select(LtiPlatform).order_by(LtiPlatform.id)).scalars())
 
 
-def remove_platform(session: Session, actor: Caller | None, platform_id: int) -> None:
-    """Forget a platform: its launches are refused from now on (admins; NotFound)."""
+class ScoresWaiting(Conflict):
+    """A platform still has scores to send or refused scores (409)."""
+
+    code = "lti-scores-waiting"
+
+
+def unsent_scores(session: Session, platform_id: int) -> int:
+    """How many score jobs of a platform are pending or parked."""
+    return session.execute(
+        select(func.count(LtiScoreJob.id))
+        .join(LtiResourceLink, LtiResourceLink.id == LtiScoreJob.resource_link_id)
+        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+        .join(LtiDeployment, LtiDeployment.id == LtiContext.deployment_id)
+        .where(LtiDeployment.platform_id == platform_id,
+               LtiScoreJob.state.in_((ScoreJobState.PENDING, ScoreJobState.PARKED)))
+    ).scalar_one()
+
+
+def remove_platform(session: Session, actor: Caller | None, platform_id: int,
+                    force: bool = False) -> None:
+    """Forget a platform, its deployments, LMS courses, placements and score jobs: its
+    launches are refused from now on (admins; NotFound; ScoresWaiting while scores are
+    pending or parked, unless `force`)."""
     _admin(actor)
     with transaction(session):
         platform = session.get(LtiPlatform, platform_id)
         if platform is None:
             raise NotFound(_("no LTI platform {id}").format(id=platform_id))
+        waiting = unsent_scores(session, platform_id)
+        if waiting and not force:
+            raise ScoresWaiting(_(
+                "platform {id} has scores still to send or refused by the LMS ({count}); "
+                "removing it deletes them (to do so anyway: --force, or ?force=true in the "
+                "API)").format(
+                    id=platform_id, count=waiting), unsent_scores=waiting)
         session.delete(platform)
+
+
+@dataclass(frozen=True)
+class PlatformAddresses:
+    """The addresses of a registration that may change (None: unchanged)."""
+
+    auth_url: str | None = None
+    token_url: str | None = None
+    jwks_url: str | None = None
+
+
+def update_platform(session: Session, actor: Caller | None, platform_id: int,
+                    addresses: PlatformAddresses) -> LtiPlatform:
+    """Change a platform's endpoints in place, keeping its courses, placements and score
+    jobs (admins; NotFound; ValidationFailed)."""
+    _admin(actor)
+    wanted = {name: value for name, value in vars(addresses).items() if value is not None}
+    errors = [{"pointer": f"/{name}", "detail": _("must be an http:// or https:// address")}
+              for name, value in wanted.items() if not is_web_address(value)]
+    errors += [{"pointer": f"/{name}",
+                "detail": _("at most {count} characters").format(count=MAX_URL_LENGTH)}
+               for name, value in wanted.items() if len(value) > MAX_URL_LENGTH]
+    if errors:
+        raise ValidationFailed(_("the platform's registration is incomplete"), errors=errors)
+    with transaction(session):
+        platform = session.get(LtiPlatform, platform_id)
+        if platform is None:
+            raise NotFound(_("no LTI platform {id}").format(id=platform_id))
+        for name, value in wanted.items():
+            setattr(platform, name, value)
+        session.flush()
+        return platform
 
 
 def platforms_of_issuer(session: Session, issuer: str) -> list[LtiPlatform]:

@@ -455,3 +455,72 @@ def test_grader_worker_sends_the_score_and_stops_on_sigterm(app, lms, placed, st
         _out, err = worker_process.communicate(timeout=30)
     assert worker_process.returncode == 0, err
     assert jobs(app) == [(ScoreJobState.DONE, 1)]
+
+
+# ---------------------------------------------------------------- removing a platform
+
+
+def platform_id_of(app) -> int:
+    from grader.models import LtiPlatform
+
+    with app.app_context():
+        return sessions.get_session().execute(select(LtiPlatform.id)).scalar_one()
+
+
+def test_a_platform_with_unsent_scores_is_removed_only_with_force(
+        app, lms, placed, student_client, runner, database_url, monkeypatch):
+    from grader import service_cli
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    env = {"DATABASE_URL": database_url}
+    submit_on_the_page(student_client, placed)
+    platform_id = str(platform_id_of(app))
+    refused = runner.invoke(service_cli.lti, ["platform", "remove", platform_id], env=env)
+    assert refused.exit_code == 1, refused.output
+    assert "(1)" in refused.output and "--force" in refused.output
+    assert jobs(app) == [(ScoreJobState.PENDING, 0)]
+    forced = runner.invoke(service_cli.lti, ["platform", "remove", "--force", platform_id],
+                           env=env)
+    assert forced.exit_code == 0, forced.output
+    assert jobs(app) == []
+
+
+def test_the_api_refuses_to_remove_a_platform_with_parked_scores_unless_forced(
+        app, lms, placed, student_client, worker_session, admin):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([403])
+    run_until_idle(worker_session, LmsClient())
+    assert jobs(app) == [(ScoreJobState.PARKED, 1)]
+    platform_id = platform_id_of(app)
+    refused = admin.delete(f"/api/v1/lti/platforms/{platform_id}")
+    assert refused.status_code == 409, refused.json
+    assert refused.json["type"].endswith("lti-scores-waiting")
+    assert refused.json["unsent_scores"] == 1 and "(1)" in refused.json["detail"]
+    assert admin.delete(f"/api/v1/lti/platforms/{platform_id}?force=true").status_code == 204
+    assert jobs(app) == []
+
+
+def test_an_admin_updates_a_platforms_token_url_and_its_scores_are_kept(
+        app, lms, placed, student_client, worker_session, runner, database_url, monkeypatch):
+    from grader import service_cli
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    env = {"DATABASE_URL": database_url}
+    platform_id = str(platform_id_of(app))
+    moved = runner.invoke(service_cli.lti, ["platform", "update", platform_id, "--token-url",
+                                            "http://127.0.0.1:9/token"], env=env)
+    assert moved.exit_code == 0, moved.output
+    submit_on_the_page(student_client, placed)
+    run_until_idle(worker_session, LmsClient(timeout=2))
+    assert lms.scores == [] and jobs(app) == [(ScoreJobState.PENDING, 1)]
+    back = runner.invoke(service_cli.lti, ["platform", "update", platform_id, "--token-url",
+                                           lms.url + "/token"], env=env)
+    assert back.exit_code == 0, back.output
+    run_until_idle(worker_session, LmsClient(), later(2))
+    assert len(lms.scores) == 1
+    bad = runner.invoke(service_cli.lti, ["platform", "update", platform_id, "--jwks-url",
+                                          "ftp://x"], env=env)
+    assert bad.exit_code == 2 and "--jwks-url" in bad.output
+    missing = runner.invoke(service_cli.lti, ["platform", "update", "999999", "--jwks-url",
+                                              "https://x.example/jwks"], env=env)
+    assert missing.exit_code == 1 and "no LTI platform" in missing.output
