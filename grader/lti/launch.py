@@ -38,6 +38,7 @@ from grader.lti.messages import (
     check_id_token,
     has_nul,
     row_id,
+    storable,
     unverified_issuer,
 )
 from grader.lti.platform_keys import PlatformKeys
@@ -208,7 +209,11 @@ def course_role(roles: Any, assistants_teach: bool) -> CourseRole:
 
 
 def _text(value: Any, limit: int) -> str | None:
-    return value.strip()[:limit] or None if isinstance(value, str) else None
+    """A claim's text, trimmed to its column, without what no column stores (NUL, lone
+    surrogates: a launch refuses them, a roster's member names lose them)."""
+    if not isinstance(value, str):
+        return None
+    return storable(value).strip()[:limit] or None
 
 
 def display_name(claims: Mapping[str, Any]) -> str | None:

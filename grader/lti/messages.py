@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -84,6 +84,17 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+def storable(text: str) -> str:
+    """A text without the characters no column stores (NUL, lone surrogates)."""
+    return _UNSTORABLE.sub("", text)
+
+
+def is_subject(value: Any) -> TypeGuard[str]:
+    """Whether a value is an LMS user id (`sub`) an account can be matched by."""
+    return (isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_SUBJECT
+            and not has_nul(value))
+
+
 def row_id(value: Any) -> int | None:
     """A database id written as text (ASCII digits, within the id column's range), or
     None."""
@@ -114,9 +125,7 @@ def check_id_token(token: str, registered: Sequence[LtiPlatform],
         raise LaunchRefused(_("The LMS sent no readable id_token.")) from None
     if has_nul(unverified) or has_nul(header):
         raise LaunchRefused(_("The id_token is not valid."))
-    subject = unverified.get("sub")
-    if "sub" in unverified and (not isinstance(subject, str) or not subject.strip()
-                                or len(subject) > MAX_SUBJECT):
+    if "sub" in unverified and not is_subject(unverified["sub"]):
         raise LaunchRefused(_("The id_token's subject (sub) must be a text of 1 to 255 "
                               "characters."))
     if any(isinstance(unverified.get(name), bool) for name in ("iat", "exp", "nbf")):

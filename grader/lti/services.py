@@ -227,7 +227,10 @@ class LmsClient:
             answer = self._call(platform, key, [SCOPE_MEMBERSHIPS], "GET", url,
                                 MEMBERSHIPS_TYPE)
             document = answer.json()
-            for member in document.get("members", []) if isinstance(document, dict) else []:
+            members = document.get("members", []) if isinstance(document, dict) else None
+            if not isinstance(members, list):
+                raise Refused(answer.status, "the membership has no list of members")
+            for member in members:
                 if isinstance(member, dict):
                     yield member
             link = next((v for k, v in answer.headers.items() if k.lower() == "link"), "")

@@ -86,6 +86,7 @@ class FakeLms:
         self.failures: dict[str, Failures] = {}
         self.members: list[dict[str, Any]] = []
         self.page_size = 2
+        self.membership_body: Any = None  # answer this body to memberships instead
         self.deep_link_responses: list[dict[str, Any]] = []
         self.placed: list[dict[str, Any]] = []  # the resource links deep linking made
         self.lock = threading.Lock()
@@ -345,8 +346,13 @@ class FakeLms:
 
     def memberships(self, headers: Any, path: str, query: dict[str, str]
                     ) -> tuple[int, Any, str, dict[str, str]]:
+        failed = self._fail("memberships")
+        if failed is not None:
+            return failed
         if not self._authorized(headers):
             return 401, {"error": "no token"}, "application/json", {}
+        if self.membership_body is not None:
+            return 200, self.membership_body, "application/json", {}
         page = int(query.get("page", "1"))
         start = (page - 1) * self.page_size
         members = self.members[start:start + self.page_size]
