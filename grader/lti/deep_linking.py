@@ -29,7 +29,7 @@ from grader.lti.messages import (
     row_id,
 )
 from grader.lti.outbox import SCORE_MAXIMUM
-from grader.lti.platforms import is_web_address
+from grader.lti.platforms import is_plain_web_address
 from grader.models import (
     Assignment,
     ExerciseVersion,
@@ -55,14 +55,14 @@ def remember(session: Session, launched: Launched, deployment_row: int) -> int:
     return URL)."""
     settings = launched.deep_linking or {}
     return_url = settings.get("deep_link_return_url")
-    if not isinstance(return_url, str) or not is_web_address(return_url):
+    if not isinstance(return_url, str) or not is_plain_web_address(return_url):
         raise LaunchRefused(_("The LMS's deep linking request has no return address."))
     data = settings.get("data")
     with transaction(session):
         now = utcnow()
         request = LtiDeepLink(
             deployment_id=deployment_row, course_id=launched.course_id,
-            user_id=launched.user_id, return_url=return_url[:1000],
+            user_id=launched.user_id, return_url=return_url,
             data=json.dumps(data) if data is not None else None, created_at=now,
             expires_at=now + timedelta(minutes=REQUEST_MINUTES))
         session.add(request)

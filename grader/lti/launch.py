@@ -60,6 +60,7 @@ from grader.models import (
 from grader.services.transactions import transaction
 
 LOGIN_MINUTES = 10
+MAX_IDENTIFIER = 255  # the context and resource link id columns
 STATE_BYTES = 32
 
 # Only context (membership) roles decide the course role: an institution or system
@@ -216,6 +217,16 @@ def _text(value: Any, limit: int) -> str | None:
     return storable(value).strip()[:limit] or None
 
 
+def _identifier(value: Any) -> str | None:
+    """An LMS id (context, resource link) as stored: refused when longer than its column,
+    since two ids cut to one would be one course or placement."""
+    found = _text(value, MAX_IDENTIFIER + 1)
+    if found is not None and len(found) > MAX_IDENTIFIER:
+        raise LaunchRefused(_("The launch names a course or placement by an id longer than "
+                              "{count} characters.").format(count=MAX_IDENTIFIER))
+    return found
+
+
 def display_name(claims: Mapping[str, Any]) -> str | None:
     given = " ".join(p for p in (_text(claims.get("given_name"), 100),
                                  _text(claims.get("family_name"), 100)) if p)
@@ -275,7 +286,7 @@ def _record(session: Session, checked: CheckedToken) -> Launched:
 def _context(session: Session, checked: CheckedToken, user: User, role: CourseRole
              ) -> LtiContext:
     claim = checked.claim(CONTEXT)
-    context_id = _text(claim.get("id"), 255)
+    context_id = _identifier(claim.get("id"))
     if context_id is None:
         raise LaunchRefused(_("The launch names no course (its context claim)."))
     context = session.execute(
@@ -305,7 +316,7 @@ def _context(session: Session, checked: CheckedToken, user: User, role: CourseRo
 def _resource_link(session: Session, checked: CheckedToken, context: LtiContext
                    ) -> LtiResourceLink:
     claim = checked.claim(RESOURCE_LINK)
-    link_id = _text(claim.get("id"), 255)
+    link_id = _identifier(claim.get("id"))
     if link_id is None:
         raise LaunchRefused(_("The launch names no placement (its resource link claim)."))
     link = session.execute(

@@ -4,6 +4,7 @@ admin (the command line, or the API), found by a launch from its issuer and clie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -55,6 +56,16 @@ def is_web_address(value: str) -> bool:
         return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+
+
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[^\s;,'\"\\]*)?")
+
+
+def is_plain_web_address(value: str) -> bool:
+    """A web address that may go into a header as it is: http(s), a host name (and
+    port), no spaces, semicolons, commas, quotes or backslashes, at most 1000 characters."""
+    return (len(value) <= MAX_URL_LENGTH and is_web_address(value)
+            and _PLAIN_URL.fullmatch(value) is not None)
 
 
 def check_fields(fields: PlatformFields) -> None:

@@ -182,3 +182,29 @@ def test_linking_a_placement_many_times_at_once_makes_one_assignment(app, lms, l
     assert {a.status_code for a in answers} == {303}
     assert len({a.headers["Location"] for a in answers}) == 1
     assert assignment_count(app) == 1
+
+
+DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+
+
+def test_a_return_url_that_would_inject_into_the_csp_is_refused(app, lms):
+    for bad in ("https://lms.example.edu; frame-ancestors *", "https://lms.example.edu/a b",
+                "https://lms.example.edu/'x'", "https://lms.example.edu,https://evil.example",
+                "https://lms.example.edu/" + "a" * 1000):
+        claims = lms.claims(sub="teacher-1", roles=(INSTRUCTOR,), message_type=DEEP_LINKING)
+        claims[DL_SETTINGS] = {**claims[DL_SETTINGS], "deep_link_return_url": bad}
+        from fake_lms import Pending
+
+        refused = launch(app.test_client(), lms, Pending(claims))
+        assert refused.status_code == 400, (bad, refused.text)
+        assert "no return address" in refused.text
+
+
+def test_the_csp_form_action_takes_only_a_plain_origin(app):
+    from grader.web.browser import content_security_policy
+
+    with app.test_request_context():
+        injected = content_security_policy(None, "https://lms.example.edu; frame-ancestors *")
+        plain = content_security_policy(None, "https://lms.example.edu:8443/return?x=1")
+    assert "form-action 'self';" in injected and "frame-ancestors *" not in injected
+    assert "form-action 'self' https://lms.example.edu:8443;" in plain

@@ -494,3 +494,14 @@ def test_linking_a_placement_to_an_id_out_of_range_is_a_clear_error(app, client,
                              data={"csrf_token": csrf, "assignment": wanted})
         assert answer.status_code == 422, answer.text
         assert "choose an assignment of this course" in answer.text
+
+
+@pytest.mark.parametrize("where", ["context", "link"])
+def test_ids_longer_than_255_are_refused_not_cut(app, client, registered, where):
+    long_id = "i" * 256
+    response = launch(client, registered, sub="teacher-1", roles=(INSTRUCTOR,),
+                      **{where: long_id})
+    refused(response, "longer than 255")
+    fits = launch(app.test_client(), registered, sub="teacher-1", roles=(INSTRUCTOR,),
+                  **{where: "i" * 255})
+    assert fits.status_code == 303, fits.text
