@@ -1,5 +1,6 @@
 """Commands that run and administer the service: `serve`, `migrate`, `user add`,
-`user link`, `token create`, `token list`, `token revoke`, `lti platform add|list|remove`,
+`user link`, `token create`, `token list`, `token revoke`,
+`lti platform add|list|remove|update`,
 `lti key rotate`, `worker`. Each is a click command, added to the `grader` group by
 grader.cli.
 
@@ -254,6 +255,11 @@ def _web_address(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _optional_web_address(ctx: click.Context, param: click.Parameter, value: str | None
+                          ) -> str | None:
+    return None if value is None else _web_address(ctx, param, value)
+
+
 @lti_platform.command("add")
 @click.option("--issuer", required=True, callback=_web_address,
               help="The platform's issuer (iss), as its LMS shows it.")
@@ -301,14 +307,38 @@ def lti_platform_list() -> None:
 
 @lti_platform.command("remove")
 @click.argument("platform_id", type=click.IntRange(1, 2_147_483_647))
-def lti_platform_remove(platform_id: int) -> None:
-    """Forget an LMS (by the id `list` shows): its launches are refused from now on."""
+@click.option("--force", is_flag=True,
+              help="Remove it even though scores are still to be sent or were refused.")
+def lti_platform_remove(platform_id: int, force: bool) -> None:
+    """Forget an LMS (by the id `list` shows) with its LMS courses, placements and score
+    jobs: its launches are refused from now on."""
     with _session(_settings()) as session:
         try:
-            platforms.remove_platform(session, None, platform_id)
+            platforms.remove_platform(session, None, platform_id, force=force)
         except ServiceError as exc:
             raise click.ClickException(exc.detail) from None
     click.echo(f"removed platform {platform_id}", err=True)
+
+
+@lti_platform.command("update")
+@click.argument("platform_id", type=click.IntRange(1, 2_147_483_647))
+@click.option("--auth-url", callback=_optional_web_address,
+              help="The LMS's OIDC authentication endpoint.")
+@click.option("--token-url", callback=_optional_web_address,
+              help="The LMS's OAuth 2 token endpoint.")
+@click.option("--jwks-url", callback=_optional_web_address,
+              help="The LMS's public key set.")
+def lti_platform_update(platform_id: int, auth_url: str | None, token_url: str | None,
+                        jwks_url: str | None) -> None:
+    """Change an LMS's endpoints, keeping its courses, placements and scores."""
+    with _session(_settings()) as session:
+        try:
+            platforms.update_platform(session, None, platform_id,
+                                      platforms.PlatformAddresses(auth_url, token_url,
+                                                                  jwks_url))
+        except ServiceError as exc:
+            raise click.ClickException(_problem_text(exc)) from None
+    click.echo(f"updated platform {platform_id}", err=True)
 
 
 @lti.group("key")

@@ -9,7 +9,7 @@ from flask import Blueprint
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from grader.api.operations import Reply, operation
-from grader.api.schemas import RequestModel, ResponseModel
+from grader.api.schemas import QueryModel, RequestModel, ResponseModel
 from grader.lti import platforms
 from grader.lti.platforms import PlatformFields, is_web_address
 from grader.models import LtiPlatform, Role
@@ -33,12 +33,15 @@ def _printable(value: str) -> str:
 
 WebAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000),
                        AfterValidator(_printable), AfterValidator(_web_address)]
+# The issuer is stored (and matched) in a column of 255 characters.
+IssuerAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255),
+                          AfterValidator(_printable), AfterValidator(_web_address)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=255), AfterValidator(_printable)]
 
 
 class PlatformCreate(RequestModel):
-    issuer: WebAddress = Field(description="the platform's issuer (iss), as its LMS shows it")
+    issuer: IssuerAddress = Field(description="the platform's issuer (iss), as its LMS shows it")
     client_id: Identifier = Field(description="the client id the LMS gave this tool")
     deployment_ids: Annotated[list[Identifier], Field(min_length=1, max_length=100)] = Field(
         description="the deployments whose launches are accepted")
@@ -91,8 +94,15 @@ def list_platforms(actor: Caller) -> list[PlatformOut]:
     return [platform_out(p) for p in platforms.list_platforms(get_session(), actor)]
 
 
+class PlatformRemoveQuery(QueryModel):
+    force: bool = Field(default=False, description="remove it even though scores are still "
+                        "to be sent or were refused (they are deleted with it)")
+
+
 @bp.delete("/platforms/<row_id:platform_id>")
-@operation("Remove a platform: its launches are refused from now on (admins)", status=204,
-           roles=(Role.ADMIN,), problems=(403, 404))
-def remove_platform(actor: Caller, platform_id: int) -> None:
-    platforms.remove_platform(get_session(), actor, platform_id)
+@operation("Remove a platform with its LMS courses, placements and score jobs: its "
+           "launches are refused from now on (admins); 409 `lti-scores-waiting` while "
+           "scores are pending or parked, unless ?force=true", status=204,
+           query=PlatformRemoveQuery, roles=(Role.ADMIN,), problems=(403, 404, 409))
+def remove_platform(actor: Caller, platform_id: int, query: PlatformRemoveQuery) -> None:
+    platforms.remove_platform(get_session(), actor, platform_id, force=query.force)

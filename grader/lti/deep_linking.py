@@ -21,9 +21,15 @@ from sqlalchemy.orm import Session
 from grader.i18n import gettext as _
 from grader.lti import keys
 from grader.lti.launch import Launched
-from grader.lti.messages import DEPLOYMENT_ID, MESSAGE_TYPE, VERSION, LaunchRefused
+from grader.lti.messages import (
+    DEPLOYMENT_ID,
+    MESSAGE_TYPE,
+    VERSION,
+    LaunchRefused,
+    row_id,
+)
 from grader.lti.outbox import SCORE_MAXIMUM
-from grader.lti.platforms import is_web_address
+from grader.lti.platforms import is_plain_web_address
 from grader.models import (
     Assignment,
     ExerciseVersion,
@@ -49,14 +55,14 @@ def remember(session: Session, launched: Launched, deployment_row: int) -> int:
     return URL)."""
     settings = launched.deep_linking or {}
     return_url = settings.get("deep_link_return_url")
-    if not isinstance(return_url, str) or not is_web_address(return_url):
+    if not isinstance(return_url, str) or not is_plain_web_address(return_url):
         raise LaunchRefused(_("The LMS's deep linking request has no return address."))
     data = settings.get("data")
     with transaction(session):
         now = utcnow()
         request = LtiDeepLink(
             deployment_id=deployment_row, course_id=launched.course_id,
-            user_id=launched.user_id, return_url=return_url[:1000],
+            user_id=launched.user_id, return_url=return_url,
             data=json.dumps(data) if data is not None else None, created_at=now,
             expires_at=now + timedelta(minutes=REQUEST_MINUTES))
         session.add(request)
@@ -113,23 +119,14 @@ def answer(session: Session, actor: Caller, request_id: int, *, assignment: str 
            exercise: str | None, settings: Settings, launch_url: str) -> Answer:
     """Make (or take) the assignment and sign the response that places it; the request
     is used up."""
+    if not assignment and not exercise:
+        raise ValidationFailed(_("choose an assignment or an exercise"))
+    # The request is used up first, by one UPDATE: of requests sent at once, one goes on
+    # to make an assignment; it is given back when the choice turns out invalid.
     with transaction(session):
         request = _request(session, actor, request_id)
         course_id = request.course_id
         courses.course_access(session, actor, course_id, manage=True)
-    if assignment:
-        with transaction(session):
-            found = session.get(Assignment, int(assignment)) if assignment.isdigit() else None
-            if found is None or found.course_id != course_id:
-                raise ValidationFailed(_("choose an assignment of this course"))
-            chosen = found
-    elif exercise:
-        chosen = courses.create_assignment(
-            session, actor, course_id, exercise, settings.max_attempts, None, None, False,
-            settings.feedback, score_policy=settings.score_policy)
-    else:
-        raise ValidationFailed(_("choose an assignment or an exercise"))
-    with transaction(session):
         used = session.execute(
             update(LtiDeepLink).where(LtiDeepLink.id == request_id,
                                       LtiDeepLink.used_at.is_(None))
@@ -137,6 +134,15 @@ def answer(session: Session, actor: Caller, request_id: int, *, assignment: str 
         if used is None:
             raise NotFound(_("This request to add an activity is over; start it again from "
                              "the LMS."))
+    try:
+        chosen = _chosen(session, actor, course_id, assignment, exercise, settings)
+    except BaseException:
+        with transaction(session):
+            session.execute(update(LtiDeepLink).where(LtiDeepLink.id == request_id)
+                            .values(used_at=None))
+        raise
+    with transaction(session):
+        request = session.get_one(LtiDeepLink, request_id)
         deployment = session.get_one(LtiDeployment, request.deployment_id)
         platform = session.get_one(LtiPlatform, deployment.platform_id)
         title = session.get_one(ExerciseVersion, chosen.exercise_version_id).title
@@ -144,6 +150,20 @@ def answer(session: Session, actor: Caller, request_id: int, *, assignment: str 
                                  chosen.id, launch_url)
         token = keys.signing_key(session).sign(claims)
         return Answer(request.return_url, token, chosen.id)
+
+
+def _chosen(session: Session, actor: Caller, course_id: int, assignment: str | None,
+            exercise: str | None, settings: Settings) -> Assignment:
+    if assignment:
+        with transaction(session):
+            found = session.get(Assignment, number) if (
+                number := row_id(assignment)) is not None else None
+            if found is None or found.course_id != course_id:
+                raise ValidationFailed(_("choose an assignment of this course"))
+            return found
+    return courses.create_assignment(
+        session, actor, course_id, exercise or "", settings.max_attempts, None, None, False,
+        settings.feedback, score_policy=settings.score_policy)
 
 
 def response_claims(platform: LtiPlatform, deployment_id: str, data: str | None, title: str,

@@ -37,6 +37,8 @@ from grader.lti.messages import (
     LaunchRefused,
     check_id_token,
     has_nul,
+    row_id,
+    storable,
     unverified_issuer,
 )
 from grader.lti.platform_keys import PlatformKeys
@@ -58,8 +60,13 @@ from grader.models import (
 from grader.services.transactions import transaction
 
 LOGIN_MINUTES = 10
+MAX_IDENTIFIER = 255  # the context and resource link id columns
 STATE_BYTES = 32
 
+# Only context (membership) roles decide the course role: an institution or system
+# role (a teacher elsewhere in the university, a system administrator) does not.
+CONTEXT_ROLE_PREFIXES = ("http://purl.imsglobal.org/vocab/lis/v2/membership#",
+                         "http://purl.imsglobal.org/vocab/lis/v2/membership/")
 # The LIS role names (the part after '#' of the role URIs) that teach a course.
 TEACHING_ROLES = frozenset({"Instructor", "ContentDeveloper", "Administrator"})
 ASSISTANT_ROLE = "TeachingAssistant"
@@ -176,11 +183,21 @@ def _use_nonce(session: Session, checked: CheckedToken, state: str) -> None:
                               "is not one this tool is waiting for)."))
 
 
+def is_context_role(role: str) -> bool:
+    """Whether a role is a context (course membership) role: a membership URI, or one
+    of the short names LTI allows for context roles ("Instructor", "Learner")."""
+    if role.startswith(CONTEXT_ROLE_PREFIXES):
+        return True
+    return ":" not in role and "/" not in role and "#" not in role
+
+
 def role_names(roles: Any) -> set[str]:
-    """The LIS role names of a roles claim: the part after '#' of each URI."""
+    """The LIS role names of a roles claim's context roles: the part after '#' of each
+    membership URI, or the short name; institution and system roles are left out."""
     if not isinstance(roles, list):
         return set()
-    return {role.rsplit("#", 1)[-1] for role in roles if isinstance(role, str)}
+    return {role.rsplit("#", 1)[-1] for role in roles
+            if isinstance(role, str) and is_context_role(role)}
 
 
 def course_role(roles: Any, assistants_teach: bool) -> CourseRole:
@@ -193,7 +210,21 @@ def course_role(roles: Any, assistants_teach: bool) -> CourseRole:
 
 
 def _text(value: Any, limit: int) -> str | None:
-    return value.strip()[:limit] or None if isinstance(value, str) else None
+    """A claim's text, trimmed to its column, without what no column stores (NUL, lone
+    surrogates: a launch refuses them, a roster's member names lose them)."""
+    if not isinstance(value, str):
+        return None
+    return storable(value).strip()[:limit] or None
+
+
+def _identifier(value: Any) -> str | None:
+    """An LMS id (context, resource link) as stored: refused when longer than its column,
+    since two ids cut to one would be one course or placement."""
+    found = _text(value, MAX_IDENTIFIER + 1)
+    if found is not None and len(found) > MAX_IDENTIFIER:
+        raise LaunchRefused(_("The launch names a course or placement by an id longer than "
+                              "{count} characters.").format(count=MAX_IDENTIFIER))
+    return found
 
 
 def display_name(claims: Mapping[str, Any]) -> str | None:
@@ -255,7 +286,7 @@ def _record(session: Session, checked: CheckedToken) -> Launched:
 def _context(session: Session, checked: CheckedToken, user: User, role: CourseRole
              ) -> LtiContext:
     claim = checked.claim(CONTEXT)
-    context_id = _text(claim.get("id"), 255)
+    context_id = _identifier(claim.get("id"))
     if context_id is None:
         raise LaunchRefused(_("The launch names no course (its context claim)."))
     context = session.execute(
@@ -285,7 +316,7 @@ def _context(session: Session, checked: CheckedToken, user: User, role: CourseRo
 def _resource_link(session: Session, checked: CheckedToken, context: LtiContext
                    ) -> LtiResourceLink:
     claim = checked.claim(RESOURCE_LINK)
-    link_id = _text(claim.get("id"), 255)
+    link_id = _identifier(claim.get("id"))
     if link_id is None:
         raise LaunchRefused(_("The launch names no placement (its resource link claim)."))
     link = session.execute(
@@ -307,10 +338,8 @@ def _resource_link(session: Session, checked: CheckedToken, context: LtiContext
 def _custom_assignment(session: Session, checked: CheckedToken, course_id: int) -> int | None:
     """The assignment a deep linking response named in the placement's custom
     parameters, when it is one of this course's."""
-    wanted = checked.claim(CUSTOM).get("assignment_id")
-    try:
-        assignment_id = int(str(wanted))
-    except ValueError:
+    assignment_id = row_id(checked.claim(CUSTOM).get("assignment_id"))
+    if assignment_id is None:
         return None
     found = session.get(Assignment, assignment_id)
     return found.id if found is not None and found.course_id == course_id else None

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from grader.i18n import gettext as _
+from grader.lti.messages import row_id
 from grader.models import Assignment, ExerciseVersion, LtiContext, LtiResourceLink
 from grader.services import courses, exercises
 from grader.services.accounts import Caller
@@ -57,9 +58,12 @@ def link_placement(session: Session, actor: Caller, link_id: int, assignment: st
     names anything)."""
     with transaction(session):
         link, course_id = _placement(session, actor, link_id)
+        seen = link.assignment_id
+    made = False
     if assignment:
         with transaction(session):
-            found = session.get(Assignment, int(assignment)) if assignment.isdigit() else None
+            found = session.get(Assignment, number) if (
+                number := row_id(assignment)) is not None else None
             if found is None or found.course_id != course_id:
                 raise ValidationFailed(_("choose an assignment of this course"),
                                        errors=[{"pointer": "/assignment",
@@ -69,9 +73,22 @@ def link_placement(session: Session, actor: Caller, link_id: int, assignment: st
     elif exercise:
         chosen = courses.create_assignment(session, actor, course_id, exercise, None, None,
                                            None, False).id
+        made = True
     else:
         raise ValidationFailed(_("choose an assignment or an exercise"))
+    # Linked only if nobody linked the placement meanwhile: of forms sent at once, the
+    # first link stands and the assignments the others made (nobody has seen them yet)
+    # are deleted.
     with transaction(session):
-        stored = session.get_one(LtiResourceLink, link.id)
-        stored.assignment_id = chosen
-    return chosen
+        linked = session.execute(
+            update(LtiResourceLink)
+            .where(LtiResourceLink.id == link.id,
+                   LtiResourceLink.assignment_id.is_(None) if seen is None
+                   else LtiResourceLink.assignment_id == seen)
+            .values(assignment_id=chosen).returning(LtiResourceLink.id)).scalar_one_or_none()
+        if linked is not None:
+            return chosen
+        if made:
+            session.execute(delete(Assignment).where(Assignment.id == chosen))
+        winner = session.get_one(LtiResourceLink, link.id, populate_existing=True)
+        return winner.assignment_id or chosen

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from grader.i18n import gettext as _
 from grader.lti import keys
 from grader.lti.launch import course_role, enrol, lms_user
+from grader.lti.messages import is_subject
 from grader.lti.services import LmsClient, Refused, Retryable
 from grader.models import Enrollment, LtiContext, LtiDeployment, LtiPlatform
 from grader.services.accounts import Caller
@@ -70,8 +71,8 @@ def pull_roster(session: Session, actor: Caller, course_id: int, client: LmsClie
         members = 0
         for platform, member in fetched:
             subject = member.get("user_id")
-            if not isinstance(subject, str) or member.get("status", "Active") != "Active":
-                continue
+            if not is_subject(subject) or member.get("status", "Active") != "Active":
+                continue  # no account is matched by an empty, too long or broken id
             members += 1
             role = course_role(member.get("roles"), platform.assistants_teach)
             user = lms_user(session, platform.issuer, subject, role, member)

@@ -10,9 +10,10 @@ checked, and used up, by `launch`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -66,15 +67,42 @@ class CheckedToken:
         return value if isinstance(value, dict) else {}
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integer columns
+MAX_SUBJECT = 255  # LmsIdentity.subject
+
+
 def has_nul(value: Any) -> bool:
-    """Whether a NUL character is anywhere in a value (no text column stores one)."""
+    """Whether a NUL character or a lone surrogate (text that is not Unicode, as JSON's
+    "\\ud800" gives) is anywhere in a value: no text column stores either."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
         return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
         return any(has_nul(v) for v in value)
     return False
+
+
+def storable(text: str) -> str:
+    """A text without the characters no column stores (NUL, lone surrogates)."""
+    return _UNSTORABLE.sub("", text)
+
+
+def is_subject(value: Any) -> TypeGuard[str]:
+    """Whether a value is an LMS user id (`sub`) an account can be matched by."""
+    return (isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_SUBJECT
+            and not has_nul(value))
+
+
+def row_id(value: Any) -> int | None:
+    """A database id written as text (ASCII digits, within the id column's range), or
+    None."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ROW_ID else None
 
 
 def _audiences(claims: dict[str, Any]) -> list[str]:
@@ -97,6 +125,11 @@ def check_id_token(token: str, registered: Sequence[LtiPlatform],
         raise LaunchRefused(_("The LMS sent no readable id_token.")) from None
     if has_nul(unverified) or has_nul(header):
         raise LaunchRefused(_("The id_token is not valid."))
+    if "sub" in unverified and not is_subject(unverified["sub"]):
+        raise LaunchRefused(_("The id_token's subject (sub) must be a text of 1 to 255 "
+                              "characters."))
+    if any(isinstance(unverified.get(name), bool) for name in ("iat", "exp", "nbf")):
+        raise LaunchRefused(_("The id_token's times (iat, exp) must be numbers."))
     if header.get("alg") != ALGORITHM:
         raise LaunchRefused(_("The id_token must be signed with RS256."))
     if not registered:

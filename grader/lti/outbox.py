@@ -158,11 +158,19 @@ def mark_retry(session: Session, job_id: int, tries: int, error: str,
     if tries >= MAX_TRIES:
         mark_parked(session, job_id, error)
         return
-    delay = max(backoff_seconds(tries), retry_after or 0.0)
+    delay = min(max(backoff_seconds(tries), retry_after or 0.0), MAX_BACKOFF_SECONDS)
     with transaction(session):
         session.execute(update(LtiScoreJob).where(LtiScoreJob.id == job_id).values(
             run_after=utcnow() + timedelta(seconds=delay), locked_until=None,
             last_error=error[:4000]))
+
+
+def mark_failed(session: Session, job_id: int, error: str) -> None:
+    """A try that failed in a way nobody foresaw: retried like a server error."""
+    with transaction(session):
+        tries = session.execute(select(LtiScoreJob.tries).where(LtiScoreJob.id == job_id)
+                                ).scalar_one()
+    mark_retry(session, job_id, tries, error, None)
 
 
 def mark_parked(session: Session, job_id: int, error: str) -> None:

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any
 
 import jwt
@@ -47,20 +48,31 @@ def fetch_key_set(url: str, timeout: float) -> FetchedKeys:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(MAX_JWKS_BYTES + 1)
             max_age = cache_seconds(response.headers.get("Cache-Control"))
-    except (OSError, ValueError) as exc:
-        raise KeySetUnavailable(str(exc)) from None
+    except (OSError, ValueError, HTTPException) as exc:  # HTTPException: not HTTP
+        raise KeySetUnavailable(str(exc) or repr(exc)) from None
     if len(body) > MAX_JWKS_BYTES:
         raise KeySetUnavailable("the key set is too large")
     try:
-        document = json.loads(body)
-        entries = document["keys"]
-        keys = {}
-        for entry in entries:
-            if entry.get("kty") == "RSA" and isinstance(entry.get("kid"), str):
-                keys[entry["kid"]] = jwt.algorithms.RSAAlgorithm.from_jwk(entry)
-    except (ValueError, KeyError, TypeError, jwt.InvalidKeyError) as exc:
-        raise KeySetUnavailable(f"not a JSON Web Key Set: {exc}") from None
-    return FetchedKeys(keys, max_age)
+        return FetchedKeys(read_key_set(body), max_age)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+            jwt.InvalidKeyError) as exc:
+        raise KeySetUnavailable(f"not a JSON Web Key Set: {exc!r}") from None
+
+
+def read_key_set(body: bytes) -> dict[str, Any]:
+    """The RSA keys of a JWKS document by kid (ValueError when it is not one)."""
+    document = json.loads(body)
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("no list of keys")
+    keys = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ValueError("a key that is not an object")
+        if entry.get("kty") == "RSA" and (
+                isinstance(entry.get("kid"), str)):
+            keys[entry["kid"]] = jwt.algorithms.RSAAlgorithm.from_jwk(entry)
+    return keys
 
 
 class PlatformKeys:

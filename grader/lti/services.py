@@ -1,9 +1,11 @@
 """Calling an LMS's LTI Advantage services: access tokens by the client-credentials
 grant with a signed JWT assertion, line items (AGS), scores, and memberships (NRPS).
 
-Tokens are kept per platform and scope set until a minute before they expire. A
-timeout, a broken connection, a 5xx or a 429 is `Retryable` (with the 429's
-Retry-After); any other 4xx is `Refused`, with the LMS's answer.
+Tokens are kept per platform and scope set until a minute before they expire; a 401
+from a service drops the kept token and the request is tried once more with a new one.
+A timeout, a broken connection, a 5xx, a 429 (with its Retry-After), a second 401 or
+a refusal by the token endpoint is `Retryable`; any other 4xx is `Refused`, with the
+LMS's answer.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from http.client import HTTPException
 from typing import Any
 
 from grader.lti.keys import SigningKey
@@ -38,6 +41,7 @@ TOKEN_MARGIN_SECONDS = 60
 ASSERTION_SECONDS = 300
 MAX_ANSWER_BYTES = 4_194_304
 MAX_PAGES = 1000
+MAX_RETRY_AFTER_SECONDS = 3600.0  # the backoff's own maximum: no LMS parks a job for a year
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 
 
@@ -76,11 +80,12 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     if value.strip().isdigit():
-        return float(value.strip())
+        return min(float(value.strip()), MAX_RETRY_AFTER_SECONDS)
     try:
-        return max((parsedate_to_datetime(value) - utcnow()).total_seconds(), 0.0)
-    except (TypeError, ValueError):
+        delay = (parsedate_to_datetime(value) - utcnow()).total_seconds()
+    except (TypeError, ValueError, OverflowError):
         return None
+    return min(max(delay, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 def http(method: str, url: str, timeout: float, headers: Mapping[str, str] | None = None,
@@ -92,13 +97,18 @@ def http(method: str, url: str, timeout: float, headers: Mapping[str, str] | Non
             return Answer(response.status, dict(response.headers.items()),
                           response.read(MAX_ANSWER_BYTES))
     except urllib.error.HTTPError as exc:
-        answer = exc.read(4096).decode("utf-8", "replace")
+        try:
+            answer = exc.read(4096).decode("utf-8", "replace")
+        except (OSError, HTTPException) as unread:
+            answer = f"(the answer could not be read: {unread!r})"
         if exc.code == 429 or exc.code >= 500:
             raise Retryable(f"HTTP {exc.code}: {answer}",
                             retry_after_seconds(exc.headers.get("Retry-After"))) from None
         raise Refused(exc.code, answer) from None
     except (OSError, ValueError) as exc:  # URLError, timeouts, resets
         raise Retryable(f"no answer: {exc}") from None
+    except HTTPException as exc:  # not HTTP: a bad status line, a cut answer, ...
+        raise Retryable(f"the answer is not proper HTTP: {exc!r}") from None
 
 
 class LmsClient:
@@ -129,32 +139,53 @@ class LmsClient:
         form = urllib.parse.urlencode({
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": assertion, "scope": scope}).encode()
-        answer = self._send("POST", platform.token_url, self.timeout,
-                            {"Content-Type": "application/x-www-form-urlencoded",
-                             "Accept": "application/json"}, form).json()
+        try:
+            answer = self._send("POST", platform.token_url, self.timeout,
+                                {"Content-Type": "application/x-www-form-urlencoded",
+                                 "Accept": "application/json"}, form).json()
+        except Refused as exc:
+            # Right after `grader lti key rotate` an LMS may still hold the old key set
+            # and refuse the assertion for a while: retried, parked only once the tries
+            # run out.
+            raise Retryable(f"the token endpoint refused: {exc}") from None
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str):
-            raise Refused(200, "the token endpoint gave no access_token")
+            raise Retryable("the token endpoint gave no access_token")
         lifetime = answer.get("expires_in", 3600)
         lifetime = float(lifetime) if isinstance(lifetime, int | float) else 3600.0
         with self._lock:
             self._tokens[cache_key] = (token, self._clock() + lifetime - TOKEN_MARGIN_SECONDS)
         return token
 
-    def forget_tokens(self) -> None:
+    def forget_tokens(self, platform: LtiPlatform | None = None,
+                      scopes: Sequence[str] = ()) -> None:
+        """Drop the kept token of a platform's scopes (every token without a platform)."""
         with self._lock:
-            self._tokens.clear()
+            if platform is None:
+                self._tokens.clear()
+            else:
+                self._tokens.pop((platform.token_url, platform.client_id,
+                                  " ".join(sorted(scopes))), None)
 
     def _call(self, platform: LtiPlatform, key: SigningKey, scopes: Sequence[str],
               method: str, url: str, accept: str, content_type: str | None = None,
               payload: Any = None) -> Answer:
-        headers = {"Authorization": f"Bearer {self.access_token(platform, key, scopes)}",
-                   "Accept": accept}
-        body = None
-        if payload is not None:
-            headers["Content-Type"] = content_type or "application/json"
-            body = json.dumps(payload).encode()
-        return self._send(method, url, self.timeout, headers, body)
+        """One service request; a 401 (the LMS no longer takes the kept token) drops it
+        and tries once more with a new one, then is Retryable."""
+        body = None if payload is None else json.dumps(payload).encode()
+        for _try in range(2):
+            headers = {"Authorization": f"Bearer {self.access_token(platform, key, scopes)}",
+                       "Accept": accept}
+            if body is not None:
+                headers["Content-Type"] = content_type or "application/json"
+            try:
+                return self._send(method, url, self.timeout, headers, body)
+            except Refused as exc:
+                if exc.status != 401:
+                    raise
+                self.forget_tokens(platform, scopes)
+                refused = exc
+        raise Retryable(f"the LMS refused a new access token too: {refused}")
 
     def find_or_create_line_item(self, platform: LtiPlatform, key: SigningKey,
                                  lineitems_url: str, resource_link_id: str, label: str,
@@ -196,7 +227,10 @@ class LmsClient:
             answer = self._call(platform, key, [SCOPE_MEMBERSHIPS], "GET", url,
                                 MEMBERSHIPS_TYPE)
             document = answer.json()
-            for member in document.get("members", []) if isinstance(document, dict) else []:
+            members = document.get("members", []) if isinstance(document, dict) else None
+            if not isinstance(members, list):
+                raise Refused(answer.status, "the membership has no list of members")
+            for member in members:
                 if isinstance(member, dict):
                     yield member
             link = next((v for k, v in answer.headers.items() if k.lower() == "link"), "")

@@ -63,7 +63,16 @@ def run_once(session: Session, client: LmsClient, now: datetime | None = None) -
     """Take a batch of due jobs and try each; how many were taken."""
     taken = outbox.claim(session, BATCH, now)
     for job_id in taken:
-        send(session, client, job_id)
+        try:
+            send(session, client, job_id)
+        except Exception as exc:  # one job's surprise must not stop the batch
+            logger.exception("score job %s failed", job_id)
+            session.rollback()
+            try:
+                outbox.mark_failed(session, job_id, f"unexpected failure: {exc!r}")
+            except Exception:  # the database itself: the lease lets another try later
+                logger.exception("score job %s: its failure could not be recorded", job_id)
+                session.rollback()
     return len(taken)
 
 

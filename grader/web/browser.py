@@ -20,6 +20,7 @@ for the page's script.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -190,11 +191,15 @@ def local_target(target: str | None, fallback: str = "/") -> str:
     return target
 
 
+# A host (and port) as it may stand in a CSP source list: nothing that ends the source.
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
+
+
 def content_security_policy(nonce: str | None, form_target: str | None = None) -> str:
     styles = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
     forms = "'self'"
-    if form_target:
-        parts = urlsplit(form_target)
+    parts = urlsplit(form_target or "")
+    if parts.scheme in ("http", "https") and _HOST.fullmatch(parts.netloc):
         forms += f" {parts.scheme}://{parts.netloc}"
     return ("default-src 'none'; script-src 'self'; "
             f"style-src {styles}; img-src 'self' data:; connect-src 'self'; "

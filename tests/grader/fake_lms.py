@@ -34,6 +34,7 @@ INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 ASSISTANT = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+NOT_HTTP = 0  # a status in Failures: an answer that is not HTTP at all
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -70,18 +71,22 @@ class FakeLms:
         self.kid = "lms-key-1"
         self.jwks_fetches = 0
         self.cache_control = "max-age=300"
+        self.jwks_status = 200  # NOT_HTTP: the key set's answer is not HTTP
         self.pending: dict[str, Pending] = {}
         self.auth_problems: list[str] = []
         self.redirect_uri = TOOL_LAUNCH
         self.tool_key_set: Callable[[], dict[str, Any]] = lambda: {"keys": []}
         self.used_jtis: set[str] = set()
         self.tokens_issued = 0
+        self.token_generation = 0  # revoke_tokens() makes every token issued before invalid
+        self.unauthorized = 0  # score requests refused for their token
         self.token_problems: list[str] = []
         self.line_items: dict[str, dict[str, Any]] = {}
         self.scores: list[dict[str, Any]] = []
         self.failures: dict[str, Failures] = {}
         self.members: list[dict[str, Any]] = []
         self.page_size = 2
+        self.membership_body: Any = None  # answer this body to memberships instead
         self.deep_link_responses: list[dict[str, Any]] = []
         self.placed: list[dict[str, Any]] = []  # the resource links deep linking made
         self.lock = threading.Lock()
@@ -168,6 +173,10 @@ class FakeLms:
 
             def _send(self, status: int, body: Any, content_type: str = "application/json",
                       headers: dict[str, str] | None = None) -> None:
+                if status == NOT_HTTP:
+                    self.wfile.write(b"this is not HTTP\r\n\r\n")
+                    self.close_connection = True
+                    return
                 data = body if isinstance(body, bytes) else (
                     body.encode() if isinstance(body, str) else json.dumps(body).encode())
                 self.send_response(status)
@@ -187,7 +196,8 @@ class FakeLms:
                 if parts.path == "/jwks":
                     with lms.lock:
                         lms.jwks_fetches += 1
-                    self._send(200, lms.jwks(), headers={"Cache-Control": lms.cache_control})
+                    self._send(lms.jwks_status, lms.jwks(),
+                               headers={"Cache-Control": lms.cache_control})
                 elif parts.path == "/auth":
                     self._send(*lms.authenticate(query))
                 elif parts.path.endswith("/memberships"):
@@ -251,7 +261,15 @@ class FakeLms:
             status == 429 and failing.retry_after) else {}
         return status, {"error": f"failing on purpose ({status})"}, "application/json", headers
 
-    def token(self, body: bytes) -> tuple[int, Any]:
+    def revoke_tokens(self) -> None:
+        """The LMS forgets every access token it issued (a 401 for each from now on)."""
+        with self.lock:
+            self.token_generation += 1
+
+    def token(self, body: bytes) -> tuple[Any, ...]:
+        failed = self._fail("token")
+        if failed is not None:
+            return failed
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         problems = []
         if form.get("grant_type") != "client_credentials":
@@ -279,11 +297,13 @@ class FakeLms:
             return 400, {"error": "invalid_client", "problems": problems}
         with self.lock:
             self.tokens_issued += 1
-        return 200, {"access_token": "at-" + uuid.uuid4().hex, "token_type": "Bearer",
+        return 200, {"access_token": f"at-{self.token_generation}-{uuid.uuid4().hex}",
+                     "token_type": "Bearer",
                      "expires_in": 3600, "scope": form.get("scope", "")}
 
     def _authorized(self, headers: Any) -> bool:
-        return str(headers.get("Authorization", "")).startswith("Bearer at-")
+        return str(headers.get("Authorization", "")).startswith(
+            f"Bearer at-{self.token_generation}-")
 
     # ------------------------------------------------------------ AGS
 
@@ -310,6 +330,8 @@ class FakeLms:
         if failed is not None:
             return failed
         if not self._authorized(headers):
+            with self.lock:
+                self.unauthorized += 1
             return 401, {"error": "no token"}, "application/json"
         if headers.get("Content-Type") != SCORE_TYPE:
             return 415, {"error": "wrong content type"}, "application/json"
@@ -324,8 +346,13 @@ class FakeLms:
 
     def memberships(self, headers: Any, path: str, query: dict[str, str]
                     ) -> tuple[int, Any, str, dict[str, str]]:
+        failed = self._fail("memberships")
+        if failed is not None:
+            return failed
         if not self._authorized(headers):
             return 401, {"error": "no token"}, "application/json", {}
+        if self.membership_body is not None:
+            return 200, self.membership_body, "application/json", {}
         page = int(query.get("page", "1"))
         start = (page - 1) * self.page_size
         members = self.members[start:start + self.page_size]

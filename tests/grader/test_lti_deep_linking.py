@@ -115,3 +115,96 @@ def test_students_cannot_deep_link(app, lms):
                      message_type=DEEP_LINKING)
     assert refused.status_code == 400
     assert "Only the course&#39;s instructors may add activities" in refused.text
+
+
+def test_an_assignment_id_out_of_range_is_a_clear_error(app, lms):
+    _teacher, _url, answer = deep_link(app, lms, assignment="1" * 30)
+    assert answer.status_code == 422, answer.text
+    assert "choose an assignment of this course" in answer.text
+
+
+def post_at_once(app, teacher, url: str, form: dict, count: int = 6) -> list:
+    """The same form posted `count` times at once, each from its own connection with
+    the teacher's session."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    cookie = teacher.get_cookie("grader_session")
+    barrier = threading.Barrier(count)
+
+    def post(_n):
+        client = app.test_client()
+        client.set_cookie("grader_session", cookie.value, domain=cookie.domain)
+        barrier.wait()
+        return client.post(url, data=form)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(post, range(count)))
+
+
+def assignment_count(app) -> int:
+    from sqlalchemy import func, select
+
+    from grader.models import Assignment
+
+    with app.app_context():
+        return sessions.get_session().execute(select(func.count(Assignment.id))).scalar_one()
+
+
+def test_a_form_posted_many_times_at_once_makes_one_assignment(app, lms, load_bundled):
+    load_bundled("sigmoid-neuron")
+    teacher = app.test_client()
+    started = launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,),
+                     message_type=DEEP_LINKING)
+    url = started.headers["Location"]
+    form = {"csrf_token": csrf_of(teacher.get(url)), "exercise": "sigmoid-neuron"}
+    answers = post_at_once(app, teacher, url, form)
+    assert sorted(a.status_code for a in answers) == [200, 404, 404, 404, 404, 404]
+    assert assignment_count(app) == 1
+
+
+def test_a_refused_choice_gives_the_request_back(app, lms, load_bundled):
+    load_bundled("sigmoid-neuron")
+    teacher, url, answer = deep_link(app, lms, assignment="999999")
+    assert answer.status_code == 422
+    again = teacher.post(url, data={"csrf_token": csrf_of(teacher.get(url)),
+                                    "exercise": "sigmoid-neuron"})
+    assert again.status_code == 200, again.text
+
+
+def test_linking_a_placement_many_times_at_once_makes_one_assignment(app, lms, load_bundled):
+    load_bundled("sigmoid-neuron")
+    teacher = app.test_client()
+    first = launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,))
+    url = first.headers["Location"]
+    form = {"csrf_token": csrf_of(teacher.get(url)), "exercise": "sigmoid-neuron"}
+    answers = post_at_once(app, teacher, url, form)
+    assert {a.status_code for a in answers} == {303}
+    assert len({a.headers["Location"] for a in answers}) == 1
+    assert assignment_count(app) == 1
+
+
+DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+
+
+def test_a_return_url_that_would_inject_into_the_csp_is_refused(app, lms):
+    for bad in ("https://lms.example.edu; frame-ancestors *", "https://lms.example.edu/a b",
+                "https://lms.example.edu/'x'", "https://lms.example.edu,https://evil.example",
+                "https://lms.example.edu/" + "a" * 1000):
+        claims = lms.claims(sub="teacher-1", roles=(INSTRUCTOR,), message_type=DEEP_LINKING)
+        claims[DL_SETTINGS] = {**claims[DL_SETTINGS], "deep_link_return_url": bad}
+        from fake_lms import Pending
+
+        refused = launch(app.test_client(), lms, Pending(claims))
+        assert refused.status_code == 400, (bad, refused.text)
+        assert "no return address" in refused.text
+
+
+def test_the_csp_form_action_takes_only_a_plain_origin(app):
+    from grader.web.browser import content_security_policy
+
+    with app.test_request_context():
+        injected = content_security_policy(None, "https://lms.example.edu; frame-ancestors *")
+        plain = content_security_policy(None, "https://lms.example.edu:8443/return?x=1")
+    assert "form-action 'self';" in injected and "frame-ancestors *" not in injected
+    assert "form-action 'self' https://lms.example.edu:8443;" in plain

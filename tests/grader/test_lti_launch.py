@@ -413,3 +413,95 @@ def test_only_the_courses_instructors_may_link_a_placement(app, client, register
     other = app.test_client()
     launch(other, registered, sub="teacher-2", roles=(INSTRUCTOR,), context="course-2")
     assert other.get(link_page).status_code == 403
+
+
+# ---------------------------------------------------------------- roles
+
+
+INSTITUTION_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"
+SYSTEM_ADMINISTRATOR = "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"
+
+
+def test_institution_and_system_roles_never_decide_the_course_role():
+    for other in (INSTITUTION_INSTRUCTOR, SYSTEM_ADMINISTRATOR):
+        assert course_role([LEARNER, other], assistants_teach=False) is CourseRole.STUDENT
+        assert course_role([other], assistants_teach=True) is CourseRole.STUDENT
+    assert course_role(["Instructor"], assistants_teach=False) is CourseRole.INSTRUCTOR
+    assert course_role(["Learner", SYSTEM_ADMINISTRATOR],
+                       assistants_teach=False) is CourseRole.STUDENT
+
+
+def test_a_learner_who_teaches_elsewhere_in_the_institution_stays_a_student(
+        app, client, registered, load_bundled):
+    linked_assignment(app, client, registered, load_bundled)
+    response = launch(client, registered, sub="student-1",
+                      roles=(LEARNER, INSTITUTION_INSTRUCTOR, SYSTEM_ADMINISTRATOR))
+    assert response.status_code == 303
+    users = one(app, select(User).join(LmsIdentity).where(LmsIdentity.subject == "student-1"))
+    assert [u.role for u in users] == [Role.STUDENT]
+    roles = one(app, select(Enrollment.role).where(Enrollment.user_id == users[0].id))
+    assert roles == [CourseRole.STUDENT]
+
+
+# ---------------------------------------------------------------- values no column stores
+
+
+@pytest.mark.parametrize("wanted", [str(10**30), 2**63, str(2**40), 2**31, "²", -1])
+def test_a_custom_assignment_id_out_of_range_links_nothing(app, client, registered, wanted):
+    response = launch(client, registered, sub="teacher-1", roles=(INSTRUCTOR,),
+                      **{LTI + "custom": {"assignment_id": wanted}})
+    assert response.status_code == 303, response.text
+    assert "/lti/links/" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("subject", ["s" * 256, "", "   ", 12])
+def test_a_subject_that_is_empty_or_longer_than_255_is_refused(client, registered, subject):
+    refused(launch(client, registered, tampered(
+        registered, lambda c: c.update(sub=subject))), "subject")
+
+
+def test_a_subject_of_255_characters_is_accepted(app, client, registered):
+    response = launch(client, registered, tampered(
+        registered, lambda c: c.update(sub="t" * 255), roles=(INSTRUCTOR,)))
+    assert response.status_code == 303, response.text
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp"])
+def test_times_that_are_booleans_are_refused(client, registered, claim):
+    refused(launch(client, registered, tampered(
+        registered, lambda c: c.update({claim: True}))), "iat")
+
+
+@pytest.mark.parametrize("where", ["name", "email", "context"])
+def test_a_lone_surrogate_in_a_claim_is_refused(client, registered, where):
+    def change(claims):
+        if where == "context":
+            claims[LTI + "context"] = {"id": "course-1", "title": "N\ud800"}
+        else:
+            claims[where] = "x\ud800y"
+    refused(launch(client, registered, tampered(registered, change, roles=(INSTRUCTOR,))),
+            "not valid")
+
+
+def test_linking_a_placement_to_an_id_out_of_range_is_a_clear_error(app, client, registered):
+    first = launch(client, registered, sub="teacher-1", roles=(INSTRUCTOR,))
+    page = client.get(first.headers["Location"])
+    from page_client import Elements
+
+    csrf = Elements(page.text).all("input", name="csrf_token")[0]["value"]
+    for wanted in ("1" * 30, "²"):
+        answer = client.post(first.headers["Location"],
+                             data={"csrf_token": csrf, "assignment": wanted})
+        assert answer.status_code == 422, answer.text
+        assert "choose an assignment of this course" in answer.text
+
+
+@pytest.mark.parametrize("where", ["context", "link"])
+def test_ids_longer_than_255_are_refused_not_cut(app, client, registered, where):
+    long_id = "i" * 256
+    response = launch(client, registered, sub="teacher-1", roles=(INSTRUCTOR,),
+                      **{where: long_id})
+    refused(response, "longer than 255")
+    fits = launch(app.test_client(), registered, sub="teacher-1", roles=(INSTRUCTOR,),
+                  **{where: "i" * 255})
+    assert fits.status_code == 303, fits.text

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fake_lms import INSTRUCTOR, LEARNER, Failures, FakeLms
+from fake_lms import INSTRUCTOR, LEARNER, NOT_HTTP, Failures, FakeLms
 from lti_helpers import launch
 from page_client import Elements
 from sqlalchemy import func, select
@@ -260,6 +260,110 @@ def test_a_worker_that_stops_midway_leaves_its_job_to_the_next_once_its_lease_en
     assert len(lms.scores) == 1
 
 
+def test_a_token_the_lms_no_longer_takes_is_dropped_and_a_new_one_sends_at_once(
+        app, lms, placed, student_client, worker_session):
+    client = LmsClient()
+    submit_on_the_page(student_client, placed)
+    run_until_idle(worker_session, client)
+    lms.revoke_tokens()  # the LMS restarted, or revoked its tokens, before they expired
+    submit_on_the_page(student_client, placed)
+    run_until_idle(worker_session, client)
+    assert len(lms.scores) == 2 and lms.unauthorized == 1
+    assert jobs(app) == [(ScoreJobState.DONE, 1), (ScoreJobState.DONE, 1)]
+
+
+def test_a_401_with_a_new_token_too_is_retried_later_not_parked(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([401, 401])
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert lms.scores == [] and jobs(app) == [(ScoreJobState.PENDING, 1)]
+    run_until_idle(worker_session, client, later(2))
+    assert len(lms.scores) == 1 and jobs(app) == [(ScoreJobState.DONE, 2)]
+
+
+def test_a_token_endpoint_that_refuses_the_assertion_is_retried_not_parked(
+        app, lms, placed, student_client, worker_session):
+    """As right after `grader lti key rotate`, while the LMS keeps the old key set."""
+    submit_on_the_page(student_client, placed)
+    lms.failures["token"] = Failures([400, 401])
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert jobs(app) == [(ScoreJobState.PENDING, 1)]
+    run_until_idle(worker_session, client, later(5))  # one more refusal, then a token
+    assert len(lms.scores) == 1 and jobs(app) == [(ScoreJobState.DONE, 3)]
+
+
+def test_a_refusing_token_endpoint_parks_the_score_once_the_tries_run_out(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["token"] = Failures([400] * (outbox.MAX_TRIES + 1))
+    client = LmsClient()
+    for day in range(outbox.MAX_TRIES + 1):
+        run_until_idle(worker_session, client, later(60 * 24 * day))
+    assert lms.scores == [] and jobs(app) == [(ScoreJobState.PARKED, outbox.MAX_TRIES)]
+
+
+def errors(app) -> list[str | None]:
+    with app.app_context():
+        return list(sessions.get_session().execute(
+            select(LtiScoreJob.last_error).order_by(LtiScoreJob.id)).scalars())
+
+
+def test_an_answer_that_is_not_http_is_retried_with_its_error_kept(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([NOT_HTTP])
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert jobs(app) == [(ScoreJobState.PENDING, 1)]
+    assert "not proper HTTP" in (errors(app)[0] or "")
+    run_until_idle(worker_session, client, later(2))
+    assert len(lms.scores) == 1 and jobs(app) == [(ScoreJobState.DONE, 2)]
+
+
+def test_a_huge_retry_after_waits_at_most_the_longest_backoff(
+        app, lms, placed, student_client, worker_session):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([429], retry_after="9" * 400)
+    client = LmsClient()
+    run_until_idle(worker_session, client)
+    assert jobs(app) == [(ScoreJobState.PENDING, 1)]
+    run_until_idle(worker_session, client, later(61))
+    assert len(lms.scores) == 1
+
+
+def test_one_jobs_unexpected_failure_does_not_stop_the_batch(
+        app, lms, placed, student_client, worker_session, monkeypatch):
+    submit_on_the_page(student_client, placed)
+    submit_on_the_page(student_client, placed)
+    client = LmsClient()
+    real = client.post_score
+    calls = []
+
+    def first_breaks(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, "post_score", first_breaks)
+    assert worker.run_once(worker_session, client) == 2
+    assert jobs(app) == [(ScoreJobState.PENDING, 1), (ScoreJobState.DONE, 1)]
+    assert "a bug" in (errors(app)[0] or "")
+    run_until_idle(worker_session, client, later(2))
+    assert jobs(app) == [(ScoreJobState.DONE, 2), (ScoreJobState.DONE, 1)]
+
+
+def test_retry_after_is_capped_at_the_longest_backoff():
+    from grader.lti.services import retry_after_seconds
+
+    assert retry_after_seconds("9" * 400) == outbox.MAX_BACKOFF_SECONDS
+    assert retry_after_seconds("Fri, 31 Dec 9999 23:59:59 GMT") == outbox.MAX_BACKOFF_SECONDS
+    assert retry_after_seconds("120") == 120.0
+
+
 def test_a_timeout_is_retried(app, lms, placed, student_client, worker_session):
     submit_on_the_page(student_client, placed)
     silent = FakeLms()  # the token endpoint is a server that never answers in time
@@ -351,3 +455,72 @@ def test_grader_worker_sends_the_score_and_stops_on_sigterm(app, lms, placed, st
         _out, err = worker_process.communicate(timeout=30)
     assert worker_process.returncode == 0, err
     assert jobs(app) == [(ScoreJobState.DONE, 1)]
+
+
+# ---------------------------------------------------------------- removing a platform
+
+
+def platform_id_of(app) -> int:
+    from grader.models import LtiPlatform
+
+    with app.app_context():
+        return sessions.get_session().execute(select(LtiPlatform.id)).scalar_one()
+
+
+def test_a_platform_with_unsent_scores_is_removed_only_with_force(
+        app, lms, placed, student_client, runner, database_url, monkeypatch):
+    from grader import service_cli
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    env = {"DATABASE_URL": database_url}
+    submit_on_the_page(student_client, placed)
+    platform_id = str(platform_id_of(app))
+    refused = runner.invoke(service_cli.lti, ["platform", "remove", platform_id], env=env)
+    assert refused.exit_code == 1, refused.output
+    assert "(1)" in refused.output and "--force" in refused.output
+    assert jobs(app) == [(ScoreJobState.PENDING, 0)]
+    forced = runner.invoke(service_cli.lti, ["platform", "remove", "--force", platform_id],
+                           env=env)
+    assert forced.exit_code == 0, forced.output
+    assert jobs(app) == []
+
+
+def test_the_api_refuses_to_remove_a_platform_with_parked_scores_unless_forced(
+        app, lms, placed, student_client, worker_session, admin):
+    submit_on_the_page(student_client, placed)
+    lms.failures["scores"] = Failures([403])
+    run_until_idle(worker_session, LmsClient())
+    assert jobs(app) == [(ScoreJobState.PARKED, 1)]
+    platform_id = platform_id_of(app)
+    refused = admin.delete(f"/api/v1/lti/platforms/{platform_id}")
+    assert refused.status_code == 409, refused.json
+    assert refused.json["type"].endswith("lti-scores-waiting")
+    assert refused.json["unsent_scores"] == 1 and "(1)" in refused.json["detail"]
+    assert admin.delete(f"/api/v1/lti/platforms/{platform_id}?force=true").status_code == 204
+    assert jobs(app) == []
+
+
+def test_an_admin_updates_a_platforms_token_url_and_its_scores_are_kept(
+        app, lms, placed, student_client, worker_session, runner, database_url, monkeypatch):
+    from grader import service_cli
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    env = {"DATABASE_URL": database_url}
+    platform_id = str(platform_id_of(app))
+    moved = runner.invoke(service_cli.lti, ["platform", "update", platform_id, "--token-url",
+                                            "http://127.0.0.1:9/token"], env=env)
+    assert moved.exit_code == 0, moved.output
+    submit_on_the_page(student_client, placed)
+    run_until_idle(worker_session, LmsClient(timeout=2))
+    assert lms.scores == [] and jobs(app) == [(ScoreJobState.PENDING, 1)]
+    back = runner.invoke(service_cli.lti, ["platform", "update", platform_id, "--token-url",
+                                           lms.url + "/token"], env=env)
+    assert back.exit_code == 0, back.output
+    run_until_idle(worker_session, LmsClient(), later(2))
+    assert len(lms.scores) == 1
+    bad = runner.invoke(service_cli.lti, ["platform", "update", platform_id, "--jwks-url",
+                                          "ftp://x"], env=env)
+    assert bad.exit_code == 2 and "--jwks-url" in bad.output
+    missing = runner.invoke(service_cli.lti, ["platform", "update", "999999", "--jwks-url",
+                                              "https://x.example/jwks"], env=env)
+    assert missing.exit_code == 1 and "no LTI platform" in missing.output

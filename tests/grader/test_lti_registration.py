@@ -172,3 +172,21 @@ def test_control_characters_in_a_registration_are_refused(admin):
                                 "issuer": "https://x\x00.example"})
     assert response.status_code == 422
     assert {e["pointer"] for e in response.json["errors"]} >= {"/client_id", "/issuer"}
+
+
+def test_fields_longer_than_their_columns_are_located(admin):
+    response = admin.post("/api/v1/lti/platforms", json={
+        **REGISTRATION, "issuer": "https://moodle.example.edu/" + "x" * 300,
+        "client_id": "c" * 256, "token_url": "https://x.example/" + "t" * 1000,
+        "deployment_ids": ["d" * 256]})
+    assert response.status_code == 422, response.json
+    assert {e["pointer"] for e in response.json["errors"]} == {
+        "/issuer", "/client_id", "/token_url", "/deployment_ids/0"}
+
+
+def test_a_long_issuer_on_the_command_line_is_one_line_of_error(runner, env):
+    bad = runner.invoke(service_cli.lti, cli_arguments(
+        issuer="https://moodle.example.edu/" + "x" * 300), env=env)
+    assert bad.exit_code == 1, bad.output
+    assert "issuer" in bad.output and "Traceback" not in bad.output
+    assert bad.exception is None or isinstance(bad.exception, SystemExit)

@@ -3,13 +3,14 @@ it, and enrols everyone with the LMS's role."""
 
 from __future__ import annotations
 
-from fake_lms import ASSISTANT, INSTRUCTOR, LEARNER
+import pytest
+from fake_lms import ASSISTANT, INSTRUCTOR, LEARNER, NOT_HTTP, Failures
 from lti_helpers import launch
 from page_client import Elements
 from sqlalchemy import select
 
 from grader import sessions
-from grader.models import CourseRole, Enrollment, LmsIdentity, LtiContext, User
+from grader.models import CourseRole, Enrollment, LmsIdentity, LtiContext, Role, User
 
 
 def member(sub: str, role: str, status: str = "Active") -> dict:
@@ -86,3 +87,60 @@ def test_a_course_without_an_lms_has_no_roster_button(instructor, app):
     page = browser.get(f"/instructor/courses/{response.json['id']}")
     assert page.status_code == 200
     assert "Enrol everyone in the LMS course" not in page.text
+
+
+def pull(app, lms):
+    teacher = app.test_client()
+    launch(teacher, lms, sub="teacher-1", roles=(INSTRUCTOR,))
+    course_id, page = course_page(app, teacher)
+    csrf = Elements(page.text).all("input", name="csrf_token")[0]["value"]
+    return course_id, teacher.post(f"/instructor/courses/{course_id}/lms-roster",
+                                   data={"csrf_token": csrf})
+
+
+def test_an_institution_role_in_the_roster_does_not_make_an_instructor(app, lms):
+    lms.members = [{"user_id": "s1", "status": "Active", "roles": [
+        LEARNER, "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor",
+        "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"]}]
+    _, pulled = pull(app, lms)
+    assert pulled.status_code == 200, pulled.text
+    with app.app_context():
+        rows = sessions.get_session().execute(
+            select(Enrollment.role, User.role)
+            .join(User, User.id == Enrollment.user_id)
+            .join(LmsIdentity, LmsIdentity.user_id == User.id)
+            .where(LmsIdentity.subject == "s1")).all()
+    assert rows == [(CourseRole.STUDENT, Role.STUDENT)]
+
+
+@pytest.mark.parametrize("body", [{"members": 5}, {"members": {"a": 1}}, [1, 2], "text"])
+def test_a_membership_that_is_not_one_is_reported_on_the_page(app, lms, body):
+    lms.membership_body = body
+    _, pulled = pull(app, lms)
+    assert pulled.status_code == 502, pulled.text
+    assert "The LMS did not give the membership" in pulled.text
+
+
+def test_a_membership_answer_that_is_not_http_is_reported_on_the_page(app, lms):
+    lms.failures["memberships"] = Failures([NOT_HTTP, NOT_HTTP])
+    _, pulled = pull(app, lms)
+    assert pulled.status_code == 502, pulled.text
+    assert "The LMS did not give the membership" in pulled.text
+
+
+def test_broken_names_lose_their_unstorable_characters_and_broken_ids_are_skipped(app, lms):
+    lms.members = [
+        {"user_id": "s1", "roles": [LEARNER], "name": "Ana\ud800 Souza\x00",
+         "email": "a\udfff@example.edu"},
+        {"user_id": "u" * 256, "roles": [LEARNER], "name": "Too long"},
+        {"user_id": "", "roles": [LEARNER], "name": "Empty"},
+        {"user_id": "s\ud800", "roles": [LEARNER], "name": "Broken id"}]
+    _, pulled = pull(app, lms)
+    assert pulled.status_code == 200, pulled.text
+    assert "1 members, 1 newly enrolled" in pulled.text
+    with app.app_context():
+        rows = sessions.get_session().execute(
+            select(LmsIdentity.subject, User.display_name, User.email)
+            .join(User, User.id == LmsIdentity.user_id)).all()
+    assert sorted(rows) == [("s1", "Ana Souza", "a@example.edu"),
+                            ("teacher-1", "Name of teacher-1", "teacher-1@example.edu")]
