@@ -79,8 +79,9 @@ def retry_after_seconds(value: str | None) -> float | None:
     """A Retry-After header's delay: seconds, or an HTTP date."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return min(float(value.strip()), MAX_RETRY_AFTER_SECONDS)
+    seconds = value.strip()
+    if seconds.isascii() and seconds.isdigit():
+        return min(float(seconds), MAX_RETRY_AFTER_SECONDS)
     try:
         delay = (parsedate_to_datetime(value) - utcnow()).total_seconds()
     except (TypeError, ValueError, OverflowError):

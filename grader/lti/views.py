@@ -144,7 +144,8 @@ def deep_link_answer(request_id: int) -> ResponseReturnValue:
     attempts = request.form.get("max_attempts", "").strip()
     feedback = request.form.get("feedback", Feedback.FULL.value)
     settings = deep_linking.Settings(
-        max_attempts=int(attempts) if attempts.isdigit() and 0 < int(attempts) <= 1000
+        max_attempts=int(attempts) if (attempts.isascii() and attempts.isdigit()
+                                       and len(attempts) <= 4 and 0 < int(attempts) <= 1000)
         else None,
         feedback=Feedback(feedback) if feedback in {f.value for f in Feedback}
         else Feedback.FULL,

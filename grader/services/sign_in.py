@@ -127,7 +127,7 @@ def course_links(session: Session, actor: Caller, course_id: int,
 
 
 _LINK_OWNER = (
-    select(User.id, User.username, User.role, User.language)
+    select(User.id, User.username, User.role, User.language, SignInLink.created_by)
     .join(SignInLink, SignInLink.user_id == User.id)
     .where(SignInLink.secret_hash == bindparam("secret_hash"),
            SignInLink.used_at.is_(None), SignInLink.expires_at > bindparam("now"))
@@ -140,7 +140,19 @@ def link_owner(session: Session, secret: str) -> Caller | None:
         return None
     row = first_row(session, _LINK_OWNER, {"secret_hash": hash_secret(secret),
                                            "now": utcnow()})
-    return None if row is None else Caller(row.id, row.username, row.role, row.language)
+    if row is None or not _still_theirs(session, row.role, row.created_by):
+        return None
+    return Caller(row.id, row.username, row.role, row.language)
+
+
+def _still_theirs(session: Session, role: Role, created_by: int | None) -> bool:
+    """Whether a link may still sign its user in: one an instructor made for a student
+    account stops working if the account has become staff since (admins' links and the
+    operator's, `created_by` None, always work)."""
+    if role is Role.STUDENT or created_by is None:
+        return True
+    return session.execute(select(User.role).where(User.id == created_by)
+                           ).scalar_one_or_none() is Role.ADMIN
 
 
 # ---------------------------------------------------------------- browser sessions
@@ -169,11 +181,14 @@ def use_link(session: Session, secret: str, session_hours: int,
             .where(SignInLink.secret_hash == hash_secret(secret), SignInLink.used_at.is_(None),
                    SignInLink.expires_at > now)
             .values(used_at=now)
-            .returning(SignInLink.user_id)
-        ).scalar_one_or_none()
+            .returning(SignInLink.user_id, SignInLink.created_by)
+        ).one_or_none()
         if used is None:
             return None
-        return _open(session, session.get_one(User, used), session_hours, replacing, now)
+        user = session.get_one(User, used.user_id)
+        if not _still_theirs(session, user.role, used.created_by):
+            return None
+        return _open(session, user, session_hours, replacing, now)
 
 
 def open_session(session: Session, user_id: int, session_hours: int,

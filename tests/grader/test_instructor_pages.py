@@ -171,8 +171,9 @@ def test_the_preview_draws_values_and_gradients_and_explains_each_step(ines, loa
     assert "seed 7" in seeded.text
     other = ines.get("/instructor/exercises/sigmoid-neuron-random/preview?seed=8")
     assert other.text != seeded.text
-    bad = ines.get("/instructor/exercises/branching/preview?seed=abc")
-    assert bad.status_code == 200 and "A seed is a whole number" in bad.text
+    for typed in ("abc", "²", "9" * 5000):  # "²" is a digit to str.isdigit, not to int
+        bad = ines.get(f"/instructor/exercises/branching/preview?seed={typed}")
+        assert bad.status_code == 200 and "A seed is a whole number" in bad.text
     portuguese = ines.get("/instructor/exercises/branching/preview",
                           headers={"Accept-Language": "pt-BR"})
     assert ">−3,00</text>" in portuguese.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import urllib.parse
 import urllib.request
 
+import pytest
 from fake_lms import INSTRUCTOR, LEARNER, LTI
 from lti_helpers import launch
 from page_client import Elements
@@ -208,3 +209,19 @@ def test_the_csp_form_action_takes_only_a_plain_origin(app):
         plain = content_security_policy(None, "https://lms.example.edu:8443/return?x=1")
     assert "form-action 'self';" in injected and "frame-ancestors *" not in injected
     assert "form-action 'self' https://lms.example.edu:8443;" in plain
+
+
+@pytest.mark.parametrize("typed", ["²", "9" * 5000])
+def test_an_odd_number_of_attempts_is_no_limit_not_a_500(app, lms, load_bundled, typed):
+    load_bundled("sigmoid-neuron")
+    _teacher, _url, answer = deep_link(app, lms, exercise="sigmoid-neuron",
+                                       max_attempts=typed)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_retry_after_of_odd_digits_is_not_a_number_of_seconds():
+    from grader.lti.services import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
+
+    assert retry_after_seconds("²") is None
+    assert retry_after_seconds("120") == 120.0
+    assert retry_after_seconds("9" * 400) == MAX_RETRY_AFTER_SECONDS

@@ -242,6 +242,29 @@ def test_an_instructor_gets_no_link_for_a_staff_account_enrolled_as_a_student(
     assert by_admin.status_code == 201
 
 
+def test_an_instructors_link_stops_working_when_its_student_becomes_staff(
+        app, instructor, course, client):
+    from sqlalchemy import update
+
+    from grader import sessions
+    from grader.models import Role, User
+
+    [link] = instructor.post(f"/api/v1/courses/{course}/sign-in-links",
+                             json={"users": ["sam"]}).json
+    with app.app_context():
+        session = sessions.get_session()
+        session.execute(update(User).where(User.username == "sam")
+                        .values(role=Role.INSTRUCTOR))
+        session.commit()
+    path = link["url"].removeprefix("http://127.0.0.1:8000")
+    page = client.get(path)
+    assert page.status_code == 404  # the page says the link cannot be used
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    used = client.post(path, data={"csrf_token": csrf})
+    assert used.status_code == 404 and "grader_session" not in used.headers.get(
+        "Set-Cookie", "")
+
+
 def test_only_the_courses_instructors_get_links(course, users):
     student = users.add("eve")
     assert student.post(f"/api/v1/courses/{course}/sign-in-links").status_code == 403

@@ -55,7 +55,7 @@ def edit_exercise(exercise_id: str) -> ResponseReturnValue:
     source = exercise_library.exercise_source(get_session(), instructor(), exercise_id)
     stored = request.args.get("stored")
     return _edit_page(exercise_id=exercise_id, text=source.text, title=source.title,
-                      stored=stored if stored and stored.isdigit() else None)
+                      stored=stored if stored and stored.isascii() and stored.isdigit() else None)
 
 
 @bp.post("/new")
@@ -107,7 +107,9 @@ def _store(exercise_id: str | None) -> ResponseReturnValue:
 def preview(exercise_id: str) -> ResponseReturnValue:
     caller = instructor()
     typed = (request.args.get("seed") or "").strip()
-    seed = int(typed) if typed.isdigit() and int(typed) <= SEED_MAX else None
+    # ASCII digits only ("²" is a digit to str.isdigit, not to int), and few of them.
+    seed = int(typed) if (typed.isascii() and typed.isdigit() and len(typed) <= 12
+                          and int(typed) <= SEED_MAX) else None
     notice = None
     if typed and seed is None:
         notice = _("A seed is a whole number from 0 to {max}: showing seed 0.").format(
