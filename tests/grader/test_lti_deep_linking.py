@@ -225,3 +225,18 @@ def test_a_retry_after_of_odd_digits_is_not_a_number_of_seconds():
     assert retry_after_seconds("²") is None
     assert retry_after_seconds("120") == 120.0
     assert retry_after_seconds("9" * 400) == MAX_RETRY_AFTER_SECONDS
+
+
+def test_the_placed_assignment_counts_the_attempt_the_instructor_chose(app, lms, load_bundled):
+    from sqlalchemy import select
+
+    from grader import sessions
+    from grader.models import Assignment, ScorePolicy
+
+    load_bundled("sigmoid-neuron")
+    _teacher, _url, answer = deep_link(app, lms, exercise="sigmoid-neuron",
+                                       score_policy="latest")
+    assert answer.status_code == 200, answer.text
+    with app.app_context():
+        [policy] = sessions.get_session().execute(select(Assignment.score_policy)).scalars()
+    assert policy is ScorePolicy.LATEST

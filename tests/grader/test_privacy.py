@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from page_client import Browser, Elements
+from test_api_exercises import EXAM_ITEM
 
 from grader import sessions
 from grader.models import Role
@@ -250,17 +251,6 @@ def test_a_roster_tells_an_instructor_nothing_of_accounts_and_an_admin_everythin
 
 
 # ---------------------------------------------------------------- closed exercises
-
-
-EXAM_ITEM = """\
-id: exam-item
-title: An exam item
-inputs: {x: 2.0, y: 3.0}
-nodes:
-  - {id: p, op: mul, in: [x, y]}
-output: p
-practice: false
-"""
 
 
 @pytest.fixture
